@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * vmpolice: a guest-aware policer, as a tc action and as a qdisc.
+ *
+ * Both take the same TCA_VMPOLICE_* attributes: the action inside
+ * TCA_ACT_OPTIONS, the qdisc inside TCA_OPTIONS.  Attributes marked
+ * "action only" are refused by the qdisc; "dump only" ones are refused
+ * on input.
+ */
+#ifndef _UAPI_LINUX_TC_VMPOLICE_H
+#define _UAPI_LINUX_TC_VMPOLICE_H
+
+#include <linux/types.h>
+#include <linux/pkt_cls.h>
+
+/* Largest wire segment the policer admits; also the default "mtu". */
+#define VMPOLICE_MAX_MTU	65536U
+
+/* Per-queue state slots; queue N uses slot N % VMPOLICE_MAX_QUEUES. */
+#define VMPOLICE_MAX_QUEUES	256U
+
+/* action only: index, exceed verdict (action), refcnt, bindcnt */
+struct tc_vmpolice {
+	tc_gen;
+};
+
+/*
+ * Counters, per queue and in total.  A "segment" is one frame on the
+ * wire: a GSO packet of N segments counts 1 packet and N segments.
+ * Bytes are wire bytes: MAC header plus every segment's own headers and
+ * payload, without the configured overhead.
+ */
+struct tc_vmpolice_stats {
+	__u64	packets;	/* packets seen */
+	__u64	bytes;		/* wire bytes seen */
+	__u64	segments;	/* wire segments seen */
+	__u64	conformed;	/* segments admitted */
+	__u64	conformed_bytes;
+	__u64	exceeded;	/* segments refused */
+	__u64	exceeded_bytes;
+	__u64	partial;	/* GSO packets cut to their conforming head */
+	__u64	malformed;	/* packets with impossible GSO metadata */
+};
+
+enum {
+	TCA_VMPOLICE_UNSPEC,
+	TCA_VMPOLICE_PARMS,		/* struct tc_vmpolice, action only */
+	TCA_VMPOLICE_TM,		/* struct tcf_t, dump only */
+	TCA_VMPOLICE_RATE64,		/* u64 bytes/s */
+	TCA_VMPOLICE_BURST,		/* u32 bytes */
+	TCA_VMPOLICE_MTU,		/* u32 bytes per segment (ceiling) */
+	TCA_VMPOLICE_PEAKRATE64,	/* u64 bytes/s */
+	TCA_VMPOLICE_PKTRATE64,		/* u64 segments/s */
+	TCA_VMPOLICE_PKTBURST64,	/* u64 segments */
+	TCA_VMPOLICE_OVERHEAD,		/* s32 bytes added per segment */
+	TCA_VMPOLICE_MPU,		/* u32 minimum bytes per segment */
+	TCA_VMPOLICE_LINKLAYER,		/* u8 TC_LINKLAYER_* */
+	TCA_VMPOLICE_CONFORM,		/* u32 TC_ACT_* verdict, action only */
+	TCA_VMPOLICE_QRATE64,		/* u64 bytes/s for each queue alone */
+	TCA_VMPOLICE_QBURST,		/* u32 bytes, default: burst */
+	TCA_VMPOLICE_STATS,		/* struct tc_vmpolice_stats, dump only */
+	TCA_VMPOLICE_QUEUES,		/* nest of TCA_VMPOLICE_QUEUE, dump only */
+	TCA_VMPOLICE_PAD,
+	__TCA_VMPOLICE_MAX
+};
+#define TCA_VMPOLICE_MAX (__TCA_VMPOLICE_MAX - 1)
+
+/* Each TCA_VMPOLICE_QUEUES entry: a nest of type TCA_VMPOLICE_QUEUE. */
+enum {
+	TCA_VMPOLICE_QUEUE_UNSPEC,
+	TCA_VMPOLICE_QUEUE,		/* nest */
+	TCA_VMPOLICE_QUEUE_ID,		/* u32 queue index */
+	TCA_VMPOLICE_QUEUE_STATS,	/* struct tc_vmpolice_stats */
+	__TCA_VMPOLICE_QUEUE_MAX
+};
+#define TCA_VMPOLICE_QUEUE_MAX (__TCA_VMPOLICE_QUEUE_MAX - 1)
+
+#endif /* _UAPI_LINUX_TC_VMPOLICE_H */
