@@ -63,6 +63,7 @@ enum {
 	TCA_VMPOLICE_PAD,
 	__TCA_VMPOLICE_MAX
 };
+
 #define TCA_VMPOLICE_MAX (__TCA_VMPOLICE_MAX - 1)
 
 /* Each TCA_VMPOLICE_QUEUES entry: a nest of type TCA_VMPOLICE_QUEUE. */
@@ -73,6 +74,7 @@ enum {
 	TCA_VMPOLICE_QUEUE_STATS,	/* struct tc_vmpolice_stats */
 	__TCA_VMPOLICE_QUEUE_MAX
 };
+
 #define TCA_VMPOLICE_QUEUE_MAX (__TCA_VMPOLICE_QUEUE_MAX - 1)
 
 #endif /* _UAPI_LINUX_TC_VMPOLICE_H */

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * act_vmpolice: the guest-aware policer as a tc action.
+ *
+ * A drop-in for "police": same options, same conform/exceed verdicts, any
+ * classifier, shared between filters by index.  What differs is what a
+ * packet is charged (the wire bytes of every segment, see vmpolice_core.c),
+ * that a GSO packet which only partly conforms is cut to its conforming
+ * head when the exceed verdict drops, that state is kept per queue, and
+ * that no lock is taken per packet.  A change keeps tokens and counters.
+ *
+ * The queue is the one the packet arrived on at ingress (tun records the
+ * guest's TX virtqueue there) and the skb's queue mapping at egress.
+ */
+
+#include <linux/module.h>
+#include <linux/rtnetlink.h>
+#include <linux/skbuff.h>
+#include <net/act_api.h>
+#include <net/netlink.h>
+#include <net/pkt_cls.h>
+
+#include "vmpolice_core.h"
+#include "vmpolice_main.h"
+
+/* Not a number the kernel hands out: far above the in-tree actions. */
+#define TCA_ID_VMPOLICE	(__TCA_ID_MAX - 1)
+
+struct tcf_vmpolice {
+	struct tc_action	common;
+	struct vmp_policer	*pol;
+};
+
+#define to_vmpolice(a) ((struct tcf_vmpolice *)(a))
+
+static struct tc_action_ops act_vmpolice_ops;
+
+static u32 vmp_act_queue(const struct sk_buff *skb)
+{
+	if (skb_at_tc_ingress(skb))
+		return skb_rx_queue_recorded(skb) ? skb_get_rx_queue(skb) : 0;
+	return skb_get_queue_mapping(skb);
+}
+
+static int tcf_vmpolice_act(struct sk_buff *skb, const struct tc_action *a,
+			    struct tcf_result *res)
+{
+	struct tcf_vmpolice *v = to_vmpolice(a);
+	const struct vmp_params *prm;
+	int exceed = READ_ONCE(v->tcf_action);
+
+	tcf_lastuse_update(&v->tcf_tm);
+	tcf_action_update_bstats(&v->common, skb);
+
+	prm = rcu_dereference_bh(v->pol->params);
+	switch (vmp_police(v->pol, prm, skb, vmp_act_queue(skb),
+			   exceed == TC_ACT_SHOT)) {
+	case VMP_CONFORM:
+		return prm->conform;
+	case VMP_PARTIAL:
+		/* its tail was dropped here */
+		tcf_action_inc_overlimit_qstats(&v->common);
+		tcf_action_inc_drop_qstats(&v->common);
+		return prm->conform;
+	case VMP_MALFORMED:
+		/* never forward a packet whose segments cannot be known */
+		tcf_action_inc_drop_qstats(&v->common);
+		return TC_ACT_SHOT;
+	case VMP_EXCEED:
+		break;
+	}
+	tcf_action_inc_overlimit_qstats(&v->common);
+	if (exceed == TC_ACT_SHOT)
+		tcf_action_inc_drop_qstats(&v->common);
+	return exceed;
+}
+
+static int tcf_vmpolice_init(struct net *net, struct nlattr *nla,
+			     struct nlattr *est, struct tc_action **a,
+			     struct tcf_proto *tp, u32 flags,
+			     struct netlink_ext_ack *extack)
+{
+	struct tc_action_net *tn = net_generic(net, act_vmpolice_ops.net_id);
+	bool bind = flags & TCA_ACT_FLAGS_BIND;
+	struct nlattr *tb[TCA_VMPOLICE_MAX + 1];
+	struct tcf_chain *goto_ch = NULL;
+	struct tc_vmpolice *parm;
+	struct vmp_params *prm;
+	struct tcf_vmpolice *v;
+	int ret = 0, err;
+	u32 index;
+
+	if (!nla) {
+		NL_SET_ERR_MSG_MOD(extack, "vmpolice needs options");
+		return -EINVAL;
+	}
+	err = nla_parse_nested(tb, TCA_VMPOLICE_MAX, nla, vmp_policy, extack);
+	if (err < 0)
+		return err;
+	if (!tb[TCA_VMPOLICE_PARMS]) {
+		NL_SET_ERR_MSG_MOD(extack, "vmpolice parameters missing");
+		return -EINVAL;
+	}
+	parm = nla_data(tb[TCA_VMPOLICE_PARMS]);
+	index = parm->index;
+
+	err = tcf_idr_check_alloc(tn, &index, a, bind);
+	if (err < 0)
+		return err;
+	if (err && bind)
+		return ACT_P_BOUND;
+	if (!err) {
+		ret = tcf_idr_create(tn, index, est, a, &act_vmpolice_ops,
+				     bind, true, flags);
+		if (ret) {
+			tcf_idr_cleanup(tn, index);
+			return ret;
+		}
+		ret = ACT_P_CREATED;
+		v = to_vmpolice(*a);
+		v->pol = vmp_policer_alloc();
+		if (!v->pol) {
+			err = -ENOMEM;
+			goto release_idr;
+		}
+	} else if (!(flags & TCA_ACT_FLAGS_REPLACE)) {
+		tcf_idr_release(*a, bind);
+		NL_SET_ERR_MSG_MOD(extack,
+				   "a vmpolice action with this index exists");
+		return -EEXIST;
+	}
+	v = to_vmpolice(*a);
+
+	err = tcf_action_check_ctrlact(parm->action, tp, &goto_ch, extack);
+	if (err < 0)
+		goto release_idr;
+	err = vmp_params_parse(tb, true, &prm, extack);
+	if (err)
+		goto put_chain;
+
+	spin_lock_bh(&v->tcf_lock);
+	goto_ch = tcf_action_set_ctrlact(*a, parm->action, goto_ch);
+	vmp_policer_apply(v->pol, prm);
+	spin_unlock_bh(&v->tcf_lock);
+
+	if (goto_ch)
+		tcf_chain_put_by_act(goto_ch);
+	return ret;
+
+put_chain:
+	if (goto_ch)
+		tcf_chain_put_by_act(goto_ch);
+release_idr:
+	tcf_idr_release(*a, bind);
+	return err;
+}
+
+static void tcf_vmpolice_cleanup(struct tc_action *a)
+{
+	struct tcf_vmpolice *v = to_vmpolice(a);
+
+	if (v->pol)
+		vmp_policer_put(v->pol);
+}
+
+static int tcf_vmpolice_dump(struct sk_buff *skb, struct tc_action *a,
+			     int bind, int ref)
+{
+	unsigned char *b = skb_tail_pointer(skb);
+	struct tcf_vmpolice *v = to_vmpolice(a);
+	struct tc_vmpolice opt = {
+		.index = v->tcf_index,
+		.refcnt = refcount_read(&v->tcf_refcnt) - ref,
+		.bindcnt = atomic_read(&v->tcf_bindcnt) - bind,
+	};
+	const struct vmp_params *prm;
+	struct tcf_t t;
+
+	rcu_read_lock();
+	prm = rcu_dereference(v->pol->params);
+	opt.action = READ_ONCE(v->tcf_action);
+	if (nla_put(skb, TCA_VMPOLICE_PARMS, sizeof(opt), &opt) ||
+	    nla_put_u32(skb, TCA_VMPOLICE_CONFORM, prm->conform) ||
+	    vmp_params_dump(skb, prm) || vmp_stats_dump(skb, v->pol))
+		goto nla_put_failure;
+	tcf_tm_dump(&t, &v->tcf_tm);
+	if (nla_put_64bit(skb, TCA_VMPOLICE_TM, sizeof(t), &t,
+			  TCA_VMPOLICE_PAD))
+		goto nla_put_failure;
+	rcu_read_unlock();
+	return skb->len;
+
+nla_put_failure:
+	rcu_read_unlock();
+	nlmsg_trim(skb, b);
+	return -1;
+}
+
+static size_t tcf_vmpolice_get_fill_size(const struct tc_action *a)
+{
+	return nla_total_size(sizeof(struct tc_vmpolice)) +
+	       nla_total_size_64bit(sizeof(struct tcf_t)) +
+	       vmp_dump_size() +
+	       VMPOLICE_MAX_QUEUES *
+	       nla_total_size(nla_total_size(sizeof(u32)) +
+			      nla_total_size(sizeof(struct tc_vmpolice_stats)));
+}
+
+static struct tc_action_ops act_vmpolice_ops = {
+	.kind		= "vmpolice",
+	.id		= TCA_ID_VMPOLICE,
+	.owner		= THIS_MODULE,
+	.act		= tcf_vmpolice_act,
+	.dump		= tcf_vmpolice_dump,
+	.init		= tcf_vmpolice_init,
+	.cleanup	= tcf_vmpolice_cleanup,
+	.get_fill_size	= tcf_vmpolice_get_fill_size,
+	.size		= sizeof(struct tcf_vmpolice),
+};
+
+static __net_init int vmpolice_act_init_net(struct net *net)
+{
+	struct tc_action_net *tn = net_generic(net, act_vmpolice_ops.net_id);
+
+	return tc_action_net_init(net, tn, &act_vmpolice_ops);
+}
+
+static void __net_exit vmpolice_act_exit_net(struct list_head *net_list)
+{
+	tc_action_net_exit(net_list, act_vmpolice_ops.net_id);
+}
+
+static struct pernet_operations vmpolice_act_net_ops = {
+	.init		= vmpolice_act_init_net,
+	.exit_batch	= vmpolice_act_exit_net,
+	.id		= &act_vmpolice_ops.net_id,
+	.size		= sizeof(struct tc_action_net),
+};
+
+int vmp_act_register(void)
+{
+	return tcf_register_action(&act_vmpolice_ops, &vmpolice_act_net_ops);
+}
+
+void vmp_act_unregister(void)
+{
+	tcf_unregister_action(&act_vmpolice_ops, &vmpolice_act_net_ops);
+}

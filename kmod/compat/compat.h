@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Every difference between the kernels vmpolice builds for (6.1 to 7.3)
+ * lives here, and only here.  Force-included into every object by
+ * kmod/Kbuild.  Differences are detected by the probes in
+ * compat/Kbuild.include (VMP_HAVE_*), which grep the target's headers, so
+ * a distribution kernel that backports a change is handled like the
+ * release that made it; the supported range itself is enforced there.
+ */
+#ifndef _VMPOLICE_COMPAT_H
+#define _VMPOLICE_COMPAT_H
+
+#include <linux/slab.h>
+#include <net/act_api.h>
+#include <net/pkt_sched.h>
+
+/* 7.0: typed allocation helpers. */
+#ifndef kzalloc_obj
+#define kzalloc_obj(P)	kzalloc(sizeof(P), GFP_KERNEL)
+#endif
+
+/*
+ * tcf_action_valid() moved into act_api.h in 6.1.y stable and 6.15; some
+ * trees in between keep it private to act_api.c.
+ */
+#ifndef VMP_HAVE_TCF_ACTION_VALID
+static inline bool tcf_action_valid(int action)
+{
+	int opcode = TC_ACT_EXT_OPCODE(action);
+
+	if (!opcode)
+		return action <= TC_ACT_VALUE_MAX;
+	return opcode <= TC_ACT_EXT_OPCODE_MAX || action == TC_ACT_UNSPEC;
+}
+#endif
+
+/* 6.3: tcf_idr_check_alloc() callers return ACT_P_BOUND for a bind. */
+#ifndef ACT_P_BOUND
+#define ACT_P_BOUND 0
+#endif
+
+/*
+ * 6.10 (and stable backports): modules are requested as "net-act-KIND"
+ * and "net-sch-KIND"; older kernels ask for "act_KIND" and "sch_KIND".
+ * The module declares both spellings.
+ */
+#ifndef MODULE_ALIAS_NET_ACT
+#define MODULE_ALIAS_NET_ACT(kind)	MODULE_ALIAS("net-act-" kind)
+#endif
+#ifndef MODULE_ALIAS_NET_SCH
+#define MODULE_ALIAS_NET_SCH(id)	MODULE_ALIAS("net-sch-" id)
+#endif
+
+/*
+ * 6.19: qdisc_skb_cb grew pkt_segs, which a qdisc that changes a GSO
+ * packet's segment count must keep right.
+ */
+#ifdef VMP_HAVE_QDISC_PKT_SEGS
+static inline void vmp_set_pkt_segs(struct sk_buff *skb, u16 segs)
+{
+	qdisc_skb_cb(skb)->pkt_segs = segs;
+}
+#else
+static inline void vmp_set_pkt_segs(struct sk_buff *skb, u16 segs)
+{
+}
+#endif
+
+/* 6.8: dev_queue->qdisc_sleeping became __rcu. */
+#ifdef VMP_HAVE_QDISC_SLEEPING_RCU
+#define vmp_qdisc_sleeping(txq)	rtnl_dereference((txq)->qdisc_sleeping)
+#else
+#define vmp_qdisc_sleeping(txq)	((txq)->qdisc_sleeping)
+#endif
+
+#endif /* _VMPOLICE_COMPAT_H */

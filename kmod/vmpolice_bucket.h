@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vmpolice charging and bucket arithmetic.
+ *
+ * Everything here is pure arithmetic on integers and one atomic64_t per
+ * bucket, so the same file is compiled into the module and into the
+ * userspace unit tests (selftests/unit/), which supply the few kernel
+ * primitives it uses.
+ *
+ * A packet is described as a "train": the wire frames it stands for.  A
+ * GSO packet of N segments is N frames that each carry the repeated
+ * headers; all but the last carry gso_size bytes of payload.  Charging a
+ * train means charging every frame on its own, with overhead, mpu and the
+ * link layer applied per frame, as the wire does.
+ *
+ * Buckets are GCRA ("virtual scheduling"): a bucket is one 64-bit
+ * theoretical arrival time (tat) in nanoseconds.  A frame costing c ns
+ * conforms at time now when max(tat, now) + c - now <= tau, where tau is
+ * the burst expressed in ns at the bucket's rate; if so tat advances by c.
+ * That is exactly a token bucket of depth tau, but its whole state is one
+ * word, so every CPU and every queue can update it with a single cmpxchg
+ * instead of taking a lock.  All time comparisons are signed differences,
+ * so the clock may wrap.
+ */
+#ifndef _VMPOLICE_BUCKET_H
+#define _VMPOLICE_BUCKET_H
+
+/* Link layers, as TC_LINKLAYER_* in <linux/pkt_sched.h>. */
+#define VMP_LINKLAYER_ETHERNET	1
+#define VMP_LINKLAYER_ATM	2
+
+/* A rate prepared so that cost = (units * mult) >> shift nanoseconds. */
+struct vmp_rate {
+	u64	rate;		/* units per second; 0: not configured */
+	u32	mult;
+	u8	shift;
+};
+
+/* The frames a packet stands for on the wire. */
+struct vmp_train {
+	u32	segs;		/* frames, >= 1 */
+	u32	seg_len;	/* wire length of every frame but the last */
+	u32	last_len;	/* wire length of the last frame */
+	u32	hdr_len;	/* headers every frame repeats */
+	u32	gso_size;	/* payload per frame but the last; 0: not GSO */
+};
+
+/* How each frame's length is adjusted before it is charged. */
+struct vmp_framing {
+	s32	overhead;
+	u32	mpu;
+	u8	linklayer;
+};
+
+static inline void vmp_rate_init(struct vmp_rate *r, u64 rate)
+{
+	u64 factor = NSEC_PER_SEC;
+
+	r->rate = rate;
+	r->mult = 1;
+	r->shift = 0;
+	if (!rate)
+		return;
+	/*
+	 * Largest shift that keeps mult within 32 bits: the relative error
+	 * of the cost is then below 2^-31 (same scheme as psched_ratecfg).
+	 */
+	for (;;) {
+		r->mult = div64_u64(factor, rate);
+		if (r->mult & (1U << 31) || factor & (1ULL << 63))
+			break;
+		factor <<= 1;
+		r->shift++;
+	}
+}
+
+/* Nanoseconds that @units (bytes or frames) take at rate @r. */
+static inline u64 vmp_rate_ns(const struct vmp_rate *r, u64 units)
+{
+	return (units * r->mult) >> r->shift;
+}
+
+/* Units that @ns nanoseconds are worth at rate @r (for rescaling). */
+static inline u64 vmp_rate_units(const struct vmp_rate *r, u64 ns)
+{
+	return mul_u64_u64_div_u64(ns, r->rate, NSEC_PER_SEC);
+}
+
+/* Length of one frame as the link charges it. */
+static inline u32 vmp_frame_len(const struct vmp_framing *f, u32 len)
+{
+	s64 adj = (s64)len + f->overhead;
+
+	if (adj < (s64)f->mpu)
+		adj = f->mpu;
+	if (adj < 1)
+		adj = 1;
+	if (f->linklayer == VMP_LINKLAYER_ATM)
+		adj = DIV_ROUND_UP(adj, 48) * 53;
+	return (u32)adj;
+}
+
+/*
+ * Describe a GSO packet of @wire_len bytes (MAC header included) whose
+ * every frame repeats @hdr_len bytes of headers and carries @gso_size
+ * bytes of payload.  The segment count is derived from the lengths, never
+ * taken from the sender.  Returns false when the description is
+ * impossible (no payload, or no segment size).
+ */
+static inline bool vmp_train_gso(struct vmp_train *t, u32 wire_len,
+				 u32 hdr_len, u32 gso_size)
+{
+	u32 payload;
+
+	if (!gso_size || hdr_len >= wire_len)
+		return false;
+	payload = wire_len - hdr_len;
+	t->segs = DIV_ROUND_UP(payload, gso_size);
+	t->hdr_len = hdr_len;
+	t->gso_size = gso_size;
+	t->seg_len = hdr_len + min(gso_size, payload);
+	t->last_len = hdr_len + (payload - (t->segs - 1) * gso_size);
+	return true;
+}
+
+static inline void vmp_train_single(struct vmp_train *t, u32 wire_len)
+{
+	t->segs = 1;
+	t->seg_len = wire_len;
+	t->last_len = wire_len;
+	t->hdr_len = 0;
+	t->gso_size = 0;
+}
+
+/* Longest frame of the train: what the per-frame ceiling is checked on. */
+static inline u32 vmp_train_max_len(const struct vmp_train *t)
+{
+	return max(t->seg_len, t->last_len);
+}
+
+/* Wire bytes of the first @k frames (without overhead). */
+static inline u64 vmp_train_bytes(const struct vmp_train *t, u32 k)
+{
+	if (!k)
+		return 0;
+	if (k < t->segs)
+		return (u64)k * t->seg_len;
+	return (u64)(t->segs - 1) * t->seg_len + t->last_len;
+}
+
+/* What one bucket charges for the frames of one train. */
+struct vmp_cost {
+	u64	seg;		/* ns for each frame but the last */
+	u64	last;		/* ns for the last frame */
+	u32	segs;
+};
+
+/* Cost at a byte rate: every frame adjusted by the framing on its own. */
+static inline void vmp_cost_bytes(struct vmp_cost *c, const struct vmp_rate *r,
+				  const struct vmp_framing *f,
+				  const struct vmp_train *t)
+{
+	c->seg = vmp_rate_ns(r, vmp_frame_len(f, t->seg_len));
+	c->last = vmp_rate_ns(r, vmp_frame_len(f, t->last_len));
+	c->segs = t->segs;
+}
+
+/* Cost at a packet rate: every frame is one packet. */
+static inline void vmp_cost_frames(struct vmp_cost *c, const struct vmp_rate *r,
+				   const struct vmp_train *t)
+{
+	c->seg = vmp_rate_ns(r, 1);
+	c->last = c->seg;
+	c->segs = t->segs;
+}
+
+static inline u64 vmp_cost_of(const struct vmp_cost *c, u32 k)
+{
+	if (!k)
+		return 0;
+	if (k < c->segs)
+		return k * c->seg;
+	return (c->segs - 1) * c->seg + c->last;
+}
+
+/*
+ * How many leading frames, at most @limit, fit in @room ns of a bucket.
+ * Frames are admitted in order: a train is cut, never reordered.
+ */
+static inline u32 vmp_cost_fit(const struct vmp_cost *c, s64 room, u32 limit)
+{
+	u32 k;
+
+	if (room < 0 || !limit)
+		return 0;
+	if (limit == c->segs && vmp_cost_of(c, limit) <= (u64)room)
+		return limit;
+	/* Not all of it: only whole full-size frames before the last. */
+	k = min_t(u32, limit, c->segs - 1);
+	if (!c->seg)
+		return k;
+	return min_t(u64, k, div64_u64((u64)room, c->seg));
+}
+
+/*
+ * A GCRA bucket: its state is one theoretical arrival time (ns).  tau is
+ * the burst in ns at the bucket's rate; a rate of 0 means "no bucket".
+ */
+struct vmp_bucket {
+	atomic64_t	tat;
+};
+
+static inline void vmp_bucket_reset(struct vmp_bucket *b, u64 now)
+{
+	atomic64_set(&b->tat, (s64)now);
+}
+
+/*
+ * Take up to @want leading frames of the train from bucket @b.  Returns
+ * how many were taken; their cost is charged, the rest is not.  Lock
+ * free: one cmpxchg per attempt, retried only when another CPU charged
+ * the same bucket in between.
+ */
+static inline u32 vmp_bucket_take(struct vmp_bucket *b, s64 tau,
+				  const struct vmp_cost *c, u32 want, u64 now)
+{
+	s64 old = atomic64_read(&b->tat);
+	u64 base;
+	u32 k;
+
+	do {
+		base = (s64)((u64)old - now) > 0 ? (u64)old : now;
+		k = vmp_cost_fit(c, tau - (s64)(base - now), want);
+		if (!k)
+			return 0;
+	} while (!atomic64_try_cmpxchg(&b->tat, &old,
+				       (s64)(base + vmp_cost_of(c, k))));
+	return k;
+}
+
+/*
+ * Give back the cost of frames that were taken from @b but then refused
+ * by another bucket.  The refund can leave tat in the past, which reads
+ * the same as a full bucket: it never credits more than the burst.
+ */
+static inline void vmp_bucket_refund(struct vmp_bucket *b,
+				     const struct vmp_cost *c,
+				     u32 taken, u32 kept)
+{
+	if (taken > kept)
+		atomic64_sub((s64)(vmp_cost_of(c, taken) - vmp_cost_of(c, kept)),
+			     &b->tat);
+}
+
+/* Units (bytes or frames) a bucket could admit right now. */
+static inline u64 vmp_bucket_tokens(struct vmp_bucket *b, s64 tau,
+				    const struct vmp_rate *r, u64 now)
+{
+	s64 debt = (s64)((u64)atomic64_read(&b->tat) - now);
+
+	if (debt < 0)
+		debt = 0;
+	if (debt >= tau)
+		return 0;
+	return vmp_rate_units(r, tau - debt);
+}
+
+/*
+ * A configuration change keeps the tokens: the units the bucket could
+ * admit now stay what they were (capped by the new burst), expressed at
+ * the new rate.  A bucket that did not exist before starts full.
+ */
+static inline void vmp_bucket_rescale(struct vmp_bucket *b,
+				      const struct vmp_rate *old_rate,
+				      s64 old_tau,
+				      const struct vmp_rate *new_rate,
+				      s64 new_tau, u64 now)
+{
+	u64 tokens, tokens_ns;
+
+	if (!new_rate->rate)
+		return;
+	if (!old_rate->rate) {
+		vmp_bucket_reset(b, now);
+		return;
+	}
+	tokens = vmp_bucket_tokens(b, old_tau, old_rate, now);
+	tokens_ns = vmp_rate_ns(new_rate, tokens);
+	if (tokens_ns >= (u64)new_tau)
+		atomic64_set(&b->tat, (s64)now);
+	else
+		atomic64_set(&b->tat, (s64)(now + (u64)new_tau - tokens_ns));
+}
+
+#endif /* _VMPOLICE_BUCKET_H */

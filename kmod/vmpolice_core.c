@@ -1,0 +1,812 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmpolice core: charging, buckets and per-queue state shared by the
+ * vmpolice action and the vmpolice qdisc.
+ *
+ * A packet is charged what the wire carries: its MAC header, and for a
+ * GSO packet every segment's own copy of the headers plus its payload,
+ * each segment adjusted by overhead, mpu and the link layer on its own.
+ * The segment count is derived from the packet's lengths; a guest's
+ * gso_segs is never read.  Every frame must fit the per-frame ceiling
+ * (mtu, 64 KiB by default); a GSO packet as a whole is not limited by it.
+ *
+ * A packet passes through up to four buckets: its queue's own (queue-rate),
+ * then the aggregate packet, peak and byte buckets.  Each admits as many
+ * leading frames as fit; a bucket that admits fewer than an earlier one
+ * makes the earlier ones refund the difference.  When some but not all
+ * frames of a TCP or UDP GSO packet are admitted, the packet is cut to
+ * exactly those frames (lengths and checksums fixed), and only the rest
+ * is exceeded.
+ */
+
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/tcp.h>
+#include <linux/timekeeping.h>
+#include <linux/udp.h>
+#include <net/checksum.h>
+#include <net/ip.h>
+#include <net/pkt_cls.h>
+#include <net/sch_generic.h>
+
+#include "vmpolice_core.h"
+
+/* overhead, as cake allows: a negative value removes framing bytes */
+#define VMP_OVERHEAD_MIN	(-64)
+#define VMP_OVERHEAD_MAX	256
+/* keeps every bucket depth (ns) far from s64 overflow */
+#define VMP_MAX_TAU_NS		(S64_MAX >> 2)
+
+const struct nla_policy vmp_policy[TCA_VMPOLICE_MAX + 1] = {
+	[TCA_VMPOLICE_PARMS]	= { .len = sizeof(struct tc_vmpolice) },
+	[TCA_VMPOLICE_TM]	= { .type = NLA_REJECT,
+				    .reject_message = "TM is dump only" },
+	[TCA_VMPOLICE_RATE64]	= { .type = NLA_U64 },
+	[TCA_VMPOLICE_BURST]	= { .type = NLA_U32 },
+	[TCA_VMPOLICE_MTU]	= { .type = NLA_U32 },
+	[TCA_VMPOLICE_PEAKRATE64] = { .type = NLA_U64 },
+	[TCA_VMPOLICE_PKTRATE64] = { .type = NLA_U64 },
+	[TCA_VMPOLICE_PKTBURST64] = { .type = NLA_U64 },
+	[TCA_VMPOLICE_OVERHEAD]	= { .type = NLA_S32 },
+	[TCA_VMPOLICE_MPU]	= { .type = NLA_U32 },
+	[TCA_VMPOLICE_LINKLAYER] = { .type = NLA_U8 },
+	[TCA_VMPOLICE_CONFORM]	= { .type = NLA_U32 },
+	[TCA_VMPOLICE_QRATE64]	= { .type = NLA_U64 },
+	[TCA_VMPOLICE_QBURST]	= { .type = NLA_U32 },
+	[TCA_VMPOLICE_STATS]	= { .type = NLA_REJECT,
+				    .reject_message = "STATS is dump only" },
+	[TCA_VMPOLICE_QUEUES]	= { .type = NLA_REJECT,
+				    .reject_message = "QUEUES is dump only" },
+};
+
+struct vmp_policer *vmp_policer_alloc(void)
+{
+	struct vmp_policer *p;
+	u64 now = ktime_get_ns();
+	u32 i;
+
+	p = kzalloc_obj(*p);
+	if (!p)
+		return NULL;
+	p->queues = kvcalloc(VMPOLICE_MAX_QUEUES, sizeof(*p->queues),
+			     GFP_KERNEL);
+	if (!p->queues) {
+		kfree(p);
+		return NULL;
+	}
+	vmp_bucket_reset(&p->rate, now);
+	vmp_bucket_reset(&p->peak, now);
+	vmp_bucket_reset(&p->pkt, now);
+	for (i = 0; i < VMPOLICE_MAX_QUEUES; i++)
+		vmp_bucket_reset(&p->queues[i].bucket, now);
+	refcount_set(&p->refcnt, 1);
+	return p;
+}
+
+void vmp_policer_get(struct vmp_policer *p)
+{
+	refcount_inc(&p->refcnt);
+}
+
+static void vmp_policer_free_rcu(struct rcu_head *head)
+{
+	struct vmp_policer *p = container_of(head, struct vmp_policer, rcu);
+
+	kfree(rcu_dereference_protected(p->params, 1));
+	kvfree(p->queues);
+	kfree(p);
+}
+
+/*
+ * The last reference may go while a packet on another CPU still holds a
+ * pointer it read under RCU (a qdisc leaf being destroyed under traffic),
+ * so the memory goes after a grace period.
+ */
+void vmp_policer_put(struct vmp_policer *p)
+{
+	if (refcount_dec_and_test(&p->refcnt))
+		call_rcu(&p->rcu, vmp_policer_free_rcu);
+}
+
+struct vmp_queue *vmp_policer_queue(struct vmp_policer *p, u32 queue)
+{
+	return &p->queues[queue % VMPOLICE_MAX_QUEUES];
+}
+
+/* A rate of zero is refused by the caller, which names the option. */
+static bool vmp_rate_set(struct vmp_rate *r, const struct nlattr *attr)
+{
+	u64 rate = nla_get_u64(attr);
+
+	if (!rate)
+		return false;
+	vmp_rate_init(r, rate);
+	return true;
+}
+
+/* Depth in ns of a bucket holding @units at rate @r, refused if absurd. */
+static int vmp_parse_tau(const struct vmp_rate *r, u64 units, s64 *tau,
+			 struct nlattr *attr, struct netlink_ext_ack *extack)
+{
+	u64 ns = vmp_rate_ns(r, units);
+
+	if (units > U32_MAX || ns > VMP_MAX_TAU_NS) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "burst lasts too long at this rate");
+		return -EINVAL;
+	}
+	*tau = ns;
+	return 0;
+}
+
+static int vmp_parse_framing(struct nlattr **tb, struct vmp_params *prm,
+			     struct netlink_ext_ack *extack)
+{
+	struct vmp_framing *f = &prm->framing;
+
+	f->linklayer = VMP_LINKLAYER_ETHERNET;
+	if (tb[TCA_VMPOLICE_LINKLAYER]) {
+		f->linklayer = nla_get_u8(tb[TCA_VMPOLICE_LINKLAYER]);
+		if (f->linklayer != VMP_LINKLAYER_ETHERNET &&
+		    f->linklayer != VMP_LINKLAYER_ATM) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[TCA_VMPOLICE_LINKLAYER],
+					    "unknown linklayer (ethernet or atm)");
+			return -EINVAL;
+		}
+	}
+	if (tb[TCA_VMPOLICE_OVERHEAD]) {
+		f->overhead = nla_get_s32(tb[TCA_VMPOLICE_OVERHEAD]);
+		if (f->overhead < VMP_OVERHEAD_MIN ||
+		    f->overhead > VMP_OVERHEAD_MAX) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[TCA_VMPOLICE_OVERHEAD],
+					    "overhead must be between -64 and 256 bytes");
+			return -EINVAL;
+		}
+	}
+	if (tb[TCA_VMPOLICE_MPU]) {
+		f->mpu = nla_get_u32(tb[TCA_VMPOLICE_MPU]);
+		if (f->mpu > VMPOLICE_MAX_MTU) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[TCA_VMPOLICE_MPU],
+					    "mpu must not exceed 65536 bytes");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int vmp_parse_bytes(struct nlattr **tb, struct vmp_params *prm,
+			   struct netlink_ext_ack *extack)
+{
+	struct nlattr *burst = tb[TCA_VMPOLICE_BURST];
+	struct nlattr *peak = tb[TCA_VMPOLICE_PEAKRATE64];
+	int err;
+
+	if (!tb[TCA_VMPOLICE_RATE64]) {
+		if (burst) {
+			NL_SET_ERR_MSG_ATTR(extack, burst,
+					    "burst needs a byte rate (rate)");
+			return -EINVAL;
+		}
+		if (peak) {
+			NL_SET_ERR_MSG_ATTR(extack, peak,
+					    "peakrate needs a byte rate (rate)");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (!vmp_rate_set(&prm->rate, tb[TCA_VMPOLICE_RATE64])) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[TCA_VMPOLICE_RATE64],
+				    "rate must be above zero");
+		return -EINVAL;
+	}
+
+	prm->burst = VMP_DEFAULT_BURST;
+	if (burst) {
+		prm->burst = nla_get_u32(burst);
+		if (!prm->burst) {
+			NL_SET_ERR_MSG_ATTR(extack, burst,
+					    "burst must be above zero");
+			return -EINVAL;
+		}
+	}
+	err = vmp_parse_tau(&prm->rate, prm->burst, &prm->burst_ns,
+			    burst ?: tb[TCA_VMPOLICE_RATE64], extack);
+	if (err)
+		return err;
+
+	if (!peak)
+		return 0;
+	if (!vmp_rate_set(&prm->peak, peak)) {
+		NL_SET_ERR_MSG_ATTR(extack, peak, "peakrate must be above zero");
+		return -EINVAL;
+	}
+	if (prm->peak.rate <= prm->rate.rate) {
+		NL_SET_ERR_MSG_ATTR(extack, peak,
+				    "peakrate must be above rate");
+		return -EINVAL;
+	}
+	/* The peak bucket holds one ceiling-sized frame, as in police. */
+	return vmp_parse_tau(&prm->peak, prm->mtu, &prm->peak_burst_ns, peak,
+			     extack);
+}
+
+static int vmp_parse_packets(struct nlattr **tb, struct vmp_params *prm,
+			     struct netlink_ext_ack *extack)
+{
+	struct nlattr *rate = tb[TCA_VMPOLICE_PKTRATE64];
+	struct nlattr *burst = tb[TCA_VMPOLICE_PKTBURST64];
+
+	if (!rate && !burst)
+		return 0;
+	if (!rate || !burst) {
+		NL_SET_ERR_MSG_ATTR(extack, rate ?: burst,
+				    "pkts_rate and pkts_burst go together");
+		return -EINVAL;
+	}
+	if (!vmp_rate_set(&prm->pkt_rate, rate)) {
+		NL_SET_ERR_MSG_ATTR(extack, rate, "pkts_rate must be above zero");
+		return -EINVAL;
+	}
+	prm->pkt_burst = nla_get_u64(burst);
+	if (!prm->pkt_burst) {
+		NL_SET_ERR_MSG_ATTR(extack, burst,
+				    "pkts_burst must be above zero");
+		return -EINVAL;
+	}
+	return vmp_parse_tau(&prm->pkt_rate, prm->pkt_burst,
+			     &prm->pkt_burst_ns, burst, extack);
+}
+
+static int vmp_parse_queue(struct nlattr **tb, struct vmp_params *prm,
+			   struct netlink_ext_ack *extack)
+{
+	struct nlattr *burst = tb[TCA_VMPOLICE_QBURST];
+
+	if (!tb[TCA_VMPOLICE_QRATE64]) {
+		if (burst) {
+			NL_SET_ERR_MSG_ATTR(extack, burst,
+					    "queue-burst needs queue-rate");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (!vmp_rate_set(&prm->queue_rate, tb[TCA_VMPOLICE_QRATE64])) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[TCA_VMPOLICE_QRATE64],
+				    "queue-rate must be above zero");
+		return -EINVAL;
+	}
+	prm->queue_burst = prm->rate.rate ? prm->burst : VMP_DEFAULT_BURST;
+	if (burst) {
+		prm->queue_burst = nla_get_u32(burst);
+		if (!prm->queue_burst) {
+			NL_SET_ERR_MSG_ATTR(extack, burst,
+					    "queue-burst must be above zero");
+			return -EINVAL;
+		}
+	}
+	return vmp_parse_tau(&prm->queue_rate, prm->queue_burst,
+			     &prm->queue_burst_ns,
+			     burst ?: tb[TCA_VMPOLICE_QRATE64], extack);
+}
+
+static int vmp_parse_conform(struct nlattr *attr, struct vmp_params *prm,
+			     struct netlink_ext_ack *extack)
+{
+	prm->conform = TC_ACT_OK;
+	if (!attr)
+		return 0;
+	prm->conform = nla_get_u32(attr);
+	if (!tcf_action_valid(prm->conform)) {
+		NL_SET_ERR_MSG_ATTR(extack, attr, "invalid conform verdict");
+		return -EINVAL;
+	}
+	if (TC_ACT_EXT_CMP(prm->conform, TC_ACT_GOTO_CHAIN)) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "goto chain is only allowed as the exceed verdict");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Build a complete configuration from @tb, as every change sends the
+ * whole option set again.  The qdisc (@action false) refuses what only
+ * an action can do.
+ */
+int vmp_params_parse(struct nlattr **tb, bool action,
+		     struct vmp_params **newp, struct netlink_ext_ack *extack)
+{
+	struct vmp_params *prm;
+	int err;
+
+	if (!action && (tb[TCA_VMPOLICE_PARMS] || tb[TCA_VMPOLICE_CONFORM])) {
+		NL_SET_ERR_MSG(extack,
+			       "a qdisc drops what exceeds: conform-exceed and index are action options");
+		return -EINVAL;
+	}
+	if (!tb[TCA_VMPOLICE_RATE64] && !tb[TCA_VMPOLICE_PKTRATE64]) {
+		NL_SET_ERR_MSG(extack,
+			       "vmpolice needs a byte rate (rate) or a packet rate (pkts_rate)");
+		return -EINVAL;
+	}
+
+	prm = kzalloc_obj(*prm);
+	if (!prm)
+		return -ENOMEM;
+
+	prm->mtu = VMPOLICE_MAX_MTU;
+	if (tb[TCA_VMPOLICE_MTU]) {
+		prm->mtu = nla_get_u32(tb[TCA_VMPOLICE_MTU]);
+		if (!prm->mtu || prm->mtu > VMPOLICE_MAX_MTU) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[TCA_VMPOLICE_MTU],
+					    "mtu (per-frame ceiling) must be between 1 and 65536 bytes");
+			err = -EINVAL;
+			goto err_free;
+		}
+	}
+
+	err = vmp_parse_framing(tb, prm, extack);
+	if (err)
+		goto err_free;
+	err = vmp_parse_bytes(tb, prm, extack);
+	if (err)
+		goto err_free;
+	err = vmp_parse_packets(tb, prm, extack);
+	if (err)
+		goto err_free;
+	err = vmp_parse_queue(tb, prm, extack);
+	if (err)
+		goto err_free;
+	if (action) {
+		err = vmp_parse_conform(tb[TCA_VMPOLICE_CONFORM], prm, extack);
+		if (err)
+			goto err_free;
+	}
+	*newp = prm;
+	return 0;
+
+err_free:
+	kfree(prm);
+	return err;
+}
+
+/*
+ * Publish @newp.  Tokens and counters survive: every bucket keeps what it
+ * could admit, converted to the new rate and capped by the new burst.
+ * Callers serialise changes (the action's lock or RTNL).
+ */
+void vmp_policer_apply(struct vmp_policer *p, struct vmp_params *newp)
+{
+	static const struct vmp_params none;
+	const struct vmp_params *old;
+	u64 now = ktime_get_ns();
+	u32 i;
+
+	old = rcu_dereference_protected(p->params, 1) ?: &none;
+	vmp_bucket_rescale(&p->rate, &old->rate, old->burst_ns,
+			   &newp->rate, newp->burst_ns, now);
+	vmp_bucket_rescale(&p->peak, &old->peak, old->peak_burst_ns,
+			   &newp->peak, newp->peak_burst_ns, now);
+	vmp_bucket_rescale(&p->pkt, &old->pkt_rate, old->pkt_burst_ns,
+			   &newp->pkt_rate, newp->pkt_burst_ns, now);
+	for (i = 0; i < VMPOLICE_MAX_QUEUES; i++)
+		vmp_bucket_rescale(&p->queues[i].bucket, &old->queue_rate,
+				   old->queue_burst_ns, &newp->queue_rate,
+				   newp->queue_burst_ns, now);
+
+	old = rcu_replace_pointer(p->params, newp, true);
+	if (old)
+		kfree_rcu((struct vmp_params *)old, rcu);
+}
+
+/* MAC header bytes in front of skb->data: mac_len at ingress, 0 at egress. */
+static u32 vmp_mac_bytes(const struct sk_buff *skb)
+{
+	int off;
+
+	if (!skb_mac_header_was_set(skb))
+		return 0;
+	off = skb_mac_offset(skb);
+	return off < 0 ? -off : 0;
+}
+
+/* SCTP-style GSO: each frag_list member is a segment of its own size. */
+static bool vmp_skb_train_by_frags(const struct sk_buff *skb, u32 mac,
+				   u32 hdr, struct vmp_train *t)
+{
+	const struct sk_buff *frag;
+	u32 head = skb->len, chunk = 0, segs = 1;
+
+	skb_walk_frags(skb, frag) {
+		head -= min(head, frag->len);
+		chunk = max(chunk, frag->len);
+		segs++;
+	}
+	if (head <= hdr - mac)
+		return false;
+	/* charge every segment as the largest: never less than the wire */
+	chunk = max(chunk, head - (hdr - mac));
+	t->segs = segs;
+	t->hdr_len = hdr;
+	t->gso_size = chunk;
+	t->seg_len = hdr + chunk;
+	t->last_len = t->seg_len;
+	return true;
+}
+
+/*
+ * Describe @skb as the frames it puts on the wire.  Returns false for a
+ * GSO packet whose metadata cannot be true: no transport header, a TCP
+ * header shorter than 20 bytes or beyond the packet, no payload.
+ */
+bool vmp_skb_train(const struct sk_buff *skb, struct vmp_train *t)
+{
+	const struct skb_shared_info *shinfo = skb_shinfo(skb);
+	u32 mac = vmp_mac_bytes(skb);
+	u32 wire_len = skb->len + mac;
+	u32 l4 = 0;
+	int thoff;
+
+	if (!skb_is_gso(skb)) {
+		vmp_train_single(t, wire_len);
+		return true;
+	}
+
+	if (skb->encapsulation) {
+		thoff = skb_inner_transport_offset(skb);
+	} else {
+		if (!skb_transport_header_was_set(skb))
+			return false;
+		thoff = skb_transport_offset(skb);
+	}
+	if (thoff <= 0 || thoff >= skb->len)
+		return false;
+
+	if (shinfo->gso_type & (SKB_GSO_TCPV4 | SKB_GSO_TCPV6)) {
+		const struct tcphdr *th;
+		struct tcphdr _th;
+
+		th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
+		if (!th || th->doff < sizeof(_th) / 4)
+			return false;
+		l4 = th->doff * 4;
+	} else if (shinfo->gso_type & SKB_GSO_UDP_L4) {
+		l4 = sizeof(struct udphdr);
+	}
+	/*
+	 * Other GSO types (UFO, ESP, ...) repeat the headers up to the
+	 * transport header; their payload starts there.
+	 */
+	if (shinfo->gso_size == GSO_BY_FRAGS)
+		return vmp_skb_train_by_frags(skb, mac, mac + thoff + l4, t);
+	return vmp_train_gso(t, wire_len, mac + thoff + l4, shinfo->gso_size);
+}
+
+/*
+ * Only a packet whose IP header carries a real length can be cut: not a
+ * BIG TCP packet (IPv4 tot_len 0, IPv6 jumbogram), nor one whose network
+ * header is not where the stack says.  Checked before anything changes.
+ */
+static bool vmp_ip_len_fixable(const struct sk_buff *skb)
+{
+	int nhoff = skb_network_offset(skb);
+	const struct iphdr *iph;
+
+	if (nhoff < 0 || skb->len - nhoff > U16_MAX ||
+	    skb_headlen(skb) < nhoff + sizeof(*iph))
+		return false;
+	iph = ip_hdr(skb);
+	if (iph->version == 4)
+		return iph->tot_len;
+	if (iph->version == 6)
+		return skb_headlen(skb) >= nhoff + sizeof(struct ipv6hdr) &&
+		       ipv6_hdr(skb)->payload_len;
+	return false;
+}
+
+static void vmp_fix_ip_len(struct sk_buff *skb)
+{
+	u32 len = skb->len - skb_network_offset(skb);
+	struct iphdr *iph = ip_hdr(skb);
+	__be16 old;
+
+	if (iph->version == 4) {
+		old = iph->tot_len;
+		iph->tot_len = htons(len);
+		csum_replace2(&iph->check, old, iph->tot_len);
+	} else {
+		ipv6_hdr(skb)->payload_len =
+			htons(len - sizeof(struct ipv6hdr));
+	}
+}
+
+/*
+ * Cut a TCP or UDP GSO packet to its first @keep full frames, so that it
+ * is a valid packet of exactly those frames whether it is delivered
+ * locally or segmented later: IP lengths, the pseudo-header checksum
+ * (which a CHECKSUM_PARTIAL packet carries in its L4 checksum field) and
+ * the UDP length follow the new size; FIN and PSH belong to the dropped
+ * tail.  Anything else is refused, and the caller exceeds it whole.
+ */
+int vmp_skb_cut(struct sk_buff *skb, const struct vmp_train *t, u32 keep)
+{
+	struct skb_shared_info *shinfo = skb_shinfo(skb);
+	u32 mac = vmp_mac_bytes(skb);
+	u32 hdr = t->hdr_len - mac;	/* headers, counted from skb->data */
+	u32 old_l4, new_l4;
+	int thoff, err;
+
+	if (!keep || keep >= t->segs || skb->encapsulation ||
+	    skb->ip_summed != CHECKSUM_PARTIAL ||
+	    shinfo->gso_size == GSO_BY_FRAGS ||
+	    (shinfo->gso_type & SKB_GSO_FRAGLIST) ||
+	    !(shinfo->gso_type & (SKB_GSO_TCPV4 | SKB_GSO_TCPV6 |
+				  SKB_GSO_UDP_L4)))
+		return -EOPNOTSUPP;
+
+	/* Headers made private and linear first: a failure changes nothing. */
+	err = skb_ensure_writable(skb, hdr);
+	if (err)
+		return err;
+	if (!vmp_ip_len_fixable(skb))
+		return -EOPNOTSUPP;
+	thoff = skb_transport_offset(skb);
+	old_l4 = skb->len - thoff;
+	err = pskb_trim(skb, hdr + keep * t->gso_size);
+	if (err)
+		return err;
+	new_l4 = skb->len - thoff;
+
+	vmp_fix_ip_len(skb);
+	if (shinfo->gso_type & SKB_GSO_UDP_L4) {
+		struct udphdr *uh = udp_hdr(skb);
+
+		uh->len = htons(new_l4);
+		inet_proto_csum_replace4(&uh->check, skb, htonl(old_l4),
+					 htonl(new_l4), true);
+	} else {
+		struct tcphdr *th = tcp_hdr(skb);
+
+		inet_proto_csum_replace4(&th->check, skb, htonl(old_l4),
+					 htonl(new_l4), true);
+		th->fin = 0;
+		th->psh = 0;
+	}
+
+	/* One frame left is a plain packet: GSO of one segment is refused. */
+	if (keep == 1)
+		skb_gso_reset(skb);
+	else
+		shinfo->gso_segs = keep;
+	return 0;
+}
+
+struct vmp_charge {
+	struct vmp_bucket	*bucket;
+	s64			tau;
+	struct vmp_cost		cost;
+	u32			taken;
+};
+
+static u32 vmp_take_all(struct vmp_policer *p, const struct vmp_params *prm,
+			struct vmp_queue *q, const struct vmp_train *t,
+			struct vmp_charge *ch, u32 *n)
+{
+	u64 now = ktime_get_ns();
+	u32 want = t->segs, i;
+
+	*n = 0;
+	if (prm->queue_rate.rate) {
+		ch[*n].bucket = &q->bucket;
+		ch[*n].tau = prm->queue_burst_ns;
+		vmp_cost_bytes(&ch[(*n)++].cost, &prm->queue_rate,
+			       &prm->framing, t);
+	}
+	if (prm->pkt_rate.rate) {
+		ch[*n].bucket = &p->pkt;
+		ch[*n].tau = prm->pkt_burst_ns;
+		vmp_cost_frames(&ch[(*n)++].cost, &prm->pkt_rate, t);
+	}
+	if (prm->peak.rate) {
+		ch[*n].bucket = &p->peak;
+		ch[*n].tau = prm->peak_burst_ns;
+		vmp_cost_bytes(&ch[(*n)++].cost, &prm->peak, &prm->framing, t);
+	}
+	if (prm->rate.rate) {
+		ch[*n].bucket = &p->rate;
+		ch[*n].tau = prm->burst_ns;
+		vmp_cost_bytes(&ch[(*n)++].cost, &prm->rate, &prm->framing, t);
+	}
+
+	for (i = 0; i < *n; i++)
+		ch[i].taken = 0;
+	for (i = 0; i < *n && want; i++) {
+		ch[i].taken = vmp_bucket_take(ch[i].bucket, ch[i].tau,
+					      &ch[i].cost, want, now);
+		want = ch[i].taken;
+	}
+	return want;
+}
+
+static void vmp_refund(struct vmp_charge *ch, u32 n, u32 kept)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		vmp_bucket_refund(ch[i].bucket, &ch[i].cost, ch[i].taken, kept);
+}
+
+/*
+ * Police one packet arriving on (ingress) or leaving by (egress) @queue.
+ * On VMP_PARTIAL the packet has been cut to its admitted frames.  Cutting
+ * is only right when what exceeds is dropped (@may_cut): with any other
+ * exceed verdict the tail would have gone on, so a packet that does not
+ * fully conform then takes the exceed verdict whole.
+ */
+enum vmp_verdict vmp_police(struct vmp_policer *p,
+			    const struct vmp_params *prm,
+			    struct sk_buff *skb, u32 queue, bool may_cut)
+{
+	struct vmp_queue *q = vmp_policer_queue(p, queue);
+	enum vmp_verdict verdict;
+	struct vmp_charge ch[4];
+	struct vmp_train t;
+	u32 n = 0, k = 0;
+	u64 bytes;
+
+	atomic64_inc(&q->packets);
+	if (unlikely(!vmp_skb_train(skb, &t))) {
+		atomic64_inc(&q->malformed);
+		atomic64_inc(&q->exceeded);
+		atomic64_add(skb->len + vmp_mac_bytes(skb), &q->exceeded_bytes);
+		return VMP_MALFORMED;
+	}
+
+	if (likely(vmp_train_max_len(&t) <= prm->mtu))
+		k = vmp_take_all(p, prm, q, &t, ch, &n);
+
+	verdict = VMP_CONFORM;
+	if (unlikely(k < t.segs)) {
+		verdict = VMP_EXCEED;
+		if (k && may_cut && vmp_skb_cut(skb, &t, k) == 0) {
+			verdict = VMP_PARTIAL;
+			atomic64_inc(&q->partial);
+		} else {
+			k = 0;
+		}
+		vmp_refund(ch, n, k);
+	}
+
+	bytes = vmp_train_bytes(&t, k);
+	if (k) {
+		atomic64_add(k, &q->conformed);
+		atomic64_add(bytes, &q->conformed_bytes);
+	}
+	if (k < t.segs) {
+		atomic64_add(t.segs - k, &q->exceeded);
+		atomic64_add(vmp_train_bytes(&t, t.segs) - bytes,
+			     &q->exceeded_bytes);
+	}
+	return verdict;
+}
+
+void vmp_queue_read(struct vmp_queue *q, struct tc_vmpolice_stats *st)
+{
+	st->packets = atomic64_read(&q->packets);
+	st->conformed = atomic64_read(&q->conformed);
+	st->conformed_bytes = atomic64_read(&q->conformed_bytes);
+	st->exceeded = atomic64_read(&q->exceeded);
+	st->exceeded_bytes = atomic64_read(&q->exceeded_bytes);
+	st->partial = atomic64_read(&q->partial);
+	st->malformed = atomic64_read(&q->malformed);
+	st->segments = st->conformed + st->exceeded;
+	st->bytes = st->conformed_bytes + st->exceeded_bytes;
+}
+
+static void vmp_stats_add(struct tc_vmpolice_stats *sum,
+			  const struct tc_vmpolice_stats *st)
+{
+	sum->packets += st->packets;
+	sum->bytes += st->bytes;
+	sum->segments += st->segments;
+	sum->conformed += st->conformed;
+	sum->conformed_bytes += st->conformed_bytes;
+	sum->exceeded += st->exceeded;
+	sum->exceeded_bytes += st->exceeded_bytes;
+	sum->partial += st->partial;
+	sum->malformed += st->malformed;
+}
+
+void vmp_policer_totals(struct vmp_policer *p, struct tc_vmpolice_stats *sum)
+{
+	struct tc_vmpolice_stats st;
+	u32 i;
+
+	memset(sum, 0, sizeof(*sum));
+	for (i = 0; i < VMPOLICE_MAX_QUEUES; i++) {
+		vmp_queue_read(&p->queues[i], &st);
+		vmp_stats_add(sum, &st);
+	}
+}
+
+int vmp_params_dump(struct sk_buff *skb, const struct vmp_params *prm)
+{
+	const struct vmp_framing *f = &prm->framing;
+
+	if (prm->rate.rate &&
+	    (nla_put_u64_64bit(skb, TCA_VMPOLICE_RATE64, prm->rate.rate,
+			       TCA_VMPOLICE_PAD) ||
+	     nla_put_u32(skb, TCA_VMPOLICE_BURST, prm->burst)))
+		return -EMSGSIZE;
+	if (prm->peak.rate &&
+	    nla_put_u64_64bit(skb, TCA_VMPOLICE_PEAKRATE64, prm->peak.rate,
+			      TCA_VMPOLICE_PAD))
+		return -EMSGSIZE;
+	if (prm->pkt_rate.rate &&
+	    (nla_put_u64_64bit(skb, TCA_VMPOLICE_PKTRATE64,
+			       prm->pkt_rate.rate, TCA_VMPOLICE_PAD) ||
+	     nla_put_u64_64bit(skb, TCA_VMPOLICE_PKTBURST64, prm->pkt_burst,
+			       TCA_VMPOLICE_PAD)))
+		return -EMSGSIZE;
+	if (prm->queue_rate.rate &&
+	    (nla_put_u64_64bit(skb, TCA_VMPOLICE_QRATE64,
+			       prm->queue_rate.rate, TCA_VMPOLICE_PAD) ||
+	     nla_put_u32(skb, TCA_VMPOLICE_QBURST, prm->queue_burst)))
+		return -EMSGSIZE;
+	if (nla_put_u32(skb, TCA_VMPOLICE_MTU, prm->mtu) ||
+	    nla_put_s32(skb, TCA_VMPOLICE_OVERHEAD, f->overhead) ||
+	    nla_put_u32(skb, TCA_VMPOLICE_MPU, f->mpu) ||
+	    nla_put_u8(skb, TCA_VMPOLICE_LINKLAYER, f->linklayer))
+		return -EMSGSIZE;
+	return 0;
+}
+
+/*
+ * Totals, then one entry per queue that has seen traffic.  If the message
+ * cannot hold every queue, the list ends early rather than failing the
+ * whole dump; the totals always cover every queue.
+ */
+int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p)
+{
+	struct tc_vmpolice_stats st;
+	struct nlattr *queues, *entry;
+	u32 i;
+
+	vmp_policer_totals(p, &st);
+	if (nla_put_64bit(skb, TCA_VMPOLICE_STATS, sizeof(st), &st,
+			  TCA_VMPOLICE_PAD))
+		return -EMSGSIZE;
+
+	queues = nla_nest_start_noflag(skb, TCA_VMPOLICE_QUEUES);
+	if (!queues)
+		return -EMSGSIZE;
+	for (i = 0; i < VMPOLICE_MAX_QUEUES; i++) {
+		vmp_queue_read(&p->queues[i], &st);
+		if (!st.packets)
+			continue;
+		entry = nla_nest_start_noflag(skb, TCA_VMPOLICE_QUEUE);
+		if (!entry)
+			break;
+		if (nla_put_u32(skb, TCA_VMPOLICE_QUEUE_ID, i) ||
+		    nla_put(skb, TCA_VMPOLICE_QUEUE_STATS, sizeof(st), &st)) {
+			nla_nest_cancel(skb, entry);
+			break;
+		}
+		nla_nest_end(skb, entry);
+	}
+	nla_nest_end(skb, queues);
+	return 0;
+}
+
+/* Room the parameters and the totals take in a dump (queues excluded). */
+size_t vmp_dump_size(void)
+{
+	return 6 * nla_total_size_64bit(sizeof(u64)) +	/* rates, bursts */
+	       5 * nla_total_size(sizeof(u32)) +	/* burst .. conform */
+	       nla_total_size(sizeof(u8)) +		/* linklayer */
+	       nla_total_size_64bit(sizeof(struct tc_vmpolice_stats)) +
+	       nla_total_size(0);			/* queues nest */
+}

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmpolice: police virtual machines' traffic on the host, charging what
+ * the wire carries.  One module registers both forms of the policer: the
+ * "vmpolice" tc action and the "vmpolice" qdisc.
+ */
+
+#include <linux/module.h>
+#include <net/act_api.h>
+#include <net/pkt_sched.h>
+
+#include "vmpolice_main.h"
+
+static int __init vmpolice_init(void)
+{
+	int err;
+
+	err = vmp_act_register();
+	if (err)
+		return err;
+	err = vmp_sch_register();
+	if (err)
+		goto err_act;
+	return 0;
+
+err_act:
+	vmp_act_unregister();
+	return err;
+}
+
+static void __exit vmpolice_exit(void)
+{
+	vmp_sch_unregister();
+	vmp_act_unregister();
+}
+
+module_init(vmpolice_init);
+module_exit(vmpolice_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Guest-aware policer: tc action and qdisc");
+MODULE_AUTHOR("The vmpolice developers");
+MODULE_VERSION("0.1.0");
+/* Both spellings: "act_KIND"/"sch_KIND" before 6.10, "net-*-KIND" after. */
+MODULE_ALIAS("act_vmpolice");
+MODULE_ALIAS_NET_ACT("vmpolice");
+MODULE_ALIAS("sch_vmpolice");
+MODULE_ALIAS_NET_SCH("vmpolice");
