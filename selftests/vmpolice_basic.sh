@@ -1,0 +1,129 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# vmpolice module and tc plumbing: the module loads, autoloads and
+# unloads; tc can add, show (text and JSON), change and delete a vmpolice
+# action and qdisc; bad options are refused with the kernel's message.
+# Runs once with each tc: stock Debian tc with our plugins, patched tc.
+
+source "$(dirname "$(readlink -f "$0")")/lib.sh"
+
+require_root
+require_cmd jq ip modprobe rmmod
+
+ktap_header
+
+variants=$(tc_variants)
+nvariants=$(wc -l <<< "$variants")
+ktap_plan $((3 + nvariants * 28))
+
+mod_unload vmpolice >/dev/null 2>&1
+check "module loads" mod_load vmpolice
+check "module unloads" mod_unload vmpolice
+
+setup_ns NS1 NS2
+setup_veth "$NS1" veth0 10.9.0.1/24 "$NS2" veth1 10.9.0.2/24
+
+act_json()
+{
+	$TC -n "$NS1" -j actions get action vmpolice index "$1" |
+		jq -c ".[0].actions[0]$2"
+}
+
+qd_json()
+{
+	$TC -n "$NS1" -j qdisc show dev veth0 |
+		jq -c ".[] | select(.kind == \"vmpolice\") | .options$1"
+}
+
+for TC in $variants; do
+	[ "$TC" = "$TC_STOCK" ] && v="stock tc+plugin" || v="patched tc"
+
+	# --- action -------------------------------------------------------
+	mod_unload vmpolice >/dev/null 2>&1
+	check "$v: action add autoloads the module" \
+		$TC -n "$NS1" actions add action vmpolice rate 1mbit \
+		burst 10k mtu 64kb conform-exceed drop/ok index 7
+	check "$v: module present after autoload" mod_loaded vmpolice
+	check_output "$v: action shows in text" \
+		"vmpolice.*rate 1Mbit.*burst 10Ki?b" \
+		$TC -n "$NS1" actions get action vmpolice index 7
+	check_eq "$v: JSON rate, burst, mtu" '[125000,10240,65536]' \
+		"$(act_json 7 '|[.rate,.burst,.mtu]')"
+	check_eq "$v: JSON default linklayer and overhead" '["ethernet",0]' \
+		"$(act_json 7 '|[.linklayer,.overhead]')"
+	check "$v: action change" \
+		$TC -n "$NS1" actions change action vmpolice rate 2mbit \
+		burst 20k pkts_rate 1000 pkts_burst 100 drop index 7
+	check_eq "$v: JSON after change" '[250000,20480,1000,100]' \
+		"$(act_json 7 '|[.rate,.burst,.pkts_rate,.pkts_burst]')"
+	check "$v: action delete" \
+		$TC -n "$NS1" actions delete action vmpolice index 7
+	check_fail "$v: deleted action is gone" "" \
+		$TC -n "$NS1" actions get action vmpolice index 7
+	# --- the lines hypervisors run, with vmpolice for police ---------
+	$TC -n "$NS2" qdisc add dev veth1 ingress
+	check "$v: libvirt's u32 line" \
+		$TC -n "$NS2" filter add dev veth1 parent ffff: protocol all \
+		prio 1 u32 match u32 0 0 vmpolice rate 1024kbps burst 1024kb \
+		mtu 64kb drop flowid :1
+	check "$v: OVS/Neutron's basic line" \
+		$TC -n "$NS2" filter add dev veth1 parent ffff: protocol all \
+		prio 49 basic vmpolice rate 8000kbit burst 8000k mtu 65535 drop
+	check_eq "$v: both filters carry a vmpolice action" \
+		'[[1024000,1048576,65536],[1000000,8192000,65535]]' \
+		"$($TC -n "$NS2" -j filter show dev veth1 parent ffff: |
+		   jq -c '[.[] | .options.actions[]? |
+			   select(.kind == "vmpolice") | [.rate,.burst,.mtu]]')"
+	$TC -n "$NS2" qdisc del dev veth1 ingress
+
+	# --- refusals: the kernel's extack message reaches the user ------
+	check_fail "$v: neither rate nor pkts_rate" \
+		"byte rate \(rate\) or a packet rate" \
+		$TC -n "$NS1" actions add action vmpolice mtu 1500 drop
+	check_fail "$v: zero rate" "rate must be above zero" \
+		$TC -n "$NS1" actions add action vmpolice rate 0 burst 10k drop
+	check_fail "$v: zero burst" "burst must be above zero" \
+		$TC -n "$NS1" actions add action vmpolice rate 1mbit burst 0 drop
+	check_fail "$v: mtu above 64 KiB" "between 1 and 65536" \
+		$TC -n "$NS1" actions add action vmpolice rate 1mbit burst 10k \
+		mtu 65537 drop
+	check_fail "$v: peakrate not above rate" "peakrate must be above rate" \
+		$TC -n "$NS1" actions add action vmpolice rate 2mbit burst 10k \
+		peakrate 1mbit drop
+	check_fail "$v: pkts_rate without pkts_burst" \
+		"pkts_rate and pkts_burst go together" \
+		$TC -n "$NS1" actions add action vmpolice pkts_rate 100 drop
+	check_fail "$v: avrate is refused, not ignored" "avrate" \
+		$TC -n "$NS1" actions add action vmpolice rate 1mbit burst 10k \
+		avrate 1mbit drop
+	check_fail "$v: unknown linklayer" "linklayer" \
+		$TC -n "$NS1" actions add action vmpolice rate 1mbit burst 10k \
+		linklayer token-ring drop
+
+	# --- qdisc --------------------------------------------------------
+	check "$v: qdisc add" \
+		$TC -n "$NS1" qdisc add dev veth0 root handle 1: vmpolice \
+		rate 10mbit burst 32k
+	check_output "$v: qdisc shows in text" "qdisc vmpolice 1: root.*rate 10Mbit" \
+		$TC -n "$NS1" qdisc show dev veth0
+	check_eq "$v: qdisc JSON rate, burst, mtu" '[1250000,32768,65536]' \
+		"$(qd_json '|[.rate,.burst,.mtu]')"
+	check "$v: qdisc change" \
+		$TC -n "$NS1" qdisc change dev veth0 root handle 1: vmpolice \
+		rate 20mbit burst 64k overhead 24 mpu 64
+	check_eq "$v: qdisc JSON after change" '[2500000,65536,24,64]' \
+		"$(qd_json '|[.rate,.burst,.overhead,.mpu]')"
+	check_fail "$v: qdisc refuses conform-exceed" "action option" \
+		$TC -n "$NS1" qdisc replace dev veth0 root handle 1: vmpolice \
+		rate 10mbit burst 32k conform-exceed drop/ok
+	check_fail "$v: qdisc refuses zero rate" "rate must be above zero" \
+		$TC -n "$NS1" qdisc replace dev veth0 root handle 1: vmpolice \
+		rate 0
+	check "$v: qdisc delete" \
+		$TC -n "$NS1" qdisc del dev veth0 root
+done
+
+check "module unloads after use" mod_unload vmpolice
+
+ktap_finish
