@@ -1,0 +1,243 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The vmpolice action with real traffic.  Topology:
+#
+#   NSA a0 --- b0 NSB b1 --- c0 NSC
+#   sender     router         receiver
+#
+# The policer sits on b0's ingress (where a hypervisor polices a guest's
+# outbound traffic).  b1 has TSO, GSO and checksum offload off, so every
+# GSO packet the policer admits is segmented and checksummed in software
+# on its way to NSC, which verifies what it receives: a cut packet with a
+# wrong length or pseudo-header checksum shows up there as an error.
+
+source "$(dirname "$(readlink -f "$0")")/lib.sh"
+
+require_root
+require_cmd jq ip iperf3 ethtool
+
+ktap_header
+ktap_plan 22
+
+TOL_PCT=2
+
+setup_ns NSA NSB NSC
+setup_veth "$NSA" a0 10.1.0.1/24 "$NSB" b0 10.1.0.2/24
+setup_veth "$NSB" b1 10.2.0.1/24 "$NSC" c0 10.2.0.2/24
+for ns in "$NSA" "$NSB" "$NSC"; do
+	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0
+done
+ip -n "$NSA" addr add fd01::1/64 dev a0 nodad
+ip -n "$NSB" addr add fd01::2/64 dev b0 nodad
+ip -n "$NSB" addr add fd02::1/64 dev b1 nodad
+ip -n "$NSC" addr add fd02::2/64 dev c0 nodad
+ip -n "$NSA" route add default via 10.1.0.2
+ip -n "$NSA" -6 route add default via fd01::2
+ip -n "$NSC" route add default via 10.2.0.1
+ip -n "$NSC" -6 route add default via fd02::1
+ip netns exec "$NSB" sysctl -qw net.ipv4.ip_forward=1
+ip netns exec "$NSB" sysctl -qw net.ipv6.conf.all.forwarding=1
+ip netns exec "$NSB" ethtool -K b1 tso off gso off tx off >/dev/null
+$TC -n "$NSB" qdisc add dev b0 clsact
+$TC -n "$NSB" qdisc add dev b1 clsact
+ip netns exec "$NSC" iperf3 -s -D -p 5201 >/dev/null 2>&1
+defer ip netns exec "$NSC" pkill iperf3
+# resolve neighbours before anything is counted
+ip netns exec "$NSA" ping -q -c 1 -W 2 10.2.0.2 >/dev/null
+ip netns exec "$NSA" ping -q -c 1 -W 2 fd02::2 >/dev/null
+
+now_ns() { date +%s%N; }
+
+# stat INDEX KEY: a vmpolice counter (totals) of action INDEX
+stat()
+{
+	$TC -n "$NSB" -j -s actions get action vmpolice index "$1" |
+		jq -r ".[0].actions[0].totals.$2"
+}
+
+# sample INDEX KEY: "counter time_ns", the time taken in the middle of
+# the read so that the read's own duration does not bias a rate
+sample()
+{
+	local t0 v t1
+
+	t0=$(now_ns)
+	v=$(stat "$1" "$2")
+	t1=$(now_ns)
+	echo "$v $(((t0 + t1) / 2))"
+}
+
+# police ARGS...: (re)place the matchall policer on b0's ingress, for
+# $PROTO (all by default; "ip" where a test counts exact packets and
+# IPv6 neighbour discovery must not add to them)
+PROTO=all
+police()
+{
+	$TC -n "$NSB" filter del dev b0 ingress 2>/dev/null
+	$TC -n "$NSB" actions flush action vmpolice 2>/dev/null
+	$TC -n "$NSB" filter add dev b0 ingress pref 1 protocol "$PROTO" \
+		matchall action vmpolice "$@" index 1
+}
+
+# within PCT MEASURED WANTED
+within()
+{
+	awk -v p="$1" -v m="$2" -v w="$3" \
+		'BEGIN { d = (m - w) / w * 100; if (d < 0) d = -d; exit !(d <= p) }'
+}
+
+c0_rx_bytes()
+{
+	ip -n "$NSC" -j -s link show c0 | jq -r '.[0].stats64.rx.bytes'
+}
+
+csum_errors()
+{
+	ip netns exec "$NSC" cat /proc/net/snmp /proc/net/snmp6 |
+		awk '/^Tcp: [0-9]/ { s += $NF } /^Ip: [0-9]/ { s += $5 }
+		     /Tcp6InCsumErrors|Ip6InHdrErrors|Ip6InTruncatedPkts/ { s += $2 }
+		     END { print s + 0 }'
+}
+
+# --- UDP without GSO: the L2 rate read from the counters -------------
+udp_rate()
+{
+	local mbit=$1 s1 s2 rate want
+
+	police rate "${mbit}mbit" burst 32k drop
+	ip netns exec "$NSA" iperf3 -u -c 10.2.0.2 -b "$((mbit * 2))M" \
+		-l 1400 -t 7 >/dev/null 2>&1 &
+	sleep 2
+	s1=$(sample 1 conformed_bytes)
+	sleep 4
+	s2=$(sample 1 conformed_bytes)
+	wait
+	read -r b1 t1 <<< "$s1"
+	read -r b2 t2 <<< "$s2"
+	rate=$(((b2 - b1) * 8 * 1000000000 / (t2 - t1)))
+	want=$((mbit * 1000000))
+	ktap_print "udp ${mbit}mbit: measured $rate bit/s L2"
+	within "$TOL_PCT" "$rate" "$want"
+	ktap_result "UDP (no GSO) at ${mbit}mbit: L2 rate within ${TOL_PCT}% ($rate bit/s)" $?
+}
+
+udp_rate 4
+udp_rate 12
+udp_rate 30
+
+# --- TCP with GSO: per-segment charging, cut packets delivered -------
+tcp_gso()
+{
+	local fam=$1 dst=$2 rx0 rx1 cs0 cs1 out pk sg pa cb
+
+	police rate 40mbit burst 64k drop
+	rx0=$(c0_rx_bytes)
+	cs0=$(csum_errors)
+	out=$(ip netns exec "$NSA" iperf3 "-$fam" -c "$dst" -t 5 -J 2>&1)
+	sleep 0.5
+	rx1=$(c0_rx_bytes)
+	cs1=$(csum_errors)
+	pk=$(stat 1 packets)
+	sg=$(stat 1 segments)
+	pa=$(stat 1 partial)
+	cb=$(stat 1 conformed_bytes)
+	ktap_print "tcp/ipv$fam: packets $pk segments $sg partial $pa" \
+		"conformed bytes $cb, receiver got $((rx1 - rx0)) L2 bytes" \
+		"goodput $(jq -r '.end.sum_received.bits_per_second' <<< "$out") bit/s"
+	[ "$sg" -gt $((pk * 2)) ]
+	ktap_result "TCP/IPv$fam GSO charged per segment ($sg segments in $pk packets)" $?
+	[ "$pa" -gt 0 ]
+	ktap_result "TCP/IPv$fam GSO partly admitted ($pa packets cut)" $?
+	# every admitted byte reaches the receiver (ARP/ND noise allowed)
+	within 0.5 "$((rx1 - rx0))" "$cb"
+	ktap_result "TCP/IPv$fam every admitted byte reaches the receiver" $?
+	check_eq "TCP/IPv$fam no checksum or length errors at the receiver" \
+		"$cs0" "$cs1"
+}
+
+tcp_gso 4 10.2.0.2
+tcp_gso 6 fd02::2
+
+# --- packet rate: counts segments ------------------------------------
+police pkts_rate 2000 pkts_burst 100 drop
+ip netns exec "$NSA" iperf3 -u -c 10.2.0.2 -b 40M -l 1000 -t 7 \
+	>/dev/null 2>&1 &
+sleep 2
+s1=$(sample 1 conformed)
+sleep 4
+s2=$(sample 1 conformed)
+wait
+read -r c1 t1 <<< "$s1"
+read -r c2 t2 <<< "$s2"
+pps=$(((c2 - c1) * 1000000000 / (t2 - t1)))
+within "$TOL_PCT" "$pps" 2000
+ktap_result "pkts_rate 2000 alone: $pps segments/s" $?
+
+police rate 100mbit burst 256k pkts_rate 3000 pkts_burst 64 drop
+ip netns exec "$NSA" iperf3 -c 10.2.0.2 -t 4 >/dev/null 2>&1
+sg=$(stat 1 conformed)
+pk=$(stat 1 packets)
+ktap_print "byte and packet rate: $sg segments admitted in $pk packets"
+# 4 s at 3000 segments/s plus the burst, whatever the skbs carried
+[ "$sg" -le $((3000 * 5 + 64)) ] && [ "$sg" -gt 3000 ]
+ktap_result "byte and packet rate together: segments capped by pkts_rate" $?
+
+# --- the per-frame ceiling, as tc_police.sh's mtu test ---------------
+PROTO=ip
+police rate 10mbit burst 10k mtu 1042 conform-exceed drop/ok
+send_udp()
+{
+	ip netns exec "$NSA" bash -c "for ((i = 0; i < $1; i++)); do
+		printf '%*s' $2 '' > /dev/udp/10.2.0.2/9; done"
+}
+send_udp 10 1001
+check_eq "frames of 1043 bytes exceed mtu 1042" 10 "$(stat 1 exceeded)"
+send_udp 3 1000
+check_eq "frames of 1042 bytes pass mtu 1042" 3 "$(stat 1 conformed)"
+
+# --- one policer shared by index across ingress and egress -----------
+$TC -n "$NSB" filter del dev b0 ingress
+$TC -n "$NSB" actions flush action vmpolice
+$TC -n "$NSB" actions add action vmpolice rate 100mbit burst 100k \
+	conform-exceed drop/ok index 5
+$TC -n "$NSB" filter add dev b0 ingress pref 1 protocol ip \
+	matchall action vmpolice index 5
+$TC -n "$NSB" filter add dev b1 egress pref 1 protocol ip \
+	matchall action vmpolice index 5
+p0=$(stat 5 packets)
+ip netns exec "$NSA" ping -q -c 10 -i 0.05 10.2.0.2 >/dev/null
+p1=$(stat 5 packets)
+check_eq "shared index counts ingress and egress (10 pings, both ways)" \
+	20 "$((p1 - p0))"
+check_output "shared action is bound twice" '"bind": ?2|bind 2' \
+	$TC -n "$NSB" -j actions get action vmpolice index 5
+$TC -n "$NSB" filter del dev b1 egress
+
+# --- a change keeps counters and tokens -------------------------------
+police rate 100kbit burst 200k drop
+send_udp 100 1000
+c1=$(stat 1 conformed)
+check_eq "before change: 100 frames within the burst" 100 "$c1"
+$TC -n "$NSB" actions change action vmpolice rate 200kbit burst 200k drop \
+	index 1
+check_eq "change keeps the counters" 100 "$(stat 1 conformed)"
+send_udp 150 1000
+c2=$(stat 1 conformed)
+e2=$(stat 1 exceeded)
+ktap_print "after change: $((c2 - c1)) of 150 frames admitted, $e2 exceeded"
+# a refilled bucket would have admitted all 150
+[ "$e2" -gt 0 ] && [ $((c2 - c1)) -ge 80 ]
+ktap_result "change keeps the tokens (the bucket was not refilled)" $?
+
+# --- verdicts --------------------------------------------------------
+police rate 1mbit burst 2k conform-exceed pipe/ok
+ip netns exec "$NSA" ping -q -c 5 -i 0.05 -s 1400 10.2.0.2 >/dev/null
+ov=$($TC -n "$NSB" -j -s actions get action vmpolice index 1 |
+	jq -r '.[0].actions[0].stats.overlimits')
+[ "$ov" -gt 0 ] && [ "$(stat 1 partial)" -eq 0 ]
+ktap_result "exceed verdict other than drop: overlimits counted, nothing cut" $?
+check_output "conform and exceed verdicts shown" "pipe" \
+	$TC -n "$NSB" actions get action vmpolice index 1
+
+ktap_finish
