@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * tc_vmpolice_common.c	Options and counters shared by the vmpolice
+ *			action (m_vmpolice.c) and qdisc (q_vmpolice.c).
+ *
+ * The words, aliases, abbreviations and units are police's, so that a
+ * police command line works with "police" replaced by "vmpolice".  Only
+ * the syntax is checked here: whether the values make sense (a zero
+ * rate, mtu above 64 KiB, peakrate not above rate, ...) is the kernel's
+ * to judge, and its refusal comes back with a message that tc prints.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <stddef.h>
+#include <string.h>
+#include <ctype.h>
+
+#include "utils.h"
+#include "tc_util.h"
+#include "tc_vmpolice_common.h"
+
+void vmpolice_print_options_help(bool action)
+{
+	fprintf(stderr,
+		"Options (a byte rate, a packet rate, or both; a packet must conform to each):\n"
+		"	rate BPS		byte rate of the aggregate, all queues together\n"
+		"	burst BYTES		depth of its bucket (also: buffer, maxburst); default 64Kb\n"
+		"	mtu BYTES		largest wire segment, at most 64Kb (also: minburst,\n"
+		"				ceiling); default 64Kb; bigger segments exceed\n"
+		"	peakrate BPS		rate of a second bucket, mtu deep; must be above rate\n"
+		"	pkts_rate SEGMENTS	segments per second (a GSO packet counts each segment)\n"
+		"	pkts_burst SEGMENTS	depth of the packet bucket; needed with pkts_rate\n"
+		"	overhead BYTES		added to each segment's size, may be negative; default 0\n"
+		"	mpu BYTES		smallest size charged for a segment; default 0\n"
+		"	linklayer TYPE		ethernet (default), or atm/adsl for ATM cell framing\n"
+		"	queue-rate BPS		cap each %s queue on its own as well; default none\n"
+		"	queue-burst BYTES	depth of each queue's bucket; default burst\n"
+		"Units:	BPS is a rate: bit, kbit, mbit, gbit, tbit (powers of 1000) or kibit, mibit...;\n"
+		"	Bps, kbps, mbps, gbps are BYTES per second: 1024kbps = 8192kbit\n"
+		"	BYTES is a size: b, k or kb (1024), m or mb, g or gb, kbit (128 bytes), mbit\n"
+		"	TYPE := { ethernet | atm | adsl }\n"
+		"Sizes are wire sizes: MAC header, every segment's own headers and payload.\n",
+		action ? "RX (ingress) or TX (egress)" : "TX");
+}
+
+static const char * const vmpolice_verdicts[] = {
+	"reclassify", "drop", "shot", "continue", "pass", "ok", "pipe", "goto",
+};
+
+/* The words police takes as a bare exceed verdict, abbreviations included. */
+bool vmpolice_is_verdict(const char *word)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(vmpolice_verdicts); i++)
+		if (matches(word, vmpolice_verdicts[i]) == 0)
+			return true;
+	return false;
+}
+
+static void vmpolice_once(struct vmpolice_opt *o, unsigned int bit,
+			  const char *key, const char *arg)
+{
+	if (o->given & bit)
+		duparg(key, arg);
+	o->given |= bit;
+}
+
+static int vmpolice_get_rate(__u64 *rate, const char *str, const char *dev)
+{
+	if (dev && strchr(str, '%'))
+		return get_percent_rate64(rate, str, dev);
+	/* get_rate64() would take "-1", "inf" or "nan" for a number */
+	if (!isdigit((unsigned char)*str) && *str != '.')
+		return -1;
+	return get_rate64(rate, str);
+}
+
+/*
+ * police takes "burst BYTES/CELL" and "mtu BYTES/CELL" for the cell size
+ * of its rate tables.  vmpolice has no tables: it charges every segment
+ * its exact size, so a cell size would be ignored; refuse it instead.
+ */
+static int vmpolice_get_size(__u32 *size, const char *key, const char *str)
+{
+	unsigned int v;
+
+	if (strchr(str, '/')) {
+		fprintf(stderr,
+			"vmpolice: \"%s %s\": a cell size is not supported; vmpolice uses no rate tables, it charges each segment its exact size\n",
+			key, str);
+		return -1;
+	}
+	if (get_size(&v, str))
+		invarg("not a size (BYTES: 1500, 64kb, 1mb, ...)", str);
+	*size = v;
+	return 0;
+}
+
+/*
+ * Parse the option at *argv_p.  Returns 1 and moves past it if it is one
+ * of the options above, 0 if the word is not (the caller's: a verdict,
+ * "index", "help", or the end of our options), -1 on an error already
+ * reported.  dev, when not NULL, allows rates as a percentage of its speed.
+ */
+int vmpolice_parse_opt(struct vmpolice_opt *o, int *argc_p, char ***argv_p,
+		       const char *dev)
+{
+	int argc = *argc_p;
+	char **argv = *argv_p;
+	unsigned int linklayer;
+
+	/* same order as police, so that abbreviations resolve the same */
+	if (matches(*argv, "burst") == 0 ||
+	    strcmp(*argv, "buffer") == 0 ||
+	    strcmp(*argv, "maxburst") == 0) {
+		NEXT_ARG();
+		vmpolice_once(o, VMP_BURST, "burst", *argv);
+		if (vmpolice_get_size(&o->burst, "burst", *argv))
+			return -1;
+	} else if (strcmp(*argv, "mtu") == 0 ||
+		   strcmp(*argv, "minburst") == 0 ||
+		   strcmp(*argv, "ceiling") == 0) {
+		NEXT_ARG();
+		vmpolice_once(o, VMP_MTU, "mtu", *argv);
+		if (vmpolice_get_size(&o->mtu, "mtu", *argv))
+			return -1;
+	} else if (strcmp(*argv, "mpu") == 0) {
+		NEXT_ARG();
+		vmpolice_once(o, VMP_MPU, "mpu", *argv);
+		if (vmpolice_get_size(&o->mpu, "mpu", *argv))
+			return -1;
+	} else if (strcmp(*argv, "rate") == 0) {
+		NEXT_ARG();
+		vmpolice_once(o, VMP_RATE, "rate", *argv);
+		if (vmpolice_get_rate(&o->rate, *argv, dev))
+			invarg("not a rate (BPS: 100mbit, 1024kbps, ...)", *argv);
+	} else if (strcmp(*argv, "avrate") == 0) {
+		fprintf(stderr,
+			"vmpolice: \"avrate\" is not supported: vmpolice polices with token buckets (rate, peakrate, pkts_rate), not against a rate estimator\n");
+		return -1;
+	} else if (matches(*argv, "peakrate") == 0) {
+		NEXT_ARG();
+		vmpolice_once(o, VMP_PEAKRATE, "peakrate", *argv);
+		if (vmpolice_get_rate(&o->peakrate, *argv, dev))
+			invarg("not a rate (BPS: 100mbit, 1024kbps, ...)", *argv);
+	} else if (vmpolice_is_verdict(*argv) ||
+		   strcmp(*argv, "conform-exceed") == 0) {
+		return 0;
+	} else if (matches(*argv, "overhead") == 0) {
+		NEXT_ARG();
+		vmpolice_once(o, VMP_OVERHEAD, "overhead", *argv);
+		if (get_s32(&o->overhead, *argv, 10))
+			invarg("not a number of bytes", *argv);
+	} else if (matches(*argv, "linklayer") == 0) {
+		NEXT_ARG();
+		vmpolice_once(o, VMP_LINKLAYER, "linklayer", *argv);
+		if (get_linklayer(&linklayer, *argv))
+			invarg("not a link layer (ethernet, atm, adsl)", *argv);
+		o->linklayer = linklayer == LINKLAYER_ATM ?
+			       TC_LINKLAYER_ATM : TC_LINKLAYER_ETHERNET;
+	} else if (matches(*argv, "pkts_rate") == 0) {
+		NEXT_ARG();
+		vmpolice_once(o, VMP_PKTS_RATE, "pkts_rate", *argv);
+		if (get_u64(&o->pkts_rate, *argv, 10))
+			invarg("not a number of segments per second", *argv);
+	} else if (matches(*argv, "pkts_burst") == 0) {
+		NEXT_ARG();
+		vmpolice_once(o, VMP_PKTS_BURST, "pkts_burst", *argv);
+		if (get_u64(&o->pkts_burst, *argv, 10))
+			invarg("not a number of segments", *argv);
+	} else if (strcmp(*argv, "queue-rate") == 0) {
+		NEXT_ARG();
+		vmpolice_once(o, VMP_QRATE, "queue-rate", *argv);
+		if (vmpolice_get_rate(&o->qrate, *argv, dev))
+			invarg("not a rate (BPS: 100mbit, 1024kbps, ...)", *argv);
+	} else if (strcmp(*argv, "queue-burst") == 0) {
+		NEXT_ARG();
+		vmpolice_once(o, VMP_QBURST, "queue-burst", *argv);
+		if (vmpolice_get_size(&o->qburst, "queue-burst", *argv))
+			return -1;
+	} else {
+		return 0;
+	}
+
+	NEXT_ARG_FWD();
+	*argc_p = argc;
+	*argv_p = argv;
+	return 1;
+}
+
+/* Only what the user gave: the kernel applies its defaults to the rest. */
+void vmpolice_add_opt(struct nlmsghdr *n, int maxlen,
+		      const struct vmpolice_opt *o)
+{
+	if (o->given & VMP_RATE)
+		addattr64(n, maxlen, TCA_VMPOLICE_RATE64, o->rate);
+	if (o->given & VMP_BURST)
+		addattr32(n, maxlen, TCA_VMPOLICE_BURST, o->burst);
+	if (o->given & VMP_MTU)
+		addattr32(n, maxlen, TCA_VMPOLICE_MTU, o->mtu);
+	if (o->given & VMP_PEAKRATE)
+		addattr64(n, maxlen, TCA_VMPOLICE_PEAKRATE64, o->peakrate);
+	if (o->given & VMP_PKTS_RATE)
+		addattr64(n, maxlen, TCA_VMPOLICE_PKTRATE64, o->pkts_rate);
+	if (o->given & VMP_PKTS_BURST)
+		addattr64(n, maxlen, TCA_VMPOLICE_PKTBURST64, o->pkts_burst);
+	if (o->given & VMP_OVERHEAD)
+		addattr32(n, maxlen, TCA_VMPOLICE_OVERHEAD, (__u32)o->overhead);
+	if (o->given & VMP_MPU)
+		addattr32(n, maxlen, TCA_VMPOLICE_MPU, o->mpu);
+	if (o->given & VMP_LINKLAYER)
+		addattr8(n, maxlen, TCA_VMPOLICE_LINKLAYER, o->linklayer);
+	if (o->given & VMP_QRATE)
+		addattr64(n, maxlen, TCA_VMPOLICE_QRATE64, o->qrate);
+	if (o->given & VMP_QBURST)
+		addattr32(n, maxlen, TCA_VMPOLICE_QBURST, o->qburst);
+}
+
+static bool vmpolice_has(const struct rtattr *rta, size_t len)
+{
+	return rta && RTA_PAYLOAD(rta) >= len;
+}
+
+/* Every parameter the kernel reports, in text and JSON alike. */
+void vmpolice_print_opt(struct rtattr *tb[])
+{
+	SPRINT_BUF(b);
+
+	if (vmpolice_has(tb[TCA_VMPOLICE_RATE64], sizeof(__u64)))
+		tc_print_rate(PRINT_ANY, "rate", "rate %s ",
+			      rta_getattr_u64(tb[TCA_VMPOLICE_RATE64]));
+	if (vmpolice_has(tb[TCA_VMPOLICE_BURST], sizeof(__u32)))
+		print_size(PRINT_ANY, "burst", "burst %s ",
+			   rta_getattr_u32(tb[TCA_VMPOLICE_BURST]));
+	if (vmpolice_has(tb[TCA_VMPOLICE_MTU], sizeof(__u32)))
+		print_size(PRINT_ANY, "mtu", "mtu %s ",
+			   rta_getattr_u32(tb[TCA_VMPOLICE_MTU]));
+	if (vmpolice_has(tb[TCA_VMPOLICE_PEAKRATE64], sizeof(__u64)))
+		tc_print_rate(PRINT_ANY, "peakrate", "peakrate %s ",
+			      rta_getattr_u64(tb[TCA_VMPOLICE_PEAKRATE64]));
+	if (vmpolice_has(tb[TCA_VMPOLICE_PKTRATE64], sizeof(__u64)))
+		print_u64(PRINT_ANY, "pkts_rate", "pkts_rate %llu ",
+			  rta_getattr_u64(tb[TCA_VMPOLICE_PKTRATE64]));
+	if (vmpolice_has(tb[TCA_VMPOLICE_PKTBURST64], sizeof(__u64)))
+		print_u64(PRINT_ANY, "pkts_burst", "pkts_burst %llu ",
+			  rta_getattr_u64(tb[TCA_VMPOLICE_PKTBURST64]));
+	if (vmpolice_has(tb[TCA_VMPOLICE_OVERHEAD], sizeof(__s32)))
+		print_int(PRINT_ANY, "overhead", "overhead %d ",
+			  rta_getattr_s32(tb[TCA_VMPOLICE_OVERHEAD]));
+	if (vmpolice_has(tb[TCA_VMPOLICE_MPU], sizeof(__u32)))
+		print_size(PRINT_ANY, "mpu", "mpu %s ",
+			   rta_getattr_u32(tb[TCA_VMPOLICE_MPU]));
+	if (vmpolice_has(tb[TCA_VMPOLICE_LINKLAYER], sizeof(__u8))) {
+		__u8 ll = rta_getattr_u8(tb[TCA_VMPOLICE_LINKLAYER]);
+
+		print_string(PRINT_ANY, "linklayer", "linklayer %s ",
+			     sprint_linklayer(ll == TC_LINKLAYER_ATM ?
+					      LINKLAYER_ATM :
+					      ll == TC_LINKLAYER_ETHERNET ?
+					      LINKLAYER_ETHERNET : 255, b));
+	}
+	if (vmpolice_has(tb[TCA_VMPOLICE_QRATE64], sizeof(__u64)))
+		tc_print_rate(PRINT_ANY, "queue_rate", "queue-rate %s ",
+			      rta_getattr_u64(tb[TCA_VMPOLICE_QRATE64]));
+	if (vmpolice_has(tb[TCA_VMPOLICE_QBURST], sizeof(__u32)))
+		print_size(PRINT_ANY, "queue_burst", "queue-burst %s ",
+			   rta_getattr_u32(tb[TCA_VMPOLICE_QBURST]));
+}
+
+static void vmpolice_get_stats(struct tc_vmpolice_stats *st,
+			       const struct rtattr *rta)
+{
+	size_t len = RTA_PAYLOAD(rta);
+
+	/* an older or newer kernel may send fewer or more counters */
+	memset(st, 0, sizeof(*st));
+	memcpy(st, RTA_DATA(rta), len < sizeof(*st) ? len : sizeof(*st));
+}
+
+/* Totals: a JSON object named key, two lines of text after prefix. */
+void vmpolice_print_stats(const char *key, const char *prefix,
+			  const struct rtattr *rta)
+{
+	struct tc_vmpolice_stats st;
+
+	vmpolice_get_stats(&st, rta);
+	open_json_object(key);
+	print_string(PRINT_FP, NULL, "%s", prefix);
+	print_u64(PRINT_ANY, "packets", "seen %llu pkt ", st.packets);
+	print_u64(PRINT_ANY, "bytes", "%llu bytes ", st.bytes);
+	print_u64(PRINT_ANY, "segments", "%llu segments ", st.segments);
+	print_u64(PRINT_ANY, "partial", "partial %llu ", st.partial);
+	print_u64(PRINT_ANY, "malformed", "malformed %llu", st.malformed);
+	print_nl();
+	print_string(PRINT_FP, NULL, "%s", prefix);
+	print_u64(PRINT_ANY, "conformed", "conformed %llu segments ",
+		  st.conformed);
+	print_u64(PRINT_ANY, "conformed_bytes", "%llu bytes ",
+		  st.conformed_bytes);
+	print_u64(PRINT_ANY, "exceeded", "exceeded %llu segments ",
+		  st.exceeded);
+	print_u64(PRINT_ANY, "exceeded_bytes", "%llu bytes",
+		  st.exceeded_bytes);
+	close_json_object();
+}
+
+static const struct {
+	const char	*key;
+	const char	*title;
+	int		width;
+	size_t		offset;
+} vmpolice_columns[] = {
+#define COL(key, title, width) \
+	{ #key, title, width, offsetof(struct tc_vmpolice_stats, key) }
+	COL(packets,		"packets",	10),
+	COL(bytes,		"bytes",	14),
+	COL(segments,		"segments",	10),
+	COL(conformed,		"conformed",	10),
+	COL(conformed_bytes,	"(bytes)",	14),
+	COL(exceeded,		"exceeded",	10),
+	COL(exceeded_bytes,	"(bytes)",	14),
+	COL(partial,		"partial",	9),
+	COL(malformed,		"malformed",	9),
+#undef COL
+};
+
+/*
+ * Per-queue counters: a JSON array "queues" of objects, and a table in
+ * text, one row per queue.
+ */
+void vmpolice_print_queues(const char *prefix, const struct rtattr *queues)
+{
+	struct rtattr *tb[TCA_VMPOLICE_QUEUE_MAX + 1];
+	struct tc_vmpolice_stats st;
+	struct rtattr *q;
+	bool title = false;
+	char fmt[16];
+	size_t i;
+
+	open_json_array(PRINT_JSON, "queues");
+	rtattr_for_each_nested(q, queues) {
+		if ((q->rta_type & ~NLA_F_NESTED) != TCA_VMPOLICE_QUEUE)
+			continue;
+		parse_rtattr_nested(tb, TCA_VMPOLICE_QUEUE_MAX, q);
+		if (!vmpolice_has(tb[TCA_VMPOLICE_QUEUE_ID], sizeof(__u32)) ||
+		    !tb[TCA_VMPOLICE_QUEUE_STATS])
+			continue;
+		vmpolice_get_stats(&st, tb[TCA_VMPOLICE_QUEUE_STATS]);
+
+		if (!title && !is_json_context()) {
+			printf("%s%5s", prefix, "queue");
+			for (i = 0; i < ARRAY_SIZE(vmpolice_columns); i++)
+				printf(" %*s", vmpolice_columns[i].width,
+				       vmpolice_columns[i].title);
+			print_nl();
+		}
+		title = true;
+
+		open_json_object(NULL);
+		print_string(PRINT_FP, NULL, "%s", prefix);
+		print_uint(PRINT_ANY, "queue", "%5u",
+			   rta_getattr_u32(tb[TCA_VMPOLICE_QUEUE_ID]));
+		for (i = 0; i < ARRAY_SIZE(vmpolice_columns); i++) {
+			__u64 v;
+
+			memcpy(&v, (char *)&st + vmpolice_columns[i].offset,
+			       sizeof(v));
+			snprintf(fmt, sizeof(fmt), " %%%dllu",
+				 vmpolice_columns[i].width);
+			print_u64(PRINT_ANY, vmpolice_columns[i].key, fmt, v);
+		}
+		close_json_object();
+		print_nl();
+	}
+	close_json_array(PRINT_JSON, NULL);
+}

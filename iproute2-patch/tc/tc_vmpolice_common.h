@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef _TC_VMPOLICE_COMMON_H_
+#define _TC_VMPOLICE_COMMON_H_
+
+#include <stdbool.h>
+#include <linux/types.h>
+#include <linux/tc_vmpolice.h>
+
+#include "libnetlink.h"
+
+/* The options the action and the qdisc share, as the user gave them. */
+struct vmpolice_opt {
+	unsigned int	given;		/* VMP_* bits */
+	__u64		rate;		/* bytes/s */
+	__u64		peakrate;	/* bytes/s */
+	__u64		pkts_rate;	/* segments/s */
+	__u64		pkts_burst;	/* segments */
+	__u64		qrate;		/* bytes/s */
+	__u32		burst;		/* bytes */
+	__u32		mtu;		/* bytes */
+	__u32		mpu;		/* bytes */
+	__u32		qburst;		/* bytes */
+	__s32		overhead;	/* bytes */
+	__u8		linklayer;	/* TC_LINKLAYER_* */
+};
+
+enum {
+	VMP_RATE	= 1 << 0,
+	VMP_BURST	= 1 << 1,
+	VMP_MTU		= 1 << 2,
+	VMP_PEAKRATE	= 1 << 3,
+	VMP_PKTS_RATE	= 1 << 4,
+	VMP_PKTS_BURST	= 1 << 5,
+	VMP_OVERHEAD	= 1 << 6,
+	VMP_MPU		= 1 << 7,
+	VMP_LINKLAYER	= 1 << 8,
+	VMP_QRATE	= 1 << 9,
+	VMP_QBURST	= 1 << 10,
+};
+
+void vmpolice_print_options_help(bool action);
+bool vmpolice_is_verdict(const char *word);
+int vmpolice_parse_opt(struct vmpolice_opt *o, int *argc_p, char ***argv_p,
+		       const char *dev);
+void vmpolice_add_opt(struct nlmsghdr *n, int maxlen,
+		      const struct vmpolice_opt *o);
+void vmpolice_print_opt(struct rtattr *tb[]);
+void vmpolice_print_stats(const char *key, const char *prefix,
+			  const struct rtattr *attr);
+void vmpolice_print_queues(const char *prefix, const struct rtattr *queues);
+
+#endif

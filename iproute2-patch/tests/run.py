@@ -1,0 +1,515 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Tests of the tc side of vmpolice, without the kernel module.
+
+tc runs with nlshim.so preloaded: its tc requests are captured and
+decoded (what would the kernel get?), and dumps are answered with
+crafted messages (what does tc print, in text and JSON?).  Each case runs
+with the stock tc loading the plugins (TC_LIB_DIR) and with the patched
+tc, unless it is about a difference between them.
+
+Run by run.sh inside a private network namespace holding vnet0 and tap0.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+
+import nl
+
+BUILD = os.path.abspath(sys.argv[1])
+UAPI = os.path.abspath(sys.argv[2])
+VERBOSE = "-v" in sys.argv
+vmp = nl.Vmp(UAPI)
+V = vmp.num
+
+TMP = tempfile.mkdtemp(prefix="vmpolice-tc-")
+EMPTY_LIB = os.path.join(TMP, "nolib")
+os.mkdir(EMPTY_LIB)
+
+TCS = {
+    # the stock tc, loading m_vmpolice.so / q_vmpolice.so
+    "stock": ("/usr/sbin/tc", BUILD),
+    # tc built with the patch; no plugins, vmpolice is built in
+    "patched": (os.path.join(BUILD, "tc"), EMPTY_LIB),
+}
+
+failures = 0
+count = 0
+
+
+def run(which, args, dump=None, errno=None, extack=None):
+    tc, libdir = TCS[which]
+    out = os.path.join(TMP, "out")
+    if os.path.exists(out):
+        os.unlink(out)
+    env = dict(os.environ, TC_LIB_DIR=libdir, NLSHIM_OUT=out,
+               LD_PRELOAD=os.path.join(BUILD, "nlshim.so"))
+    env.pop("NLSHIM_IN", None)
+    if dump is not None:
+        path = os.path.join(TMP, "in")
+        with open(path, "wb") as f:
+            f.write(dump)
+        env["NLSHIM_IN"] = path
+    if errno:
+        env["NLSHIM_ERRNO"] = str(errno)
+    if extack:
+        env["NLSHIM_EXTACK"] = extack
+    p = subprocess.run([tc] + args, env=env, capture_output=True,
+                       text=True, timeout=20)
+    sent = []
+    if os.path.exists(out):
+        with open(out, "rb") as f:
+            sent = nl.decode(vmp, f.read())
+    return p.returncode, p.stdout, p.stderr, sent
+
+
+def report(ok, name, detail):
+    global failures, count
+    count += 1
+    if ok:
+        print("PASS %s" % name)
+        if VERBOSE and detail:
+            print("     " + detail.replace("\n", "\n     "))
+    else:
+        failures += 1
+        print("FAIL %s\n     %s" % (name, detail.replace("\n", "\n     ")))
+
+
+def vmp_lines(sent):
+    """The vmpolice part of the one request tc sent, path prefix cut."""
+    if len(sent) != 1:
+        return None
+    mtype, msg = sent[0]
+    pre = "options." if mtype == "RTM_NEWQDISC" else \
+        "actions.1.OPTIONS." if mtype == "RTM_NEWACTION" else \
+        "options.act.1.OPTIONS."
+    return sorted(line[len(pre):] for line in msg
+                  if line.startswith(pre) and "=" in line)
+
+
+def parses(name, args, expect, tcs=("stock", "patched"), also=()):
+    """args must parse; the vmpolice attributes sent must be expect."""
+    for which in tcs:
+        rc, out, err, sent = run(which, args)
+        got = vmp_lines(sent)
+        ok = rc == 0 and got == sorted(expect)
+        extra = [line for line in (sent[0][1] if sent else [])]
+        for a in also:
+            ok = ok and a in extra
+        report(ok, "%s [%s]" % (name, which),
+               "tc %s\nrc %d stderr %r\nsent %s\nwant %s" %
+               (" ".join(args), rc, err, extra, sorted(expect)))
+
+
+def fails(name, args, messages, tcs=("stock", "patched"), rc_want=None):
+    """args must be refused before anything is sent, saying messages."""
+    for which in tcs:
+        rc, out, err, sent = run(which, args)
+        ok = rc != 0 and not sent and all(m in err for m in messages)
+        if rc_want is not None:
+            ok = ok and rc == rc_want
+        report(ok, "%s [%s]" % (name, which),
+               "tc %s\nrc %d\nstderr %s\nsent %s" %
+               (" ".join(args), rc, err.strip(), sent))
+
+
+def parms(index=0, action="reclassify"):
+    return "PARMS=index %d action %s" % (index, action)
+
+
+KBPS = 1000     # "kbps" is kilobytes per second
+KB = 1024
+
+# ------------------------------------------------------------ the users
+
+LIBVIRT = ("filter add dev vnet0 parent ffff: protocol all u32 match u32 0 0"
+           " %s rate 1024kbps burst 1024kb mtu 64kb drop flowid :1")
+OVS = ("filter add dev tap0 parent ffff: protocol all prio 49 basic"
+       " %s rate 8000kbit burst 8000k mtu 65535 drop")
+NEUTRON = ("filter add dev tap0 parent ffff: protocol all prio 49 basic"
+           " %s rate 1000kbit burst 800kbit mtu 65535 drop")
+LIBVIRT_WANT = [parms(action="drop"), "RATE64=%d" % (1024 * KBPS),
+                "BURST=%d" % (1024 * KB), "MTU=65536"]
+OVS_WANT = [parms(action="drop"), "RATE64=1000000",
+            "BURST=%d" % (8000 * KB), "MTU=65535"]
+NEUTRON_WANT = [parms(action="drop"), "RATE64=125000",
+                "BURST=%d" % (800 * KB // 8), "MTU=65535"]
+
+# the bare word, where the classifier takes "police": patched tc only
+parses("libvirt u32 bare vmpolice", (LIBVIRT % "vmpolice").split(),
+       LIBVIRT_WANT, tcs=("patched",), also=["options.attr1=01000000"])
+parses("OVS basic bare vmpolice", (OVS % "vmpolice").split(), OVS_WANT,
+       tcs=("patched",))
+parses("Neutron basic bare vmpolice", (NEUTRON % "vmpolice").split(),
+       NEUTRON_WANT, tcs=("patched",))
+fails("stock tc: u32 bare vmpolice", (LIBVIRT % "vmpolice").split(),
+      ['What is "vmpolice"?'], tcs=("stock",))
+fails("stock tc: basic bare vmpolice", (OVS % "vmpolice").split(),
+      ['What is "vmpolice"?'], tcs=("stock",))
+# ... and "action vmpolice" with both
+parses("libvirt u32 action vmpolice", (LIBVIRT % "action vmpolice").split(),
+       LIBVIRT_WANT, also=["options.attr1=01000000"])
+parses("OVS basic action vmpolice", (OVS % "action vmpolice").split(),
+       OVS_WANT)
+parses("OVS matchall action vmpolice",
+       "filter add dev tap0 parent ffff: protocol all prio 49 matchall"
+       " action vmpolice rate 8000kbit burst 8000k mtu 65535 drop".split(),
+       OVS_WANT)
+parses("flower action vmpolice",
+       "filter add dev tap0 ingress protocol ip flower ip_proto udp"
+       " action vmpolice rate 8000kbit burst 8000k mtu 65535 drop".split(),
+       OVS_WANT)
+# matchall and flower take no bare police either
+for kind in ("matchall", "flower"):
+    for word in ("police", "vmpolice"):
+        fails("%s takes no bare %s" % (kind, word),
+              ("filter add dev tap0 ingress %s %s rate 1mbit burst 10k"
+               % (kind, word)).split(), ['What is "%s"?' % word])
+# the other classifiers that take police take vmpolice
+parses("fw bare vmpolice",
+       "filter add dev tap0 parent 1: handle 1 fw vmpolice rate 1mbit"
+       " burst 10k classid 1:1".split(),
+       [parms(), "RATE64=125000", "BURST=10240"], tcs=("patched",),
+       also=["options.attr1=01000100"])
+parses("route bare vmpolice",
+       "filter add dev tap0 parent 1: route to 1 vmpolice rate 1mbit"
+       " burst 10k".split(),
+       [parms(), "RATE64=125000", "BURST=10240"], tcs=("patched",))
+parses("cgroup bare vmpolice",
+       "filter add dev tap0 parent 1: cgroup vmpolice rate 1mbit"
+       " burst 10k".split(),
+       [parms(), "RATE64=125000", "BURST=10240"], tcs=("patched",))
+parses("flow bare vmpolice",
+       "filter add dev tap0 parent 1: flow hash keys src divisor 4"
+       " vmpolice rate 1mbit burst 10k".split(),
+       [parms(), "RATE64=125000", "BURST=10240"], tcs=("patched",))
+# classifier options may follow, as after police
+parses("u32 options after bare vmpolice",
+       "filter add dev vnet0 parent ffff: u32 vmpolice rate 1mbit burst 10k"
+       " drop match ip src 10.0.0.1 flowid :1".split(),
+       [parms(action="drop"), "RATE64=125000", "BURST=10240"],
+       tcs=("patched",))
+fails("bare vmpolice then action",
+      "filter add dev vnet0 parent ffff: u32 match u32 0 0 vmpolice"
+      " rate 1mbit burst 10k conform-exceed drop/pipe action gact ok".split(),
+      ['write it as one of them: "action vmpolice ..."'],
+      tcs=("patched",))
+parses("action vmpolice then another action",
+       "filter add dev vnet0 parent ffff: u32 match u32 0 0 action vmpolice"
+       " rate 1mbit burst 10k conform-exceed drop/pipe action gact ok".split(),
+       [parms(action="drop"), "CONFORM=pipe", "RATE64=125000",
+        "BURST=10240"])
+
+# ---------------------------------------------------------- the options
+
+ACT = "actions add action vmpolice".split()
+parses("every option", ACT + (
+    "rate 100mbit burst 64k mtu 9000 peakrate 200mbit pkts_rate 1000"
+    " pkts_burst 100 overhead -4 mpu 64 linklayer atm queue-rate 10mbit"
+    " queue-burst 32k conform-exceed drop/pipe index 7").split(),
+    [parms(7, "drop"), "CONFORM=pipe", "RATE64=12500000", "BURST=65536",
+     "MTU=9000", "PEAKRATE64=25000000", "PKTRATE64=1000", "PKTBURST64=100",
+     "OVERHEAD=-4", "MPU=64", "LINKLAYER=2", "QRATE64=1250000",
+     "QBURST=32768"])
+parses("aliases and abbreviations", ACT + (
+    "rate 1mbit buffer 10k minburst 2k peak 2mbit over 4 link ethernet"
+    " pkts_r 10 pkts_b 5").split(),
+    [parms(), "RATE64=125000", "BURST=10240", "MTU=2048",
+     "PEAKRATE64=250000", "OVERHEAD=4", "LINKLAYER=1", "PKTRATE64=10",
+     "PKTBURST64=5"])
+parses("maxburst, ceiling, adsl", ACT +
+       "rate 1mbit maxburst 10k ceiling 1500 linklayer adsl".split(),
+       [parms(), "RATE64=125000", "BURST=10240", "MTU=1500", "LINKLAYER=2"])
+parses("only what was given", ACT + "pkts_rate 1000 pkts_burst 10".split(),
+       [parms(), "PKTRATE64=1000", "PKTBURST64=10"])
+parses("byte and packet rate together", ACT +
+       "rate 1gbit burst 1mb pkts_rate 100000 pkts_burst 64".split(),
+       [parms(), "RATE64=125000000", "BURST=1048576", "PKTRATE64=100000",
+        "PKTBURST64=64"])
+parses("zeros go to the kernel", ACT + "rate 0 burst 0 mtu 0".split(),
+       [parms(), "RATE64=0", "BURST=0", "MTU=0"])
+parses("semantics are the kernel's", ACT +
+       "rate 10mbit peakrate 1mbit mtu 128k pkts_rate 5".split(),
+       [parms(), "RATE64=1250000", "PEAKRATE64=125000",
+        "MTU=131072", "PKTRATE64=5"])
+parses("rate above 32 bits", ACT + "rate 100gbit burst 1g".split(),
+       [parms(), "RATE64=12500000000", "BURST=1073741824"])
+parses("index alone", ACT + "index 5".split(), [parms(5)])
+for word, want in (("drop", "drop"), ("shot", "drop"), ("pass", "ok"),
+                   ("ok", "ok"), ("pipe", "pipe"), ("continue", "continue"),
+                   ("reclassify", "reclassify"), ("d", "drop")):
+    parses("bare verdict %s" % word, ACT + ["rate", "1mbit", word],
+           [parms(action=want), "RATE64=125000"], tcs=("stock",))
+parses("goto chain", ACT + "rate 1mbit goto chain 5".split(),
+       [parms(action="goto chain 5"), "RATE64=125000"])
+parses("conform-exceed with spaces", ACT +
+       "rate 1mbit conform-exceed drop / continue".split(),
+       [parms(action="drop"), "CONFORM=continue", "RATE64=125000"])
+parses("conform-exceed exceed only", ACT +
+       "rate 1mbit conform-exceed pipe".split(),
+       [parms(action="pipe"), "RATE64=125000"])
+parses("default verdicts", ACT + "rate 1mbit".split(),
+       [parms(action="reclassify"), "RATE64=125000"])
+
+# ----------------------------------------------------------- the errors
+
+fails("not a rate", ACT + "rate foo".split(),
+      ['Error: argument "foo" is wrong: not a rate'])
+fails("negative rate", ACT + "rate -1mbit".split(),
+      ['Error: argument "-1mbit" is wrong: not a rate'])
+fails("no percent rate in an action", ACT + "rate 10%".split(),
+      ['Error: argument "10%" is wrong: not a rate'])
+fails("not a size", ACT + "rate 1mbit burst 10q".split(),
+      ['Error: argument "10q" is wrong: not a size'])
+fails("duplicate rate", ACT + "rate 1mbit rate 2mbit".split(),
+      ['Error: duplicate "rate": "2mbit" is the second value.'])
+fails("burst and buffer", ACT + "burst 1k buffer 2k".split(),
+      ['Error: duplicate "burst": "2k" is the second value.'])
+fails("mtu and ceiling", ACT + "mtu 1k ceiling 2k".split(),
+      ['Error: duplicate "mtu": "2k" is the second value.'])
+fails("two verdicts", ACT + "rate 1mbit drop conform-exceed pass".split(),
+      ['Error: duplicate "conform-exceed": "pass" is the second value.'])
+fails("bad verdict", ACT + "rate 1mbit conform-exceed foo".split(),
+      ["Bad action type foo"])
+fails("avrate", ACT + "avrate 1mbit".split(),
+      ['vmpolice: "avrate" is not supported'])
+fails("burst cell size", ACT + "rate 1mbit burst 10k/8".split(),
+      ['vmpolice: "burst 10k/8": a cell size is not supported'])
+fails("mtu cell size", ACT + "rate 1mbit mtu 2kb/8".split(),
+      ['vmpolice: "mtu 2kb/8": a cell size is not supported'])
+fails("linklayer", ACT + "rate 1mbit linklayer token-ring".split(),
+      ['Error: argument "token-ring" is wrong: not a link layer'])
+fails("overhead", ACT + "rate 1mbit overhead 4b".split(),
+      ['Error: argument "4b" is wrong: not a number of bytes'])
+fails("pkts_rate", ACT + "pkts_rate 1k".split(),
+      ['Error: argument "1k" is wrong: not a number of segments'])
+fails("index", ACT + "index x".split(),
+      ['Error: argument "x" is wrong: not an action index'])
+fails("missing value", ACT + ["rate"], ["Command line is not complete"])
+fails("no options", "actions add action vmpolice".split(),
+      ["Command line is not complete"])
+fails("help", ACT + ["help"], ["Usage: ... vmpolice", "conform-exceed",
+                               "queue-rate BPS", "default 64Kb"])
+
+# the kernel's refusal is printed
+for which in ("stock", "patched"):
+    rc, out, err, sent = run(which, ACT + "rate 0 burst 10k".split(),
+                             errno=22, extack="vmpolice: rate is zero")
+    report(rc != 0 and "Error: vmpolice: rate is zero." in err,
+           "kernel extack printed [%s]" % which, "rc %d stderr %r" %
+           (rc, err))
+
+# ------------------------------------------------------------ the qdisc
+
+QD = "qdisc add dev vnet0 root handle 1: vmpolice".split()
+parses("qdisc every option", QD + (
+    "rate 100mbit burst 1mb mtu 64kb peakrate 1gbit pkts_rate 10000"
+    " pkts_burst 100 overhead 14 mpu 64 linklayer ethernet"
+    " queue-rate 50mbit queue-burst 512k").split(),
+    ["RATE64=12500000", "BURST=1048576", "MTU=65536",
+     "PEAKRATE64=125000000", "PKTRATE64=10000", "PKTBURST64=100",
+     "OVERHEAD=14", "MPU=64", "LINKLAYER=1", "QRATE64=6250000",
+     "QBURST=524288"])
+parses("qdisc rate in percent", QD + "rate 10% burst 1mb".split(),
+       ["RATE64=125000000", "BURST=1048576"])
+parses("qdisc without options", QD, [])
+for word in ("drop", "pass", "conform-exceed"):
+    fails("qdisc refuses %s" % word, QD + ["rate", "1mbit", word, "drop"],
+          ['vmpolice: "%s": a qdisc drops what exceeds; conform-exceed '
+           'is an action option' % word])
+fails("qdisc refuses index", QD + "rate 1mbit index 3".split(),
+      ['vmpolice: "index": a qdisc is not shared'])
+fails("qdisc unknown word", QD + "rate 1mbit limit 100".split(),
+      ['vmpolice: What is "limit"?', "Usage: ... vmpolice"])
+fails("qdisc duplicate", QD + "burst 1k maxburst 2k".split(),
+      ['Error: duplicate "burst": "2k" is the second value.'])
+fails("qdisc avrate", QD + "avrate 1mbit".split(), ['"avrate" is not '])
+fails("qdisc help", "qdisc add dev X root vmpolice help".split(),
+      ["Usage: ... vmpolice", "dropped and counted", "queue-rate BPS"])
+
+# ------------------------------------------------------------- printing
+
+FULL = {"RATE64": 1024 * KBPS, "BURST": 1024 * KB, "MTU": 65536,
+        "PEAKRATE64": 250000, "PKTRATE64": 1000, "PKTBURST64": 100,
+        "OVERHEAD": -4, "MPU": 64, "LINKLAYER": 1, "QRATE64": 62500,
+        "QBURST": 32768}
+T1 = {f: i + 1 for i, f in enumerate(nl.STATS_FIELDS)}
+Q0 = {f: 100 * (i + 1) for i, f in enumerate(nl.STATS_FIELDS)}
+Q1 = {f: 1000 * (i + 1) for i, f in enumerate(nl.STATS_FIELDS)}
+
+
+def vmp_attrs(params, stats=None, queues=None, conform=None, action=None,
+              nfields=None):
+    a = []
+    if action is not None:
+        a.append(nl.attr(V["PARMS"], nl.tc_gen(*action)))
+        a.append(nl.attr(V["TM"], nl.struct.pack("=QQQQ", 1000, 200, 0, 0)))
+    if conform is not None:
+        a.append(nl.u32(V["CONFORM"], conform))
+    for k, v in params.items():
+        if k in ("RATE64", "PEAKRATE64", "PKTRATE64", "PKTBURST64",
+                 "QRATE64"):
+            a.append(nl.u64(V[k], v))
+        elif k == "OVERHEAD":
+            a.append(nl.s32(V[k], v))
+        elif k == "LINKLAYER":
+            a.append(nl.u8(V[k], v))
+        else:
+            a.append(nl.u32(V[k], v))
+    if stats is not None:
+        a.append(nl.attr(V["STATS"], nl.stats_struct(stats, nfields)))
+    if queues is not None:
+        qs = []
+        for qid, st in queues:
+            # nla_nest_start() sets NLA_F_NESTED: tc must cope
+            qs.append(nl.attr(vmp.qnum["QUEUE"], [
+                nl.u32(vmp.qnum["ID"], qid),
+                nl.attr(vmp.qnum["STATS"], nl.stats_struct(st, nfields))],
+                nested_flag=True))
+        a.append(nl.attr(V["QUEUES"], qs, nested_flag=True))
+    return a
+
+
+def action_dump(opts):
+    act = nl.attr(1, [nl.string(1, "vmpolice"), nl.attr(2, opts)])
+    body = b"\0" * 4 + nl.attr(1, [act]) + nl.u32(3, 1)
+    return nl.nlmsg(nl.RTM_NUM["RTM_NEWACTION"], body)
+
+
+def show(name, which, args, dump, text_has=(), check_json=None):
+    rc, out, err, _ = run(which, args, dump=dump)
+    ok = rc == 0 and all(t in out for t in text_has) and not err
+    detail = "tc %s\nrc %d stderr %r\n%s" % (" ".join(args), rc, err, out)
+    missing = [t for t in text_has if t not in out]
+    if missing:
+        detail += "\nmissing: %r" % missing
+    if ok and check_json:
+        try:
+            rc, jout, err, _ = run(which, ["-j"] + args, dump=dump)
+            problem = check_json(json.loads(jout))
+        except Exception as e:     # noqa: BLE001 - report anything
+            problem = "%s: %r" % (type(e).__name__, e)
+        if problem:
+            ok = False
+            detail += "\nJSON: %s" % problem
+        detail += "\n-j: " + jout
+    report(ok, "%s [%s]" % (name, which), detail)
+
+
+def find(obj, key):
+    """The first value of key anywhere in obj."""
+    if isinstance(obj, dict):
+        if key in obj:
+            return obj[key]
+        obj = list(obj.values())
+    if isinstance(obj, list):
+        for o in obj:
+            r = find(o, key)
+            if r is not None:
+                return r
+    return None
+
+
+def json_params(j):
+    want = {"rate": 1024 * KBPS, "burst": 1024 * KB, "mtu": 65536,
+            "peakrate": 250000, "pkts_rate": 1000, "pkts_burst": 100,
+            "overhead": -4, "mpu": 64, "linklayer": "ethernet",
+            "queue_rate": 62500, "queue_burst": 32768}
+    bad = {k: find(j, k) for k, v in want.items() if find(j, k) != v}
+    return "params %r" % bad if bad else None
+
+
+def json_action(j, stats=True):
+    p = json_params(j)
+    if p:
+        return p
+    a = find(j, "actions")[0]
+    if a.get("kind") != "vmpolice" or a.get("index") != 3 or \
+            a.get("ref") != 2 or a.get("bind") != 1:
+        return "kind/index/ref/bind %r" % a
+    if a["exceed"]["control_action"]["type"] != "drop" or \
+            a["conform"]["control_action"]["type"] != "pass":
+        return "verdicts"
+    if not stats:
+        return None if "queues" not in a else "queues without -s"
+    if a.get("totals") != T1:
+        return "totals %r" % a.get("totals")
+    if a.get("queues") != [dict(queue=0, **Q0), dict(queue=5, **Q1)]:
+        return "queues %r" % a.get("queues")
+    return None
+
+
+ACT_DUMP = action_dump(vmp_attrs(FULL, T1, [(0, Q0), (5, Q1)], conform=0,
+                                 action=(3, 2, 2, 1)))
+LS = "actions ls action vmpolice".split()
+TEXT = ["vmpolice rate 8192Kbit burst 1Mb mtu 64Kb peakrate 2Mbit "
+        "pkts_rate 1000 pkts_burst 100 overhead -4 mpu 64b "
+        "linklayer ethernet queue-rate 500Kbit queue-burst 32Kb "
+        "conform-exceed drop/pass",
+        "index 3 ref 2 bind 1"]
+STATS_TEXT = ["seen 1 pkt 2 bytes 3 segments partial 8 malformed 9",
+              "conformed 4 segments 5 bytes exceeded 6 segments 7 bytes",
+              "queue    packets          bytes   segments  conformed"
+              "        (bytes)   exceeded        (bytes)   partial"
+              " malformed",
+              "    0        100            200        300        400"
+              "            500        600            700       800"
+              "       900",
+              "    5       1000           2000       3000       4000"
+              "           5000       6000           7000      8000"
+              "      9000"]
+for which in ("stock", "patched"):
+    show("action params", which, LS, ACT_DUMP, TEXT,
+         lambda j: json_action(j, stats=False))
+    show("action -s counters", which, ["-s"] + LS, ACT_DUMP,
+         TEXT + STATS_TEXT, json_action)
+    # an older kernel's shorter struct, a newer one's longer one
+    for n in (4, 12):
+        short = {k: v for k, v in list(T1.items())[:min(n, 9)]}
+        show("action -s, %d counters from the kernel" % n, which,
+             ["-s"] + LS,
+             action_dump(vmp_attrs({}, T1, [(1, T1)], action=(1, 2),
+                                   nfields=n)),
+             ["seen 1 pkt 2 bytes 3 segments"],
+             lambda j, short=short: None
+             if find(j, "totals") == dict(
+                 {f: 0 for f in nl.STATS_FIELDS}, **short)
+             else "totals %r" % find(j, "totals"))
+    # the action under a filter
+    flt = nl.nlmsg(nl.RTM_NUM["RTM_NEWTFILTER"], nl.tcmsg(
+        ifindex=socket.if_nametoindex("tap0"), handle=0x800, parent=0xffff0000, info=(49 << 16) | 3)
+        + nl.string(1, "matchall") + nl.attr(2, [nl.attr(2, [nl.attr(1, [
+            nl.string(1, "vmpolice"), nl.attr(2, vmp_attrs(
+                FULL, action=(3, 2, 2, 1), conform=0))])])]))
+    show("filter show", which, "filter show dev tap0 ingress".split(), flt,
+         ["matchall", "action order 1: " + TEXT[0]],
+         lambda j: json_params(j))
+
+VNET0 = socket.if_nametoindex("vnet0")
+QD_DUMP = nl.nlmsg(nl.RTM_NUM["RTM_NEWQDISC"], nl.tcmsg(
+    ifindex=VNET0, handle=0x10000, parent=0xffffffff, info=1)
+    + nl.string(1, "vmpolice") + nl.attr(2, vmp_attrs(FULL))
+    + nl.gnet_stats(1000, 10, drops=2, overlimits=3,
+                    app=nl.stats_struct(T1)))
+CL_DUMP = b"".join(nl.nlmsg(nl.RTM_NUM["RTM_NEWTCLASS"], nl.tcmsg(
+    ifindex=VNET0, handle=0x10000 | (q + 1), parent=0x10000, info=0)
+    + nl.string(1, "vmpolice")
+    + nl.gnet_stats(100, 1, app=nl.stats_struct(st)))
+    for q, st in ((0, Q0), (1, Q1)))
+for which in ("stock", "patched"):
+    show("qdisc -s", which, "-s qdisc show dev vnet0".split(), QD_DUMP,
+         ["qdisc vmpolice 1: root", TEXT[0].split(" conform")[0][9:],
+          " seen 1 pkt 2 bytes 3 segments partial 8 malformed 9",
+          " conformed 4 segments 5 bytes exceeded 6 segments 7 bytes"],
+         lambda j: json_params(j) or (
+             None if find(j, "xstats") == T1 else "xstats"))
+    show("class -s", which, "-s class show dev vnet0".split(), CL_DUMP,
+         ["class vmpolice 1:1 parent 1:", "class vmpolice 1:2 parent 1:",
+          " seen 100 pkt 200 bytes 300 segments partial 800 malformed 900",
+          " seen 1000 pkt 2000 bytes 3000 segments partial 8000"])
+
+print("%d of %d passed" % (count - failures, count))
+sys.exit(1 if failures else 0)
