@@ -204,11 +204,8 @@ static int print_vmpolice_action(struct action_util *a, FILE *f,
 			vmpolice_print_stats("totals", "\t ",
 					     tb[TCA_VMPOLICE_STATS]);
 		}
-		if (tb[TCA_VMPOLICE_QUEUES]) {
-			print_nl();
+		if (tb[TCA_VMPOLICE_QUEUES])
 			vmpolice_print_queues("\t ", tb[TCA_VMPOLICE_QUEUES]);
-			return 0;
-		}
 	}
 	print_nl();
 	return 0;

@@ -22,8 +22,9 @@ static void explain(void)
 		"		[ pkts_rate SEGMENTS pkts_burst SEGMENTS ] [ overhead BYTES ]\n"
 		"		[ mpu BYTES ] [ linklayer TYPE ] [ queue-rate BPS ]\n"
 		"		[ queue-burst BYTES ]\n"
-		"Segments that conform go on to the child qdisc of their TX queue\n"
-		"(classes X:1 to X:N); those that exceed are dropped and counted.\n"
+		"Segments that conform go on to a child qdisc (see tc class show for\n"
+		"the classes and their counters); those that exceed are dropped and\n"
+		"counted: a qdisc has no conform-exceed.\n"
 		"A rate may also be given as a percentage of the device's speed.\n");
 	vmpolice_print_options_help(false);
 }
@@ -78,10 +79,9 @@ static int vmpolice_print_qopt(struct qdisc_util *qu, FILE *f,
 
 	parse_rtattr_nested(tb, TCA_VMPOLICE_MAX, opt);
 	vmpolice_print_opt(tb);
-	if (show_stats && tb[TCA_VMPOLICE_QUEUES]) {
-		print_nl();
+	/* the totals are the xstats; the queues are only here */
+	if (show_stats && tb[TCA_VMPOLICE_QUEUES])
 		vmpolice_print_queues(" ", tb[TCA_VMPOLICE_QUEUES]);
-	}
 	return 0;
 }
 

@@ -34,14 +34,14 @@ void vmpolice_print_options_help(bool action)
 		"	overhead BYTES		added to each segment's size, may be negative; default 0\n"
 		"	mpu BYTES		smallest size charged for a segment; default 0\n"
 		"	linklayer TYPE		ethernet (default), or atm/adsl for ATM cell framing\n"
-		"	queue-rate BPS		cap each %s queue on its own as well; default none\n"
+		"	queue-rate BPS		also cap each %s queue on its own; default none\n"
 		"	queue-burst BYTES	depth of each queue's bucket; default burst\n"
 		"Units:	BPS is a rate: bit, kbit, mbit, gbit, tbit (powers of 1000) or kibit, mibit...;\n"
 		"	Bps, kbps, mbps, gbps are BYTES per second: 1024kbps = 8192kbit\n"
 		"	BYTES is a size: b, k or kb (1024), m or mb, g or gb, kbit (128 bytes), mbit\n"
 		"	TYPE := { ethernet | atm | adsl }\n"
 		"Sizes are wire sizes: MAC header, every segment's own headers and payload.\n",
-		action ? "RX (ingress) or TX (egress)" : "TX");
+		action ? "(RX at ingress, TX at egress)" : "TX");
 }
 
 static const char * const vmpolice_verdicts[] = {
@@ -327,8 +327,8 @@ static const struct {
 };
 
 /*
- * Per-queue counters: a JSON array "queues" of objects, and a table in
- * text, one row per queue.
+ * Per-queue counters: a JSON array "queues" of objects, and in text a
+ * table, one row per queue, each line started (not ended) with a newline.
  */
 void vmpolice_print_queues(const char *prefix, const struct rtattr *queues)
 {
@@ -350,14 +350,15 @@ void vmpolice_print_queues(const char *prefix, const struct rtattr *queues)
 		vmpolice_get_stats(&st, tb[TCA_VMPOLICE_QUEUE_STATS]);
 
 		if (!title && !is_json_context()) {
+			print_nl();
 			printf("%s%5s", prefix, "queue");
 			for (i = 0; i < ARRAY_SIZE(vmpolice_columns); i++)
 				printf(" %*s", vmpolice_columns[i].width,
 				       vmpolice_columns[i].title);
-			print_nl();
 		}
 		title = true;
 
+		print_nl();
 		open_json_object(NULL);
 		print_string(PRINT_FP, NULL, "%s", prefix);
 		print_uint(PRINT_ANY, "queue", "%5u",
@@ -372,7 +373,6 @@ void vmpolice_print_queues(const char *prefix, const struct rtattr *queues)
 			print_u64(PRINT_ANY, vmpolice_columns[i].key, fmt, v);
 		}
 		close_json_object();
-		print_nl();
 	}
 	close_json_array(PRINT_JSON, NULL);
 }

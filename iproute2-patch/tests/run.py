@@ -328,7 +328,8 @@ fails("qdisc duplicate", QD + "burst 1k maxburst 2k".split(),
       ['Error: duplicate "burst": "2k" is the second value.'])
 fails("qdisc avrate", QD + "avrate 1mbit".split(), ['"avrate" is not '])
 fails("qdisc help", "qdisc add dev X root vmpolice help".split(),
-      ["Usage: ... vmpolice", "dropped and counted", "queue-rate BPS"])
+      ["Usage: ... vmpolice", "a qdisc has no conform-exceed",
+       "queue-rate BPS"])
 
 # ------------------------------------------------------------- printing
 
@@ -343,7 +344,7 @@ Q1 = {f: 1000 * (i + 1) for i, f in enumerate(nl.STATS_FIELDS)}
 
 def vmp_attrs(params, stats=None, queues=None, conform=None, action=None,
               nfields=None):
-    a = []
+    a = [nl.attr(V["PAD"], b"")]       # as nla_put_64bit() may add
     if action is not None:
         a.append(nl.attr(V["PARMS"], nl.tc_gen(*action)))
         a.append(nl.attr(V["TM"], nl.struct.pack("=QQQQ", 1000, 200, 0, 0)))
@@ -491,7 +492,8 @@ for which in ("stock", "patched"):
 VNET0 = socket.if_nametoindex("vnet0")
 QD_DUMP = nl.nlmsg(nl.RTM_NUM["RTM_NEWQDISC"], nl.tcmsg(
     ifindex=VNET0, handle=0x10000, parent=0xffffffff, info=1)
-    + nl.string(1, "vmpolice") + nl.attr(2, vmp_attrs(FULL))
+    + nl.string(1, "vmpolice")
+    + nl.attr(2, vmp_attrs(FULL, T1, [(0, Q0), (5, Q1)]))
     + nl.gnet_stats(1000, 10, drops=2, overlimits=3,
                     app=nl.stats_struct(T1)))
 CL_DUMP = b"".join(nl.nlmsg(nl.RTM_NUM["RTM_NEWTCLASS"], nl.tcmsg(
@@ -501,11 +503,21 @@ CL_DUMP = b"".join(nl.nlmsg(nl.RTM_NUM["RTM_NEWTCLASS"], nl.tcmsg(
     for q, st in ((0, Q0), (1, Q1)))
 for which in ("stock", "patched"):
     show("qdisc -s", which, "-s qdisc show dev vnet0".split(), QD_DUMP,
-         ["qdisc vmpolice 1: root", TEXT[0].split(" conform")[0][9:],
+         ["qdisc vmpolice 1: root " + TEXT[0].split(" conform")[0][9:]
+          + " \n queue    packets",
+          "\n " + STATS_TEXT[4] + "\n"
+          " Sent 1000 bytes 10 pkt (dropped 2, overlimits 3 requeues 0)",
           " seen 1 pkt 2 bytes 3 segments partial 8 malformed 9",
           " conformed 4 segments 5 bytes exceeded 6 segments 7 bytes"],
          lambda j: json_params(j) or (
-             None if find(j, "xstats") == T1 else "xstats"))
+             None if find(j, "xstats") == T1 else "xstats") or (
+             None if find(j, "queues") == [dict(queue=0, **Q0),
+                                          dict(queue=5, **Q1)]
+             else "queues"))
+    show("qdisc without -s", which, "qdisc show dev vnet0".split(),
+         QD_DUMP, ["qdisc vmpolice 1: root " +
+                   TEXT[0].split(" conform")[0][9:] + " \n"],
+         lambda j: None if find(j, "queues") is None else "queues")
     show("class -s", which, "-s class show dev vnet0".split(), CL_DUMP,
          ["class vmpolice 1:1 parent 1:", "class vmpolice 1:2 parent 1:",
           " seen 100 pkt 200 bytes 300 segments partial 800 malformed 900",
