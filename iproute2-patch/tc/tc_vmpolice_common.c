@@ -77,6 +77,14 @@ static int vmpolice_get_rate(__u64 *rate, const char *str, const char *dev)
 	return get_rate64(rate, str);
 }
 
+static int vmpolice_get_count(__u64 *count, const char *str)
+{
+	/* get_u64() would take "-1" for 2^64 - 1 */
+	if (!isdigit((unsigned char)*str))
+		return -1;
+	return get_u64(count, str, 10);
+}
+
 /*
  * police takes "burst BYTES/CELL" and "mtu BYTES/CELL" for the cell size
  * of its rate tables.  vmpolice has no tables: it charges every segment
@@ -163,12 +171,12 @@ int vmpolice_parse_opt(struct vmpolice_opt *o, int *argc_p, char ***argv_p,
 	} else if (matches(*argv, "pkts_rate") == 0) {
 		NEXT_ARG();
 		vmpolice_once(o, VMP_PKTS_RATE, "pkts_rate", *argv);
-		if (get_u64(&o->pkts_rate, *argv, 10))
+		if (vmpolice_get_count(&o->pkts_rate, *argv))
 			invarg("not a number of segments per second", *argv);
 	} else if (matches(*argv, "pkts_burst") == 0) {
 		NEXT_ARG();
 		vmpolice_once(o, VMP_PKTS_BURST, "pkts_burst", *argv);
-		if (get_u64(&o->pkts_burst, *argv, 10))
+		if (vmpolice_get_count(&o->pkts_burst, *argv))
 			invarg("not a number of segments", *argv);
 	} else if (strcmp(*argv, "queue-rate") == 0) {
 		NEXT_ARG();

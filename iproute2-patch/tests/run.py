@@ -286,6 +286,8 @@ fails("overhead", ACT + "rate 1mbit overhead 4b".split(),
       ['Error: argument "4b" is wrong: not a number of bytes'])
 fails("pkts_rate", ACT + "pkts_rate 1k".split(),
       ['Error: argument "1k" is wrong: not a number of segments'])
+fails("negative pkts_burst", ACT + "pkts_rate 10 pkts_burst -1".split(),
+      ['Error: argument "-1" is wrong: not a number of segments'])
 fails("index", ACT + "index x".split(),
       ['Error: argument "x" is wrong: not an action index'])
 fails("missing value", ACT + ["rate"], ["Command line is not complete"])
