@@ -18,7 +18,8 @@ shift 5
 
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
 unset GIT_DIR GIT_WORK_TREE 2>/dev/null || true
-export GIT_INDEX_FILE="$tree/.git/vmpolice.index"
+export GIT_INDEX_FILE="$tree/.git/vmpolice.index.$$"
+trap 'rm -f "$GIT_INDEX_FILE"' EXIT
 rm -f "$GIT_INDEX_FILE"
 
 name=${PATCH_AUTHOR% <*}
