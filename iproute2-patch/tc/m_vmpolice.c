@@ -51,7 +51,7 @@ static int parse_vmpolice_action(struct action_util *a, int *argc_p,
 	struct tc_vmpolice p = { .action = TC_ACT_RECLASSIFY };
 	int conform = VMPOLICE_UNSET;
 	struct vmpolice_opt o = {};
-	bool index = false, verdict = false;
+	bool have_index = false, have_verdict = false;
 	int argc = *argc_p;
 	char **argv = *argv_p;
 	struct rtattr *tail;
@@ -72,15 +72,15 @@ static int parse_vmpolice_action(struct action_util *a, int *argc_p,
 
 		if (matches(*argv, "index") == 0) {
 			NEXT_ARG();
-			if (index)
+			if (have_index)
 				duparg("index", *argv);
-			index = true;
+			have_index = true;
 			if (get_u32(&p.index, *argv, 10))
 				invarg("not an action index", *argv);
 		} else if (vmpolice_is_verdict(*argv)) {
-			if (verdict)
+			if (have_verdict)
 				duparg("conform-exceed", *argv);
-			verdict = true;
+			have_verdict = true;
 			if (parse_action_control(&argc, &argv, &p.action,
 						 false))
 				return -1;
@@ -88,12 +88,18 @@ static int parse_vmpolice_action(struct action_util *a, int *argc_p,
 			continue;
 		} else if (strcmp(*argv, "conform-exceed") == 0) {
 			NEXT_ARG();
-			if (verdict)
+			if (have_verdict)
 				duparg("conform-exceed", *argv);
-			verdict = true;
+			have_verdict = true;
 			if (parse_action_control_slash(&argc, &argv, &p.action,
-						       &conform, true))
+						       &conform, true)) {
+				/* "a/b" fails without a word of its own */
+				if (strchr(*argv, '/'))
+					fprintf(stderr,
+						"vmpolice: bad verdicts \"%s\", want EXCEEDACT[/CONFORMACT]\n",
+						*argv);
 				return -1;
+			}
 			ok++;
 			continue;
 		} else if (strcmp(*argv, "help") == 0) {

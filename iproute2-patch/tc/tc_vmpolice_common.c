@@ -34,14 +34,14 @@ void vmpolice_print_options_help(bool action)
 		"	overhead BYTES		added to each segment's size, may be negative; default 0\n"
 		"	mpu BYTES		smallest size charged for a segment; default 0\n"
 		"	linklayer TYPE		ethernet (default), or atm/adsl for ATM cell framing\n"
-		"	queue-rate BPS		also cap each %s queue on its own; default none\n"
+		"	queue-rate BPS		also cap each %s on its own; default none\n"
 		"	queue-burst BYTES	depth of each queue's bucket; default burst\n"
 		"Units:	BPS is a rate: bit, kbit, mbit, gbit, tbit (powers of 1000) or kibit, mibit...;\n"
 		"	Bps, kbps, mbps, gbps are BYTES per second: 1024kbps = 8192kbit\n"
 		"	BYTES is a size: b, k or kb (1024), m or mb, g or gb, kbit (128 bytes), mbit\n"
 		"	TYPE := { ethernet | atm | adsl }\n"
 		"Sizes are wire sizes: MAC header, every segment's own headers and payload.\n",
-		action ? "(RX at ingress, TX at egress)" : "TX");
+		action ? "queue (RX at ingress, TX at egress)" : "TX queue");
 }
 
 static const char * const vmpolice_verdicts[] = {

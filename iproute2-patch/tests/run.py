@@ -274,6 +274,8 @@ fails("two verdicts", ACT + "rate 1mbit drop conform-exceed pass".split(),
       ['Error: duplicate "conform-exceed": "pass" is the second value.'])
 fails("bad verdict", ACT + "rate 1mbit conform-exceed foo".split(),
       ["Bad action type foo"])
+fails("bad verdict pair", ACT + "rate 1mbit conform-exceed drop/foo".split(),
+      ['vmpolice: bad verdicts "drop/foo", want EXCEEDACT[/CONFORMACT]'])
 fails("avrate", ACT + "avrate 1mbit".split(),
       ['vmpolice: "avrate" is not supported'])
 fails("burst cell size", ACT + "rate 1mbit burst 10k/8".split(),
