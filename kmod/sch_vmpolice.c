@@ -5,17 +5,34 @@
  * Same options and accounting as the vmpolice action (one core, see
  * vmpolice_core.c), at a device's egress: the direction a guest's inbound
  * traffic takes out of its tap.  Packets that conform go on to a child
- * queue (a pfifo of the device's txqueuelen by default, replaceable through
- * class :1); packets that exceed are dropped at enqueue and counted.  A
- * GSO packet that partly conforms is cut to its conforming head.  A
- * qdisc has no conform/exceed choice: what exceeds is dropped.
+ * queue (a pfifo of the device's txqueuelen by default); packets that
+ * exceed are dropped at enqueue and counted.  A GSO packet that partly
+ * conforms is cut to its conforming head.  A qdisc has no conform/exceed
+ * choice: what exceeds is dropped.
  *
- * State is kept per TX queue (the queue the packet was sent to), and the
- * buckets need no lock, but in this form one instance, with its qdisc
- * lock, serves every queue of the device.
+ * Two forms:
+ *
+ * - single: one instance polices everything the device (or the parent
+ *   class it sits under) sends; class :1 is its child.
+ *
+ * - multiqueue: at the root of a device with several TX queues it works
+ *   like mq.  Each TX queue gets a leaf of its own, with its own qdisc
+ *   lock and child; all leaves police against the one shared policer,
+ *   whose buckets need no lock, plus their queue's own queue-rate.  No
+ *   lock is shared between queues.  Class X:N is TX queue N-1: its stats
+ *   are that queue's, and grafting onto it replaces the leaf's child, so
+ *   the queue stays policed:
+ *
+ *                       vmpolice X: (root, shared policer)
+ *                     /          |            \
+ *          leaf (txq 0)     leaf (txq 1)  ...  leaf (txq N-1)
+ *          class X:1        class X:2          class X:N
+ *              |                |                  |
+ *            child            child              child
  */
 
 #include <linux/module.h>
+#include <linux/netdevice.h>
 #include <linux/skbuff.h>
 #include <net/netlink.h>
 #include <net/pkt_sched.h>
@@ -26,14 +43,20 @@
 
 struct vmp_sched {
 	struct vmp_policer	*pol;
-	struct Qdisc		*child;
+	struct Qdisc		*child;		/* single form and leaves */
+	struct Qdisc		**leaves;	/* multiqueue root, to attach */
+	u32			queue;		/* leaf: its TX queue */
+	bool			mq;		/* multiqueue root */
+	bool			leaf;
 };
+
+static struct Qdisc_ops vmp_leaf_ops;
 
 /*
  * A cut packet is shorter than the length its ancestors already counted.
- * Only with no ancestor to tell (root) may its queue length change: under
- * another qdisc the original length is kept, so every level adds and
- * removes the same amount.
+ * Only with no ancestor to tell (root, or a leaf of ours) may its queue
+ * length change: under another qdisc the original length is kept, so
+ * every level adds and removes the same amount.
  */
 static void vmp_sch_recount(struct Qdisc *sch, struct sk_buff *skb)
 {
@@ -53,11 +76,12 @@ static int vmp_sch_enqueue(struct sk_buff *skb, struct Qdisc *sch,
 	struct vmp_sched *q = qdisc_priv(sch);
 	const struct vmp_params *prm;
 	unsigned int len;
+	u32 queue;
 	int ret;
 
 	prm = rcu_dereference_bh(q->pol->params);
-	switch (vmp_police(q->pol, prm, skb, skb_get_queue_mapping(skb),
-			   true)) {
+	queue = q->leaf ? q->queue : skb_get_queue_mapping(skb);
+	switch (vmp_police(q->pol, prm, skb, queue, true)) {
 	case VMP_CONFORM:
 		break;
 	case VMP_PARTIAL:
@@ -108,11 +132,28 @@ static void vmp_sch_reset(struct Qdisc *sch)
 {
 	struct vmp_sched *q = qdisc_priv(sch);
 
-	qdisc_reset(q->child);
+	if (q->child)
+		qdisc_reset(q->child);
 }
 
-static int vmp_sch_parse(struct Qdisc *sch, struct nlattr *opt,
-			 struct vmp_params **prm,
+/*
+ * A leaf's child may have been grafted through the root's class, so its
+ * drops do not reach the leaf (it has no parent to tell): the leaf's
+ * queue length is read back from the child instead.
+ */
+static void vmp_leaf_sync(struct Qdisc *sch)
+{
+	struct vmp_sched *q = qdisc_priv(sch);
+	u32 qlen, backlog;
+
+	spin_lock_bh(qdisc_lock(sch));
+	qdisc_qstats_qlen_backlog(q->child, &qlen, &backlog);
+	sch->q.qlen = qlen;
+	sch->qstats.backlog = backlog;
+	spin_unlock_bh(qdisc_lock(sch));
+}
+
+static int vmp_sch_parse(struct nlattr *opt, struct vmp_params **prm,
 			 struct netlink_ext_ack *extack)
 {
 	struct nlattr *tb[TCA_VMPOLICE_MAX + 1];
@@ -136,7 +177,7 @@ static int vmp_sch_change(struct Qdisc *sch, struct nlattr *opt,
 	struct vmp_params *prm;
 	int err;
 
-	err = vmp_sch_parse(sch, opt, &prm, extack);
+	err = vmp_sch_parse(opt, &prm, extack);
 	if (err)
 		return err;
 	sch_tree_lock(sch);
@@ -145,17 +186,56 @@ static int vmp_sch_change(struct Qdisc *sch, struct nlattr *opt,
 	return 0;
 }
 
+static struct Qdisc *vmp_child_create(struct Qdisc *sch,
+				      struct netlink_ext_ack *extack)
+{
+	u32 limit = max_t(u32, qdisc_dev(sch)->tx_queue_len, 1);
+
+	return fifo_create_dflt(sch, &pfifo_qdisc_ops, limit, extack);
+}
+
+/* One leaf per TX queue, all grafted at attach, so attach cannot fail. */
+static int vmp_mq_init(struct Qdisc *sch, struct netlink_ext_ack *extack)
+{
+	struct net_device *dev = qdisc_dev(sch);
+	struct vmp_sched *q = qdisc_priv(sch);
+	struct vmp_sched *lq;
+	struct Qdisc *leaf;
+	unsigned int i;
+
+	q->leaves = kcalloc(dev->num_tx_queues, sizeof(*q->leaves),
+			    GFP_KERNEL);
+	if (!q->leaves)
+		return -ENOMEM;
+	for (i = 0; i < dev->num_tx_queues; i++) {
+		leaf = qdisc_create_dflt(netdev_get_tx_queue(dev, i),
+					 &vmp_leaf_ops,
+					 TC_H_MAKE(TC_H_MAJ(sch->handle),
+						   TC_H_MIN(i + 1)), extack);
+		if (!leaf)
+			return -ENOMEM;
+		lq = qdisc_priv(leaf);
+		lq->queue = i;
+		lq->pol = q->pol;
+		vmp_policer_get(q->pol);
+		leaf->flags |= TCQ_F_ONETXQUEUE | TCQ_F_NOPARENT;
+		q->leaves[i] = leaf;
+	}
+	q->mq = true;
+	sch->flags |= TCQ_F_MQROOT;
+	return 0;
+}
+
 static int vmp_sch_init(struct Qdisc *sch, struct nlattr *opt,
 			struct netlink_ext_ack *extack)
 {
 	struct vmp_sched *q = qdisc_priv(sch);
-	u32 limit = max_t(u32, qdisc_dev(sch)->tx_queue_len, 1);
 	struct vmp_params *prm;
 	int err;
 
 	/* destroy() runs after a failed init: leave nothing half set */
 	q->child = &noop_qdisc;
-	err = vmp_sch_parse(sch, opt, &prm, extack);
+	err = vmp_sch_parse(opt, &prm, extack);
 	if (err)
 		return err;
 
@@ -164,14 +244,18 @@ static int vmp_sch_init(struct Qdisc *sch, struct nlattr *opt,
 		err = -ENOMEM;
 		goto err_free_params;
 	}
-	q->child = fifo_create_dflt(sch, &pfifo_qdisc_ops, limit, extack);
+	vmp_policer_apply(q->pol, prm);
+
+	if (sch->parent == TC_H_ROOT && netif_is_multiqueue(qdisc_dev(sch)))
+		return vmp_mq_init(sch, extack);
+
+	q->child = vmp_child_create(sch, extack);
 	if (IS_ERR(q->child)) {
 		err = PTR_ERR(q->child);
 		q->child = &noop_qdisc;
-		goto err_free_params;
+		return err;
 	}
 	qdisc_hash_add(q->child, true);
-	vmp_policer_apply(q->pol, prm);
 	return 0;
 
 err_free_params:
@@ -179,13 +263,96 @@ err_free_params:
 	return err;
 }
 
-static void vmp_sch_destroy(struct Qdisc *sch)
+/*
+ * At the root, qdisc_graft() leaves grafting onto the TX queues to us
+ * because we have an attach() (which the multiqueue form needs).  The
+ * single form takes every queue itself, one reference each, as the
+ * default grafting would.
+ */
+static void vmp_sch_attach(struct Qdisc *sch)
+{
+	struct net_device *dev = qdisc_dev(sch);
+	struct vmp_sched *q = qdisc_priv(sch);
+	struct Qdisc *qdisc, *old;
+	unsigned int i;
+
+	for (i = 0; i < dev->num_tx_queues; i++) {
+		if (q->mq) {
+			qdisc = q->leaves[i];
+		} else {
+			qdisc = sch;
+			qdisc_refcount_inc(sch);
+		}
+		old = dev_graft_qdisc(netdev_get_tx_queue(dev, i), qdisc);
+		qdisc_put(old);
+		if (q->mq && i < dev->real_num_tx_queues)
+			qdisc_hash_add(qdisc, false);
+	}
+	kfree(q->leaves);
+	q->leaves = NULL;
+}
+
+static void vmp_sch_change_real_num_tx(struct Qdisc *sch,
+				       unsigned int new_real_tx)
 {
 	struct vmp_sched *q = qdisc_priv(sch);
 
-	qdisc_put(q->child);
+	if (q->mq)
+		mq_change_real_num_tx(sch, new_real_tx);
+}
+
+static void vmp_sch_destroy(struct Qdisc *sch)
+{
+	struct net_device *dev = qdisc_dev(sch);
+	struct vmp_sched *q = qdisc_priv(sch);
+	unsigned int i;
+
+	/* leaves never attached (a failed init) are still ours */
+	if (q->leaves) {
+		for (i = 0; i < dev->num_tx_queues && q->leaves[i]; i++)
+			qdisc_put(q->leaves[i]);
+		kfree(q->leaves);
+	}
+	if (q->child)
+		qdisc_put(q->child);
 	if (q->pol)
 		vmp_policer_put(q->pol);
+}
+
+static struct Qdisc *vmp_mq_leaf(struct Qdisc *sch, unsigned long cl)
+{
+	struct net_device *dev = qdisc_dev(sch);
+	struct Qdisc *leaf;
+
+	if (!cl || cl > dev->num_tx_queues)
+		return NULL;
+	leaf = vmp_qdisc_sleeping(netdev_get_tx_queue(dev, cl - 1));
+	return leaf->ops == &vmp_leaf_ops ? leaf : NULL;
+}
+
+/* Fold the leaves' counters into the root's, as mq does. */
+static void vmp_mq_sum(struct Qdisc *sch)
+{
+	struct net_device *dev = qdisc_dev(sch);
+	struct Qdisc *leaf;
+	unsigned int i;
+
+	sch->q.qlen = 0;
+	gnet_stats_basic_sync_init(&sch->bstats);
+	memset(&sch->qstats, 0, sizeof(sch->qstats));
+	for (i = 0; i < dev->num_tx_queues; i++) {
+		leaf = vmp_mq_leaf(sch, i + 1);
+		if (!leaf)
+			continue;
+		vmp_leaf_sync(leaf);
+		spin_lock_bh(qdisc_lock(leaf));
+		gnet_stats_add_basic(&sch->bstats, leaf->cpu_bstats,
+				     &leaf->bstats, false);
+		gnet_stats_add_queue(&sch->qstats, leaf->cpu_qstats,
+				     &leaf->qstats);
+		sch->q.qlen += leaf->q.qlen;
+		spin_unlock_bh(qdisc_lock(leaf));
+	}
 }
 
 static int vmp_sch_dump(struct Qdisc *sch, struct sk_buff *skb)
@@ -194,6 +361,8 @@ static int vmp_sch_dump(struct Qdisc *sch, struct sk_buff *skb)
 	const struct vmp_params *prm;
 	struct nlattr *nest;
 
+	if (q->mq)
+		vmp_mq_sum(sch);
 	nest = nla_nest_start_noflag(skb, TCA_OPTIONS);
 	if (!nest)
 		return -EMSGSIZE;
@@ -214,50 +383,121 @@ static int vmp_sch_dump_stats(struct Qdisc *sch, struct gnet_dump *d)
 	return gnet_stats_copy_app(d, &st, sizeof(st));
 }
 
-static int vmp_sch_graft(struct Qdisc *sch, unsigned long arg,
+static int vmp_sch_graft(struct Qdisc *sch, unsigned long cl,
 			 struct Qdisc *new, struct Qdisc **old,
 			 struct netlink_ext_ack *extack)
 {
 	struct vmp_sched *q = qdisc_priv(sch);
+	struct Qdisc *leaf = sch;
 
-	*old = qdisc_replace(sch, new ?: &noop_qdisc, &q->child);
+	if (q->mq) {
+		leaf = vmp_mq_leaf(sch, cl);
+		if (!leaf) {
+			NL_SET_ERR_MSG_MOD(extack, "no vmpolice leaf for this class");
+			return -ENOENT;
+		}
+		q = qdisc_priv(leaf);
+		/* its drops cannot be told to a leaf: see vmp_leaf_sync() */
+		if (new)
+			new->flags |= TCQ_F_ONETXQUEUE | TCQ_F_NOPARENT;
+	}
+	*old = qdisc_replace(leaf, new ?: &noop_qdisc, &q->child);
 	return 0;
 }
 
-static struct Qdisc *vmp_sch_leaf(struct Qdisc *sch, unsigned long arg)
+static struct Qdisc *vmp_sch_leaf(struct Qdisc *sch, unsigned long cl)
 {
 	struct vmp_sched *q = qdisc_priv(sch);
 
+	if (q->mq) {
+		sch = vmp_mq_leaf(sch, cl);
+		if (!sch)
+			return NULL;
+		q = qdisc_priv(sch);
+	}
 	return q->child;
 }
 
 static unsigned long vmp_sch_find(struct Qdisc *sch, u32 classid)
 {
-	return 1;
+	struct vmp_sched *q = qdisc_priv(sch);
+
+	if (!q->mq)
+		return 1;
+	return vmp_mq_leaf(sch, TC_H_MIN(classid)) ? TC_H_MIN(classid) : 0;
 }
 
 static void vmp_sch_walk(struct Qdisc *sch, struct qdisc_walker *walker)
 {
-	if (!walker->stop)
-		tc_qdisc_stats_dump(sch, 1, walker);
+	struct vmp_sched *q = qdisc_priv(sch);
+	unsigned int i, n = 1;
+
+	if (q->mq)
+		n = qdisc_dev(sch)->real_num_tx_queues;
+	if (walker->stop)
+		return;
+	walker->count = walker->skip;
+	for (i = walker->skip; i < n; i++)
+		if (!tc_qdisc_stats_dump(sch, i + 1, walker))
+			break;
 }
 
 static int vmp_sch_dump_class(struct Qdisc *sch, unsigned long cl,
 			      struct sk_buff *skb, struct tcmsg *tcm)
 {
-	struct vmp_sched *q = qdisc_priv(sch);
+	struct Qdisc *child = vmp_sch_leaf(sch, cl);
 
-	tcm->tcm_handle |= TC_H_MIN(1);
-	tcm->tcm_info = q->child->handle;
+	tcm->tcm_parent = TC_H_ROOT;
+	tcm->tcm_handle |= TC_H_MIN(cl);
+	tcm->tcm_info = child ? child->handle : 0;
 	return 0;
 }
 
+/* A class of the multiqueue form is one TX queue: its leaf's counters. */
+static int vmp_sch_dump_class_stats(struct Qdisc *sch, unsigned long cl,
+				    struct gnet_dump *d)
+{
+	struct vmp_sched *q = qdisc_priv(sch);
+	struct tc_vmpolice_stats st;
+	struct Qdisc *leaf = sch;
+	u32 queue = 0;
+
+	if (q->mq) {
+		leaf = vmp_mq_leaf(sch, cl);
+		if (!leaf)
+			return -1;
+		queue = cl - 1;
+		vmp_leaf_sync(leaf);
+		vmp_queue_read(vmp_policer_queue(q->pol, queue), &st);
+	} else {
+		vmp_policer_totals(q->pol, &st);
+	}
+	if (gnet_stats_copy_basic(d, leaf->cpu_bstats, &leaf->bstats, true) < 0 ||
+	    qdisc_qstats_copy(d, leaf) < 0)
+		return -1;
+	return gnet_stats_copy_app(d, &st, sizeof(st));
+}
+
+static struct netdev_queue *vmp_sch_select_queue(struct Qdisc *sch,
+						 struct tcmsg *tcm)
+{
+	struct vmp_sched *q = qdisc_priv(sch);
+	struct Qdisc *leaf;
+
+	if (!q->mq)
+		return sch->dev_queue;
+	leaf = vmp_mq_leaf(sch, TC_H_MIN(tcm->tcm_parent));
+	return leaf ? leaf->dev_queue : NULL;
+}
+
 static const struct Qdisc_class_ops vmp_sch_class_ops = {
+	.select_queue	= vmp_sch_select_queue,
 	.graft		= vmp_sch_graft,
 	.leaf		= vmp_sch_leaf,
 	.find		= vmp_sch_find,
 	.walk		= vmp_sch_walk,
 	.dump		= vmp_sch_dump_class,
+	.dump_stats	= vmp_sch_dump_class_stats,
 };
 
 static struct Qdisc_ops vmp_sch_ops __read_mostly = {
@@ -271,8 +511,79 @@ static struct Qdisc_ops vmp_sch_ops __read_mostly = {
 	.reset		= vmp_sch_reset,
 	.destroy	= vmp_sch_destroy,
 	.change		= vmp_sch_change,
+	.attach		= vmp_sch_attach,
+	.change_real_num_tx = vmp_sch_change_real_num_tx,
 	.dump		= vmp_sch_dump,
 	.dump_stats	= vmp_sch_dump_stats,
+	.owner		= THIS_MODULE,
+};
+
+/*
+ * Leaves: created by the multiqueue root only, never by tc.  The root
+ * hands each its TX queue and a reference to the shared policer.
+ */
+static int vmp_leaf_init(struct Qdisc *sch, struct nlattr *opt,
+			 struct netlink_ext_ack *extack)
+{
+	struct vmp_sched *q = qdisc_priv(sch);
+
+	q->leaf = true;
+	q->child = vmp_child_create(sch, extack);
+	if (IS_ERR(q->child)) {
+		int err = PTR_ERR(q->child);
+
+		q->child = &noop_qdisc;
+		return err;
+	}
+	q->child->flags |= TCQ_F_ONETXQUEUE | TCQ_F_NOPARENT;
+	return 0;
+}
+
+static int vmp_leaf_change(struct Qdisc *sch, struct nlattr *opt,
+			   struct netlink_ext_ack *extack)
+{
+	NL_SET_ERR_MSG_MOD(extack,
+			   "a queue of the multiqueue vmpolice shares its root's configuration: change the root");
+	return -EOPNOTSUPP;
+}
+
+static int vmp_leaf_dump(struct Qdisc *sch, struct sk_buff *skb)
+{
+	struct vmp_sched *q = qdisc_priv(sch);
+	struct nlattr *nest;
+
+	vmp_leaf_sync(sch);
+	nest = nla_nest_start_noflag(skb, TCA_OPTIONS);
+	if (!nest)
+		return -EMSGSIZE;
+	if (vmp_params_dump(skb, rtnl_dereference(q->pol->params))) {
+		nla_nest_cancel(skb, nest);
+		return -EMSGSIZE;
+	}
+	return nla_nest_end(skb, nest);
+}
+
+static int vmp_leaf_dump_stats(struct Qdisc *sch, struct gnet_dump *d)
+{
+	struct vmp_sched *q = qdisc_priv(sch);
+	struct tc_vmpolice_stats st;
+
+	vmp_queue_read(vmp_policer_queue(q->pol, q->queue), &st);
+	return gnet_stats_copy_app(d, &st, sizeof(st));
+}
+
+static struct Qdisc_ops vmp_leaf_ops __read_mostly = {
+	.id		= "vmpolice",
+	.priv_size	= sizeof(struct vmp_sched),
+	.enqueue	= vmp_sch_enqueue,
+	.dequeue	= vmp_sch_dequeue,
+	.peek		= vmp_sch_peek,
+	.init		= vmp_leaf_init,
+	.reset		= vmp_sch_reset,
+	.destroy	= vmp_sch_destroy,
+	.change		= vmp_leaf_change,
+	.dump		= vmp_leaf_dump,
+	.dump_stats	= vmp_leaf_dump_stats,
 	.owner		= THIS_MODULE,
 };
 
