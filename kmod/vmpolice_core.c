@@ -41,7 +41,7 @@
 #define VMP_MAX_TAU_NS		(S64_MAX >> 2)
 
 const struct nla_policy vmp_policy[TCA_VMPOLICE_MAX + 1] = {
-	[TCA_VMPOLICE_PARMS]	= { .len = sizeof(struct tc_vmpolice) },
+	[TCA_VMPOLICE_PARMS]	= NLA_POLICY_EXACT_LEN(sizeof(struct tc_vmpolice)),
 	[TCA_VMPOLICE_TM]	= { .type = NLA_REJECT,
 				    .reject_message = "TM is dump only" },
 	[TCA_VMPOLICE_RATE64]	= { .type = NLA_U64 },

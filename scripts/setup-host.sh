@@ -54,10 +54,13 @@ EOT
 	apt_updated=
 }
 
+# Kernel and module builds, the tc side, the guest initramfs (busybox,
+# real userland copied from the host, zstd-compressed cpio), QEMU, and
+# checkpatch (perl).
 HOST_PKGS="build-essential bc bison flex libelf-dev libssl-dev cpio xz-utils
-kmod rsync qemu-system-x86 busybox-static iperf3 ethtool jq iproute2
-libmnl-dev libbpf-dev libcap-dev pkg-config dpkg-dev gnuplot-nox
-python3 perl file"
+zstd kmod rsync qemu-system-x86 busybox-static iperf3 ethtool jq iproute2
+strace procps iputils-ping libmnl-dev libbpf-dev libcap-dev pkg-config dpkg-dev
+gnuplot-nox python3 perl file"
 
 install_host_pkgs() {
 	local missing=() p

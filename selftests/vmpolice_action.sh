@@ -53,7 +53,7 @@ now_ns() { date +%s%N; }
 stat()
 {
 	$TC -n "$NSB" -j -s actions get action vmpolice index "$1" |
-		jq -r ".[0].actions[0].totals.$2"
+		jq -r "[.. | objects | select(.kind? == \"vmpolice\")][0].totals.$2"
 }
 
 # sample INDEX KEY: "counter time_ns", the time taken in the middle of
@@ -234,7 +234,7 @@ ktap_result "change keeps the tokens (the bucket was not refilled)" $?
 police rate 1mbit burst 2k conform-exceed pipe/ok
 ip netns exec "$NSA" ping -q -c 5 -i 0.05 -s 1400 10.2.0.2 >/dev/null
 ov=$($TC -n "$NSB" -j -s actions get action vmpolice index 1 |
-	jq -r '.[0].actions[0].stats.overlimits')
+	jq -r '[.. | objects | select(.kind? == "vmpolice")][0].stats.overlimits')
 [ "$ov" -gt 0 ] && [ "$(stat 1 partial)" -eq 0 ]
 ktap_result "exceed verdict other than drop: overlimits counted, nothing cut" $?
 check_output "conform and exceed verdicts shown" "pipe" \

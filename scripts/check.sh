@@ -1,0 +1,98 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Everything that gates a merge (make check, .ci/run):
+#
+#   setup-host     install/fetch what is missing (scripts/setup-host.sh)
+#   debug-kernel   build or reuse the cached 7.3 debug kernel
+#   unit           make -C selftests/unit run (when there are unit tests)
+#   checkpatch     checkpatch.pl --strict on the module sources
+#   module-*       vmpolice.ko for 6.1, 6.12, debug; W=1, no warnings
+#   vmtest-*       the selftests in a QEMU guest on each kernel
+#
+# Each step logs to build/logs/<step>.log.  A failing step does not stop
+# the others (except setup-host).  The last line is "N passed, N failed",
+# counting selftest cases over all kernels; the exit status is non-zero
+# if any step or test failed.
+set -uo pipefail
+
+ME=${0##*/}
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+LOGS=$TOP/build/logs
+KERNELS="6.1 6.12 debug"
+export VM_QUIET=1
+
+cd "$TOP" || exit 1
+mkdir -p "$LOGS"
+start_all=$(date +%s)
+failed_steps=()
+summary=()
+
+# step NAME CMD...: run CMD with its output in build/logs/NAME.log.
+step()
+{
+	local name=$1 log=$LOGS/$1.log t0 rc=0 dt
+
+	shift
+	printf '%s: %-20s ' "$ME" "$name"
+	t0=$(date +%s)
+	"$@" > "$log" 2>&1 < /dev/null || rc=$?
+	dt=$(( $(date +%s) - t0 ))
+	if [ "$rc" = 0 ]; then
+		printf 'ok (%ss)\n' "$dt"
+		summary+=("$(printf '%-20s ok      %5ss' "$name" "$dt")")
+	else
+		printf 'FAILED (%ss, exit %s, log %s)\n' "$dt" "$rc" "${log#"$TOP"/}"
+		summary+=("$(printf '%-20s FAILED  %5ss  %s' "$name" "$dt" "${log#"$TOP"/}")")
+		failed_steps+=("$name")
+		tail -n 25 "$log" | sed 's/^/    | /'
+	fi
+	return "$rc"
+}
+
+nprogs=$(make -s -C selftests list-tests | grep -c .)
+
+if ! step setup-host "$TOP/scripts/setup-host.sh"; then
+	echo "$ME: cannot set up the host, nothing tested"
+	echo "0 passed, $((nprogs * 3)) failed"
+	exit 1
+fi
+
+step debug-kernel "$TOP/scripts/build-debug-kernel.sh"
+
+if [ -f selftests/unit/Makefile ]; then
+	step unit make -C selftests/unit run
+else
+	echo "$ME: unit                 skipped (no selftests/unit/Makefile)"
+fi
+
+step checkpatch "$TOP/scripts/checkpatch.sh"
+
+for k in $KERNELS; do
+	step "module-$k" "$TOP/scripts/build-module.sh" "$k"
+done
+
+pass=0 fail=0 skip=0
+for k in $KERNELS; do
+	step "vmtest-$k" "$TOP/scripts/vmtest.sh" "$k"
+	# The per-test verdict from check-log.sh, or the build error.
+	sed -n '/^== /,$p' "$LOGS/vmtest-$k.log" | sed 's/^/    /'
+	if [ -f "$LOGS/vm-$k.counts" ]; then
+		read -r p f s < "$LOGS/vm-$k.counts"
+	else
+		p=0 f=$nprogs s=0
+		echo "    $k: no results, counting $nprogs test program(s) as failed"
+	fi
+	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
+	summary+=("$(printf '  %-18s %s passed, %s failed, %s skipped' "$k" "$p" "$f" "$s")")
+done
+
+echo
+echo "$ME: summary (logs in ${LOGS#"$TOP"/}/)"
+printf '  %s\n' "${summary[@]}"
+echo "$ME: total $(( $(date +%s) - start_all ))s, $skip skipped"
+if [ ${#failed_steps[@]} -gt 0 ]; then
+	echo "$ME: FAILED steps: ${failed_steps[*]}"
+fi
+echo "$pass passed, $fail failed"
+[ ${#failed_steps[@]} -eq 0 ] && [ "$fail" -eq 0 ]

@@ -1,0 +1,454 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Helpers for the vmpolice selftests.  Source it from a test script:
+#
+#	#!/bin/bash
+#	source "$(dirname "$(readlink -f "$0")")/lib.sh"
+#
+#	ktap_header
+#	ktap_plan 2
+#	require_cmd jq
+#	setup_ns NS1 NS2
+#	setup_veth "$NS1" veth0 10.0.0.1/24 "$NS2" veth1 10.0.0.2/24
+#	check "tbf qdisc can be added" \
+#		$TC -n "$NS1" qdisc add dev veth0 root tbf rate 1mbit \
+#		burst 32k latency 50ms
+#	check_fail "bogus rate is refused" "invalid rate" \
+#		$TC -n "$NS1" qdisc replace dev veth0 root tbf rate xyz
+#	ktap_finish
+#
+# Output is KTAP (TAP version 13); the exit status follows kselftest:
+# 0 all passed, 1 something failed, 4 everything skipped.  Namespaces,
+# veths and anything registered with defer are cleaned up on exit.
+# Don't use "set -e" in tests: a failed check must not end the test, it
+# is counted by ktap_finish.  The test harness counts every "ok"/"not ok"
+# line a test prints as one test case.
+
+# kselftest exit codes
+KSFT_PASS=0
+KSFT_FAIL=1
+KSFT_SKIP=4
+
+# tc binaries: $TC is what tests run.  The stock Debian tc loads our
+# plugins (q_vmpolice.so/m_vmpolice.so) from its TC_LIB_DIR; the patched
+# tc has vmpolice compiled in.  The guest runs every test once per
+# binary if the test loops over tc_variants.
+TC_STOCK=${TC_STOCK:-/usr/sbin/tc}
+TC_PATCHED=${TC_PATCHED:-/opt/vmpolice/bin/tc}
+TC=${TC:-tc}
+IP=${IP:-ip}
+
+# Directory holding this file and the test scripts / tools.
+SELFTEST_DIR=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
+VMTAP=${VMTAP:-$SELFTEST_DIR/tools/vmtap}
+
+_ktap_planned=
+_ktap_count=0
+_ktap_pass=0
+_ktap_fail=0
+_ktap_skip=0
+
+# ------------------------------------------------------------- KTAP ----
+
+ktap_header()
+{
+	echo "TAP version 13"
+}
+
+ktap_plan()
+{
+	_ktap_planned=$1
+	echo "1..$1"
+}
+
+# ktap_print LINE...: diagnostics; every line of every argument is
+# printed with a "# " prefix.
+ktap_print()
+{
+	local arg line
+
+	for arg in "$@"; do
+		while IFS= read -r line; do
+			echo "# $line"
+		done <<< "$arg"
+	done
+}
+
+ktap_pass()
+{
+	_ktap_count=$((_ktap_count + 1))
+	_ktap_pass=$((_ktap_pass + 1))
+	echo "ok $_ktap_count $*"
+}
+
+ktap_fail()
+{
+	_ktap_count=$((_ktap_count + 1))
+	_ktap_fail=$((_ktap_fail + 1))
+	echo "not ok $_ktap_count $*"
+}
+
+# ktap_skip DESC REASON
+ktap_skip()
+{
+	_ktap_count=$((_ktap_count + 1))
+	_ktap_skip=$((_ktap_skip + 1))
+	echo "ok $_ktap_count $1 # SKIP ${2:-}"
+}
+
+# ktap_result DESC STATUS: pass if STATUS is 0, fail otherwise.
+ktap_result()
+{
+	if [ "$2" -eq 0 ]; then
+		ktap_pass "$1"
+	else
+		ktap_fail "$1"
+	fi
+}
+
+# Skip the whole test (before or after the plan) and exit 4.
+ktap_skip_all()
+{
+	if [ -z "$_ktap_planned" ] && [ "$_ktap_count" -eq 0 ]; then
+		echo "1..0 # SKIP $*"
+	else
+		echo "# SKIP $*"
+	fi
+	exit "$KSFT_SKIP"
+}
+
+# Print the totals and exit kselftest-style.  Running fewer or more
+# tests than planned is a failure.
+ktap_finish()
+{
+	local rc=$KSFT_PASS
+
+	echo "# Totals: pass:$_ktap_pass fail:$_ktap_fail xfail:0 xpass:0 skip:$_ktap_skip error:0"
+	if [ -n "$_ktap_planned" ] && [ "$_ktap_planned" -ne "$_ktap_count" ]; then
+		echo "# Planned $_ktap_planned tests but ran $_ktap_count"
+		rc=$KSFT_FAIL
+	fi
+	if [ "$_ktap_fail" -gt 0 ]; then
+		rc=$KSFT_FAIL
+	elif [ "$rc" -eq 0 ] && [ "$_ktap_pass" -eq 0 ] && [ "$_ktap_skip" -gt 0 ]; then
+		rc=$KSFT_SKIP
+	fi
+	exit "$rc"
+}
+
+# ------------------------------------------------------------ checks ---
+
+# check DESC CMD...: pass if CMD exits 0.  On failure the command line
+# and its output are printed as diagnostics.
+check()
+{
+	local desc=$1 out rc
+
+	shift
+	out=$("$@" 2>&1) && rc=0 || rc=$?
+	if [ "$rc" -eq 0 ]; then
+		ktap_pass "$desc"
+	else
+		ktap_print "command: $*" "exit status: $rc"
+		[ -n "$out" ] && ktap_print "$out"
+		ktap_fail "$desc"
+	fi
+	return "$rc"
+}
+
+# check_fail DESC PATTERN CMD...: pass if CMD fails and its output
+# (stdout+stderr) matches the extended regex PATTERN ("" matches all).
+check_fail()
+{
+	local desc=$1 pattern=$2 out rc
+
+	shift 2
+	out=$("$@" 2>&1) && rc=0 || rc=$?
+	if [ "$rc" -ne 0 ] && grep -qE -- "$pattern" <<< "$out"; then
+		ktap_pass "$desc"
+		return 0
+	fi
+	ktap_print "command: $*" "exit status: $rc (expected failure)"
+	[ -n "$pattern" ] && ktap_print "expected output matching: $pattern"
+	[ -n "$out" ] && ktap_print "$out"
+	ktap_fail "$desc"
+	return 1
+}
+
+# check_output DESC PATTERN CMD...: pass if CMD exits 0 and its output
+# matches the extended regex PATTERN.
+check_output()
+{
+	local desc=$1 pattern=$2 out rc
+
+	shift 2
+	out=$("$@" 2>&1) && rc=0 || rc=$?
+	if [ "$rc" -eq 0 ] && grep -qE -- "$pattern" <<< "$out"; then
+		ktap_pass "$desc"
+		return 0
+	fi
+	ktap_print "command: $*" "exit status: $rc" \
+		"expected output matching: $pattern"
+	[ -n "$out" ] && ktap_print "$out"
+	ktap_fail "$desc"
+	return 1
+}
+
+# check_eq DESC EXPECTED ACTUAL
+check_eq()
+{
+	if [ "$2" == "$3" ]; then
+		ktap_pass "$1"
+		return 0
+	fi
+	ktap_print "expected: '$2'" "actual:   '$3'"
+	ktap_fail "$1"
+	return 1
+}
+
+# ------------------------------------------------------ requirements ---
+
+require_root()
+{
+	[ "$(id -u)" -eq 0 ] || ktap_skip_all "must be run as root"
+}
+
+# require_cmd CMD...: skip the whole test if a command is missing.
+require_cmd()
+{
+	local c
+
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 ||
+			ktap_skip_all "command '$c' not found"
+	done
+}
+
+# ---------------------------------------------------------- cleanup ----
+
+_cleanup_cmds=()
+
+# defer CMD...: run CMD (as one string, eval'd) at exit, last in first out.
+defer()
+{
+	_cleanup_cmds+=("$*")
+}
+
+_run_cleanup()
+{
+	local i
+
+	for ((i = ${#_cleanup_cmds[@]} - 1; i >= 0; i--)); do
+		eval "${_cleanup_cmds[i]}" >/dev/null 2>&1 || true
+	done
+	_cleanup_cmds=()
+}
+
+# Cleanup runs on any exit; ktap_finish's exit status is kept.
+trap '_run_cleanup' EXIT
+trap 'exit 130' INT TERM
+
+# ------------------------------------------------------------ waits ----
+
+# busywait TIMEOUT_MS CMD...: retry CMD until it succeeds or TIMEOUT_MS
+# passes.  Prints CMD's last output; returns its last status.
+busywait()
+{
+	local timeout_ms=$1 start now out rc
+
+	shift
+	start=$(date +%s%3N)
+	while :; do
+		out=$("$@" 2>&1) && rc=0 || rc=$?
+		now=$(date +%s%3N)
+		if [ "$rc" -eq 0 ] || [ $((now - start)) -ge "$timeout_ms" ]; then
+			[ -n "$out" ] && echo "$out"
+			return "$rc"
+		fi
+		sleep 0.1
+	done
+}
+
+# --------------------------------------------------------- netns -------
+
+_ns_list=()
+
+# setup_ns VAR...: create one namespace per VAR, with a unique name
+# stored in VAR, loopback up; removed at exit.
+setup_ns()
+{
+	local var name
+
+	for var in "$@"; do
+		name="${var,,}-$$-$RANDOM"
+		ip netns add "$name" || return 1
+		_ns_list+=("$name")
+		defer ip netns del "$name"
+		ip -n "$name" link set lo up || return 1
+		printf -v "$var" '%s' "$name"
+	done
+}
+
+# cleanup_ns NS...: delete namespaces now.
+cleanup_ns()
+{
+	local ns
+
+	for ns in "$@"; do
+		ip netns del "$ns" 2>/dev/null || true
+	done
+}
+
+# setup_veth NS1 DEV1 ADDR1 NS2 DEV2 ADDR2: a veth pair from DEV1 in NS1
+# to DEV2 in NS2.  Addresses are CIDR ("10.0.0.1/24", "fd00::1/64") or
+# "" for none; IPv6 addresses are added nodad.  Links are up on return.
+setup_veth()
+{
+	local ns1=$1 dev1=$2 addr1=$3 ns2=$4 dev2=$5 addr2=$6
+
+	ip link add "$dev1" netns "$ns1" type veth \
+		peer name "$dev2" netns "$ns2" || return 1
+	_veth_addr "$ns1" "$dev1" "$addr1" || return 1
+	_veth_addr "$ns2" "$dev2" "$addr2" || return 1
+	ip -n "$ns1" link set "$dev1" up || return 1
+	ip -n "$ns2" link set "$dev2" up || return 1
+}
+
+_veth_addr()
+{
+	local ns=$1 dev=$2 addr=$3
+
+	[ -n "$addr" ] || return 0
+	case "$addr" in
+	*:*) ip -n "$ns" addr add "$addr" dev "$dev" nodad ;;
+	*) ip -n "$ns" addr add "$addr" dev "$dev" ;;
+	esac
+}
+
+# ------------------------------------------------------------- tc ------
+
+# tc_json [TC ARGS...]: tc -j output (for jq).
+tc_json()
+{
+	$TC -j "$@"
+}
+
+# tc_jq FILTER [TC ARGS...]: run "tc -j ARGS" and apply a jq filter,
+# raw output.  e.g. tc_jq '.[0].kind' -n "$NS1" qdisc show dev veth0
+tc_jq()
+{
+	local filter=$1
+
+	shift
+	$TC -j "$@" | jq -r "$filter"
+}
+
+# tc_qdisc_get NS DEV HANDLE FILTER: jq FILTER applied to the (stats)
+# JSON object of the qdisc with HANDLE ("1:") on DEV.
+tc_qdisc_get()
+{
+	local ns=$1 dev=$2 handle=$3 filter=$4
+
+	$TC -n "$ns" -j -s qdisc show dev "$dev" |
+		jq -r ".[] | select(.handle == \"$handle\") | $filter"
+}
+
+# tc_rule_stats_get NS DEV DIR PREF [FILTER]: counter of the first
+# action of the filter with PREF on DEV (DIR: ingress or egress of a
+# clsact), packets by default.
+tc_rule_stats_get()
+{
+	local ns=$1 dev=$2 dir=$3 pref=$4 filter=${5:-.packets}
+
+	$TC -n "$ns" -j -s filter show dev "$dev" "$dir" pref "$pref" |
+		jq -r ".[] | select(.options.actions) |
+			.options.actions[0].stats$filter"
+}
+
+# tc_action_get KIND INDEX FILTER: jq FILTER on "tc -j -s actions get".
+tc_action_get()
+{
+	local kind=$1 index=$2 filter=$3
+
+	$TC -j -s actions get action "$kind" index "$index" |
+		jq -r ".[0].actions[0]$filter"
+}
+
+# tc_variants: the tc binaries to exercise (stock tc with our plugins,
+# and the patched tc), one per line; only those present.
+tc_variants()
+{
+	local t
+
+	for t in "$TC_STOCK" "$TC_PATCHED"; do
+		[ -x "$t" ] && echo "$t"
+	done
+	return 0
+}
+
+# ----------------------------------------------------------- modules ---
+
+# mod_builtin NAME: NAME is built into the running kernel.
+mod_builtin()
+{
+	local name=${1//-/_}
+
+	tr - _ < "/lib/modules/$(uname -r)/modules.builtin" 2>/dev/null |
+		grep -q "/$name\.ko\$"
+}
+
+# mod_loaded NAME: NAME is loaded as a module (not: built in).
+mod_loaded()
+{
+	[ -d "/sys/module/${1//-/_}/sections" ] || [ -f "/sys/module/${1//-/_}/refcnt" ]
+}
+
+# mod_load NAME [PARAMS...]: modprobe and check it is there (loaded
+# or built in).
+mod_load()
+{
+	modprobe "$@" && { mod_loaded "$1" || mod_builtin "$1"; }
+}
+
+# mod_unload NAME: rmmod, waiting up to 10 s for users to go away
+# (RCU-deferred frees), and check it is gone.  Fails for a module that
+# is not loaded.
+mod_unload()
+{
+	mod_loaded "$1" || { echo "$1 is not loaded" >&2; return 1; }
+	busywait 10000 rmmod "$1" >/dev/null || { rmmod "$1"; return 1; }
+	! mod_loaded "$1"
+}
+
+# mod_refcnt NAME: the module's reference count.
+mod_refcnt()
+{
+	cat "/sys/module/$1/refcnt"
+}
+
+# ----------------------------------------------------------- traffic ---
+
+_iperf3_listening()
+{
+	ip netns exec "$1" ss -Htln 'sport = :5201' | grep -q .
+}
+
+# iperf3_bps SERVER_NS SERVER_ADDR CLIENT_NS [IPERF3 CLIENT ARGS...]:
+# run an iperf3 TCP test (default 4 s) from CLIENT_NS to a server in
+# SERVER_NS and print the receiver's goodput in bits/s (integer).
+iperf3_bps()
+{
+	local sns=$1 saddr=$2 cns=$3 out rc
+
+	shift 3
+	ip netns exec "$sns" iperf3 -s -1 -B "${saddr%/*}" >/dev/null 2>&1 &
+	defer kill $! 2>/dev/null
+	busywait 5000 _iperf3_listening "$sns" >/dev/null || return 1
+	out=$(ip netns exec "$cns" iperf3 -J -c "${saddr%/*}" -t 4 "$@") ||
+		rc=$?
+	if [ "${rc:-0}" -ne 0 ]; then
+		echo "$out" >&2
+		return 1
+	fi
+	jq -r '.end.sum_received.bits_per_second | floor' <<< "$out"
+}
