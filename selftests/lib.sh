@@ -452,3 +452,81 @@ iperf3_bps()
 	fi
 	jq -r '.end.sum_received.bits_per_second | floor' <<< "$out"
 }
+
+# ------------------------------------------------------- rates ---------
+#
+# A rate read from counters is only as good as the times of the reads.
+# Under QEMU TCG, tc and jq take hundreds of milliseconds and vary, so
+# only the command that reads the counter is timed (bash's EPOCHREALTIME,
+# no fork) and the value is parsed afterwards.  The window is long enough
+# that the read's own duration stays far below the tolerance; it is
+# printed so that a failure can be judged.
+
+now_ns() { local t=$EPOCHREALTIME; echo "${t/./}000"; }
+
+# counter_sample JQ CMD...: "VALUE TIME_NS" of the counter JQ picks from
+# CMD's JSON, the time taken in the middle of CMD.
+counter_sample()
+{
+	local filter=$1 t0 t1 out
+
+	shift
+	t0=$EPOCHREALTIME
+	out=$("$@")
+	t1=$EPOCHREALTIME
+	t0=${t0/./} t1=${t1/./}
+	echo "$(jq -r "$filter" <<< "$out") $(((t0 + t1) / 2))000 $((t1 - t0))"
+}
+
+# RATE_SPREAD_US: the longest counter read of the last counter_rate, in
+# microseconds (its timing uncertainty).
+RATE_SPREAD_US=0
+
+# counter_rate WARMUP WINDOW PID JQ CMD...: units per second of a counter
+# between a read WARMUP seconds from now and one WINDOW seconds later,
+# while process PID (the traffic generator) runs.  Fails when the
+# generator ended before the second read: the window would include idle
+# time and the rate would be meaningless.
+counter_rate()
+{
+	local warm=$1 win=$2 pid=$3 filter=$4 v1 t1 d1 v2 t2 d2
+
+	shift 4
+	sleep "$warm"
+	read -r v1 t1 d1 < <(counter_sample "$filter" "$@")
+	sleep "$win"
+	read -r v2 t2 d2 < <(counter_sample "$filter" "$@")
+	RATE_SPREAD_US=$((d1 > d2 ? d1 : d2))
+	if ! kill -0 "$pid" 2>/dev/null; then
+		echo 0
+		return 1
+	fi
+	echo $(((v2 - v1) * 1000000000 / (t2 - t1)))
+}
+
+# within PCT MEASURED WANTED: |MEASURED - WANTED| <= PCT % of WANTED
+within()
+{
+	awk -v p="$1" -v m="$2" -v w="$3" \
+		'BEGIN { d = (m - w) / w * 100; if (d < 0) d = -d; exit !(d <= p) }'
+}
+
+# vmtap_total KEY REPORT: a total from a vmtap report (text form)
+vmtap_total()
+{
+	sed -n "s/^vmtap: total .*\\b$1=\\([0-9]*\\).*/\\1/p" <<< "$2"
+}
+
+# vmtap_offered REPORT: L2 bits per second a vmtap run put out
+vmtap_offered()
+{
+	local wire secs
+
+	wire=$(vmtap_total wire_bytes "$1")
+	secs=$(sed -n 's/^vmtap: elapsed=\([0-9.]*\)s.*/\1/p' <<< "$1")
+	awk -v w="$wire" -v s="$secs" 'BEGIN { printf "%d\n", w * 8 / s }'
+}
+
+# A private scratch directory, removed at exit.
+VMP_TMP=$(mktemp -d /tmp/vmpolice.XXXXXX)
+defer rm -rf "$VMP_TMP"

@@ -47,6 +47,13 @@
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT	103
+#endif
+#ifndef SOL_UDP
+#define SOL_UDP		17
+#endif
+
 /* Newer than some linux-libc-dev versions; values are UAPI, never change. */
 #ifndef VIRTIO_NET_HDR_GSO_UDP_L4
 #define VIRTIO_NET_HDR_GSO_UDP_L4	5
@@ -97,7 +104,10 @@ struct vnet_fields {
 	uint16_t csum_offset;
 };
 
-enum mode { M_INJECT = 1, M_FORWARD = 2, M_CAPTURE = 4, M_SELFTEST = 8 };
+enum mode {
+	M_INJECT = 1, M_FORWARD = 2, M_CAPTURE = 4, M_SELFTEST = 8,
+	M_SEND = 16,
+};
 
 struct frame_spec {
 	uint8_t smac[6], dmac[6];
@@ -1771,6 +1781,186 @@ static bool st_segment_ok(const struct frame_spec *fs, const uint8_t *frm,
 	return true;
 }
 
+/* ----------------------------------------------------------------- send */
+
+/*
+ * A UDP blast from a socket, for policers on a veth: datagrams of
+ * --payload bytes, or with --gso-size UDP_SEGMENT super-packets that the
+ * stack keeps whole (GSO) as far as the policer.  One socket per flow, one
+ * thread per flow with --threads.
+ */
+struct send_worker {
+	const struct opts *o;
+	pthread_t tid;
+	int *fds;
+	unsigned int nfds;
+	const struct sockaddr_storage *dst;
+	socklen_t alen;
+	double rate;
+	uint64_t count, deadline;
+	int cpu;
+	struct qstat st;
+};
+
+static void *send_run(void *arg)
+{
+	struct send_worker *w = arg;
+	const struct opts *o = w->o;
+	unsigned int hdrs = ETH_HLEN + (o->fs.ipv6 ? 40 : 20) + 8;
+	unsigned int pay = o->fs.payload, gso = o->fs.gso_size;
+	unsigned int segs = gso ? (pay + gso - 1) / gso : 1;
+	uint64_t k, start, interval = 0;
+	char *buf, eb[64];
+
+	pin_cpu(w->cpu);
+	buf = calloc(1, pay + 1);
+	if (!buf)
+		die("out of memory");
+	fill_payload((uint8_t *)buf, pay);
+	if (w->rate > 0)
+		interval = 1e9 / w->rate;
+	start = now_ns();
+	for (k = 0; !stop_flag && (!w->count || k < w->count); k++) {
+		int fd = w->fds[k % w->nfds];
+
+		if (interval) {
+			uint64_t t = start + k * interval, now = now_ns();
+
+			if (now > t + 50000000ull)	/* late: no burst */
+				start = now - k * interval;
+			else if (now < t)
+				sleep_until(t);
+		}
+		if (w->deadline && now_ns() >= w->deadline)
+			break;
+		/*
+		 * Unconnected: the receiver's port unreachable replies must
+		 * not turn into send errors.
+		 */
+		if (sendto(fd, buf, pay, 0, (const struct sockaddr *)w->dst,
+			   w->alen) != (ssize_t)pay) {
+			/* a full socket buffer is back-pressure, not loss */
+			if (errno == ENOBUFS || errno == EAGAIN)
+				continue;
+			w->st.errors++;
+			w->st.last_err = errno;
+			if (w->st.errors <= MAX_ERR_PRINT)
+				fprintf(stderr, "%s: send: %s\n", prog,
+					errstr(errno, eb, sizeof(eb)));
+			continue;
+		}
+		w->st.sent++;
+		w->st.bytes += pay;
+		w->st.segs += segs;
+		w->st.wire += (uint64_t)segs * hdrs + pay;
+	}
+	free(buf);
+	return NULL;
+}
+
+static int do_send(struct opts *o)
+{
+	struct sockaddr_storage dst = { 0 };
+	unsigned int i, nflows = o->fs.flows, nw;
+	int fds[MAX_QUEUES], fam, ns;
+	struct send_worker *w;
+	struct qstat tot = { 0 };
+	socklen_t alen;
+	uint64_t t0;
+	double secs;
+
+	if (nflows > MAX_QUEUES)
+		die("--flows: at most %d with send", MAX_QUEUES);
+	fam = o->fs.ipv6 ? AF_INET6 : AF_INET;
+	if (o->fs.ipv6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&dst;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(o->fs.dport);
+		memcpy(&a->sin6_addr, o->fs.dst, 16);
+		alen = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&dst;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons(o->fs.dport);
+		memcpy(&a->sin_addr, o->fs.dst, 4);
+		alen = sizeof(*a);
+	}
+	if (o->fs.gso_size && o->fs.payload > 65507)
+		die("--payload: at most 65507 bytes in one UDP send");
+
+	ns = netns_enter(o->netns);
+	for (i = 0; i < nflows; i++) {
+		fds[i] = socket(fam, SOCK_DGRAM, 0);
+		if (fds[i] < 0)
+			die("socket: %m");
+		if (o->fs.gso_size) {
+			int sz = o->fs.gso_size;
+
+			if (setsockopt(fds[i], SOL_UDP, UDP_SEGMENT, &sz,
+				       sizeof(sz)))
+				die("UDP_SEGMENT %d: %m", sz);
+		}
+	}
+	netns_leave(ns);
+
+	nw = o->threads ? nflows : 1;
+	w = calloc(nw, sizeof(*w));
+	if (!w)
+		die("out of memory");
+	install_signals();
+	t0 = now_ns();
+	for (i = 0; i < nw; i++) {
+		w[i].o = o;
+		w[i].fds = o->threads ? &fds[i] : fds;
+		w[i].nfds = o->threads ? 1 : nflows;
+		w[i].dst = &dst;
+		w[i].alen = alen;
+		w[i].rate = o->rate / nw;
+		w[i].count = o->count / nw + (i < o->count % nw);
+		w[i].deadline = o->duration ? t0 + o->duration * 1e9 : 0;
+		w[i].cpu = o->ncpus ? (int)o->cpus[i % o->ncpus] : -1;
+	}
+	if (nw == 1) {
+		send_run(&w[0]);
+	} else {
+		for (i = 0; i < nw; i++)
+			if (pthread_create(&w[i].tid, NULL, send_run, &w[i]))
+				die("pthread_create failed");
+		for (i = 0; i < nw; i++)
+			pthread_join(w[i].tid, NULL);
+	}
+	secs = (now_ns() - t0) / 1e9;
+	for (i = 0; i < nw; i++) {
+		char what[32];
+
+		snprintf(what, sizeof(what), "flow=%u", i);
+		if (!o->json)
+			print_qstat(what, &w[i].st, false, false);
+		tot.sent += w[i].st.sent;
+		tot.errors += w[i].st.errors;
+		tot.bytes += w[i].st.bytes;
+		tot.segs += w[i].st.segs;
+		tot.wire += w[i].st.wire;
+		if (w[i].st.last_err)
+			tot.last_err = w[i].st.last_err;
+	}
+	if (o->json) {
+		fprintf(report, "{\"mode\":\"send\",\"elapsed_s\":%.6f,\"total\":",
+			secs);
+		print_qstat("", &tot, true, false);
+		fprintf(report, "}\n");
+	} else {
+		print_qstat("total", &tot, false, false);
+		fprintf(report, "%s: elapsed=%.3fs\n", prog, secs);
+	}
+	for (i = 0; i < nflows; i++)
+		close(fds[i]);
+	free(w);
+	return tot.sent ? 0 : 1;
+}
+
 static int do_selftest(void)
 {
 	static uint8_t buf[HDR_MAX + 65536];
@@ -1956,6 +2146,7 @@ static void usage(FILE *out)
 "                     [--host-netns NS] [--duration S] [--up]\n"
 "       vmtap capture --dev DEV [--queues N] [--netns NS] [--count K]\n"
 "                     [--duration S] [--verify-csum]\n"
+"       vmtap send    --dst ADDR [--netns NS] [--ipv6] [options]\n"
 "       vmtap selftest\n"
 "\n"
 "inject: open/create tap DEV (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR|\n"
@@ -1994,6 +2185,13 @@ static void usage(FILE *out)
 "(a 5-tuple hash picks the host queue with --guest-queues 1), host queue\n"
 "i -> guest queue i. Runs until SIGINT/SIGTERM or --duration.\n"
 "\n"
+"send: a UDP blast from sockets (for policers on a veth): --payload\n"
+"bytes per datagram, or with --gso-size UDP_SEGMENT super-packets the\n"
+"stack keeps whole up to the policer. --flows F sockets (one source\n"
+"port each), --threads (one per flow) --cpus LIST, --dport P, --rate PPS\n"
+"(total), --count K, --duration S. Reports sent/bytes/segs/wire_bytes,\n"
+"wire_bytes counting Ethernet, IP and UDP headers per segment.\n"
+"\n"
 "capture: count frames received on DEV per recorded rx queue\n"
 "(PACKET_FANOUT_QM; socket i gets rx queue i mod N), with GSO metadata\n"
 "(PACKET_VNET_HDR); --verify-csum checks complete (non-partial) frames.\n"
@@ -2018,6 +2216,7 @@ enum {
 #define MI	M_INJECT
 #define MF	M_FORWARD
 #define MC	M_CAPTURE
+#define MS	M_SEND
 static const struct {
 	const char *name;
 	int has_arg, id;
@@ -2025,26 +2224,26 @@ static const struct {
 } opt_defs[] = {
 	{ "dev", 1, O_DEV, MI | MC },
 	{ "queues", 1, O_QUEUES, MI | MF | MC },
-	{ "netns", 1, O_NETNS, MI | MC },
+	{ "netns", 1, O_NETNS, MI | MC | MS },
 	{ "up", 0, O_UP, MI | MF },
 	{ "queue", 1, O_QUEUE, MI },
 	{ "queues-used", 1, O_QUSED, MI },
-	{ "count", 1, O_COUNT, MI | MC },
-	{ "rate", 1, O_RATE, MI },
-	{ "duration", 1, O_DURATION, MI | MF | MC },
-	{ "threads", 0, O_THREADS, MI },
-	{ "cpus", 1, O_CPUS, MI | MF },
+	{ "count", 1, O_COUNT, MI | MC | MS },
+	{ "rate", 1, O_RATE, MI | MS },
+	{ "duration", 1, O_DURATION, MI | MF | MC | MS },
+	{ "threads", 0, O_THREADS, MI | MS },
+	{ "cpus", 1, O_CPUS, MI | MF | MS },
 	{ "smac", 1, O_SMAC, MI },
 	{ "dmac", 1, O_DMAC, MI },
-	{ "ipv6", 0, O_IPV6, MI },
+	{ "ipv6", 0, O_IPV6, MI | MS },
 	{ "src", 1, O_SRC, MI },
-	{ "dst", 1, O_DST, MI },
+	{ "dst", 1, O_DST, MI | MS },
 	{ "proto", 1, O_PROTO, MI },
 	{ "sport", 1, O_SPORT, MI },
-	{ "dport", 1, O_DPORT, MI },
-	{ "flows", 1, O_FLOWS, MI },
-	{ "payload", 1, O_PAYLOAD, MI },
-	{ "gso-size", 1, O_GSO_SIZE, MI },
+	{ "dport", 1, O_DPORT, MI | MS },
+	{ "flows", 1, O_FLOWS, MI | MS },
+	{ "payload", 1, O_PAYLOAD, MI | MS },
+	{ "gso-size", 1, O_GSO_SIZE, MI | MS },
 	{ "csum-offload", 0, O_CSUM_OFFLOAD, MI },
 	{ "tcp-flags", 1, O_TCP_FLAGS, MI },
 	{ "seq", 1, O_SEQ, MI },
@@ -2057,7 +2256,7 @@ static const struct {
 	{ "vnet-flags", 1, O_VNET_FLAGS, MI },
 	{ "pcap", 1, O_PCAP, MI },
 	{ "strict", 0, O_STRICT, MI },
-	{ "json", 0, O_JSON, MI | MF | MC },
+	{ "json", 0, O_JSON, MI | MF | MC | MS },
 	{ "vnet-hdr-sz", 1, O_VNET_SZ, MI | MF },
 	{ "no-offload", 0, O_NO_OFFLOAD, MI | MF },
 	{ "guest-tap", 1, O_GTAP, MF },
@@ -2066,8 +2265,8 @@ static const struct {
 	{ "host-netns", 1, O_HNS, MF },
 	{ "guest-queues", 1, O_GQUEUES, MF },
 	{ "verify-csum", 0, O_VERIFY, MC },
-	{ "verbose", 0, 'v', MI | MF | MC },
-	{ "help", 0, 'h', MI | MF | MC | M_SELFTEST },
+	{ "verbose", 0, 'v', MI | MF | MC | MS },
+	{ "help", 0, 'h', MI | MF | MC | MS | M_SELFTEST },
 };
 
 #define N_OPTS ARRAY_SIZE(opt_defs)
@@ -2288,8 +2487,10 @@ int main(int argc, char **argv)
 		o.mode = M_CAPTURE;
 	else if (!strcmp(argv[1], "selftest"))
 		o.mode = M_SELFTEST;
+	else if (!strcmp(argv[1], "send"))
+		o.mode = M_SEND;
 	else
-		die("unknown mode '%s' (inject, forward, capture, selftest)",
+		die("unknown mode '%s' (inject, forward, capture, send, selftest)",
 		    argv[1]);
 
 	report = stdout;
@@ -2322,6 +2523,15 @@ int main(int argc, char **argv)
 		if (!o.dev)
 			die("capture needs --dev DEV");
 		return do_capture(&o);
+	case M_SEND:
+		if (!o.dst_str)
+			die("send needs --dst ADDR");
+		parse_addr(&o, o.dst_str, o.fs.dst, "dst");
+		if (o.fs.gso_size && o.fs.payload <= o.fs.gso_size)
+			die("--gso-size must be below --payload");
+		if (!o.count_set && !o.duration)
+			die("send needs --count or --duration");
+		return do_send(&o);
 	}
 	return 1;
 }
