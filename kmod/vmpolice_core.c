@@ -658,6 +658,8 @@ enum vmp_verdict vmp_police(struct vmp_policer *p,
 	u64 bytes;
 
 	atomic64_inc(&q->packets);
+	if (skb_is_gso(skb) && (skb_shinfo(skb)->gso_type & SKB_GSO_DODGY))
+		atomic64_inc(&q->dodgy);
 	if (unlikely(!vmp_skb_train(skb, &t))) {
 		atomic64_inc(&q->malformed);
 		atomic64_inc(&q->exceeded);
@@ -702,6 +704,7 @@ void vmp_queue_read(struct vmp_queue *q, struct tc_vmpolice_stats *st)
 	st->exceeded_bytes = atomic64_read(&q->exceeded_bytes);
 	st->partial = atomic64_read(&q->partial);
 	st->malformed = atomic64_read(&q->malformed);
+	st->dodgy = atomic64_read(&q->dodgy);
 	st->segments = st->conformed + st->exceeded;
 	st->bytes = st->conformed_bytes + st->exceeded_bytes;
 }
@@ -718,6 +721,7 @@ static void vmp_stats_add(struct tc_vmpolice_stats *sum,
 	sum->exceeded_bytes += st->exceeded_bytes;
 	sum->partial += st->partial;
 	sum->malformed += st->malformed;
+	sum->dodgy += st->dodgy;
 }
 
 void vmp_policer_totals(struct vmp_policer *p, struct tc_vmpolice_stats *sum)

@@ -48,6 +48,7 @@ struct vmp_queue {
 	atomic64_t		exceeded_bytes;
 	atomic64_t		partial;
 	atomic64_t		malformed;
+	atomic64_t		dodgy;
 } ____cacheline_aligned_in_smp;
 
 /*

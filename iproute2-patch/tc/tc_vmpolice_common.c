@@ -300,7 +300,8 @@ void vmpolice_print_stats(const char *key, const char *prefix,
 	print_u64(PRINT_ANY, "bytes", "%llu bytes ", st.bytes);
 	print_u64(PRINT_ANY, "segments", "%llu segments ", st.segments);
 	print_u64(PRINT_ANY, "partial", "partial %llu ", st.partial);
-	print_u64(PRINT_ANY, "malformed", "malformed %llu", st.malformed);
+	print_u64(PRINT_ANY, "malformed", "malformed %llu ", st.malformed);
+	print_u64(PRINT_ANY, "dodgy", "dodgy %llu", st.dodgy);
 	print_nl();
 	print_string(PRINT_FP, NULL, "%s", prefix);
 	print_u64(PRINT_ANY, "conformed", "conformed %llu segments ",
@@ -331,6 +332,7 @@ static const struct {
 	COL(exceeded_bytes,	"(bytes)",	14),
 	COL(partial,		"partial",	9),
 	COL(malformed,		"malformed",	9),
+	COL(dodgy,		"dodgy",	9),
 #undef COL
 };
 

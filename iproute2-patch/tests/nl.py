@@ -30,7 +30,7 @@ FILTER_ACT = {"u32": (7, 6), "basic": (3, 4), "matchall": (2, None),
 
 STATS_FIELDS = ["packets", "bytes", "segments", "conformed",
                 "conformed_bytes", "exceeded", "exceeded_bytes", "partial",
-                "malformed"]
+                "malformed", "dodgy"]
 
 
 def uapi_enums(path):

@@ -455,17 +455,17 @@ TEXT = ["vmpolice rate 8192Kbit burst 1Mb mtu 64Kb peakrate 2Mbit "
         "linklayer ethernet queue-rate 500Kbit queue-burst 32Kb "
         "conform-exceed drop/pass",
         "index 3 ref 2 bind 1"]
-STATS_TEXT = ["seen 1 pkt 2 bytes 3 segments partial 8 malformed 9",
+STATS_TEXT = ["seen 1 pkt 2 bytes 3 segments partial 8 malformed 9 dodgy 10",
               "conformed 4 segments 5 bytes exceeded 6 segments 7 bytes",
               "queue    packets          bytes   segments  conformed"
               "        (bytes)   exceeded        (bytes)   partial"
-              " malformed",
+              " malformed     dodgy",
               "    0        100            200        300        400"
               "            500        600            700       800"
-              "       900",
+              "       900      1000",
               "    5       1000           2000       3000       4000"
               "           5000       6000           7000      8000"
-              "      9000"]
+              "      9000     10000"]
 for which in ("stock", "patched"):
     show("action params", which, LS, ACT_DUMP, TEXT,
          lambda j: json_action(j, stats=False))
@@ -473,7 +473,8 @@ for which in ("stock", "patched"):
          TEXT + STATS_TEXT, json_action)
     # an older kernel's shorter struct, a newer one's longer one
     for n in (4, 12):
-        short = {k: v for k, v in list(T1.items())[:min(n, 9)]}
+        short = {k: v for k, v in
+                 list(T1.items())[:min(n, len(nl.STATS_FIELDS))]}
         show("action -s, %d counters from the kernel" % n, which,
              ["-s"] + LS,
              action_dump(vmp_attrs({}, T1, [(1, T1)], action=(1, 2),
@@ -511,7 +512,7 @@ for which in ("stock", "patched"):
           + " \n queue    packets",
           "\n " + STATS_TEXT[4] + "\n"
           " Sent 1000 bytes 10 pkt (dropped 2, overlimits 3 requeues 0)",
-          " seen 1 pkt 2 bytes 3 segments partial 8 malformed 9",
+          " seen 1 pkt 2 bytes 3 segments partial 8 malformed 9 dodgy 10",
           " conformed 4 segments 5 bytes exceeded 6 segments 7 bytes"],
          lambda j: json_params(j) or (
              None if find(j, "xstats") == T1 else "xstats") or (
@@ -524,7 +525,8 @@ for which in ("stock", "patched"):
          lambda j: None if find(j, "queues") is None else "queues")
     show("class -s", which, "-s class show dev vnet0".split(), CL_DUMP,
          ["class vmpolice 1:1 parent 1:", "class vmpolice 1:2 parent 1:",
-          " seen 100 pkt 200 bytes 300 segments partial 800 malformed 900",
+          " seen 100 pkt 200 bytes 300 segments partial 800 malformed 900"
+          " dodgy 1000",
           " seen 1000 pkt 2000 bytes 3000 segments partial 8000"])
 
 print("%d of %d passed" % (count - failures, count))

@@ -40,6 +40,10 @@ struct tc_vmpolice_stats {
 	__u64	exceeded_bytes;
 	__u64	partial;	/* GSO packets cut to their conforming head */
 	__u64	malformed;	/* packets with impossible GSO metadata */
+	__u64	dodgy;		/* GSO packets from an untrusted source
+				 * (SKB_GSO_DODGY: a guest), their
+				 * segments recounted
+				 */
 };
 
 enum {
