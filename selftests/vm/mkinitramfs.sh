@@ -11,7 +11,8 @@
 # stock kernel's tc/veth/... modules (stock kernels), our vmpolice.ko in
 # /lib/modules/<rel>/extra with depmod run; the tc plugins in tc's
 # TC_LIB_DIR, the patched tc as /opt/vmpolice/bin/tc, the selftests in
-# /opt/vmpolice/selftests and selftests/vm/init as /init.
+# /opt/vmpolice/selftests, bench/ in /opt/vmpolice/bench and
+# selftests/vm/init as /init.
 #
 # Environment:
 #   VMPOLICE_KO      module to install (default build/kmod-KERNEL/kmod/vmpolice.ko)
@@ -173,6 +174,12 @@ else
 	missing "$VMTAP not built (make -C selftests/tools)"
 fi
 install -m 755 "$TOP/selftests/vm/init" "$root/init"
+# The simulated guest, benchmark and demo scripts (make bench/demo; the
+# guest selftest sources bench/simguest.sh).
+if [ -d "$TOP/bench" ]; then
+	mkdir -p "$root/opt/vmpolice/bench"
+	rsync -a "$TOP/bench/" "$root/opt/vmpolice/bench/"
+fi
 
 # Modules.
 mdir=$root/lib/modules/$KREL

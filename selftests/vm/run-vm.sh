@@ -16,7 +16,11 @@
 #
 # Environment: SELFTESTS_DIR (default: this tree's selftests/),
 # VM_MEM (MiB, 2048), VM_SMP (2), VM_QUIET=1 (do not echo the console),
-# VM_APPEND (more kernel command line).
+# VM_APPEND (more kernel command line), VM_CPU (QEMU -cpu, max), VM_RUN
+# (a script under
+# /opt/vmpolice the guest runs instead of the selftests, e.g.
+# bench/bench.sh), VM_TIMEOUT / VM_IDLE (seconds, override the limits
+# above).
 set -euo pipefail
 
 ME=${0##*/}
@@ -41,10 +45,13 @@ per_test=$(sed -n 's/^timeout=\([0-9]*\)$/\1/p' "$SELFTESTS_DIR/settings")
 per_test=${per_test:-45}
 overall=$((120 + ntests * (per_test + 30)))
 idle=$((per_test + 90))
+overall=${VM_TIMEOUT:-$overall}
+idle=${VM_IDLE:-$idle}
 
 append="console=ttyS0 panic=-1 oops=panic panic_on_warn=1 loglevel=7"
 append+=" mitigations=off nokaslr $KCMDLINE"
 [ -n "$tests" ] && append+=" vmpolice_tests=$tests"
+[ -n "${VM_RUN:-}" ] && append+=" vmpolice_run=$VM_RUN"
 append+=" ${VM_APPEND:-}"
 
 log=$prefix.log
@@ -57,7 +64,7 @@ say "booting $KREL ($kname), $ntests test(s), timeout ${overall}s, idle ${idle}s
 start=$(date +%s)
 qemu-system-x86_64 \
 	-nodefaults -display none -no-reboot \
-	-accel tcg,thread=multi -cpu max \
+	-accel tcg,thread=multi -cpu "${VM_CPU:-max}" \
 	-smp "${VM_SMP:-2}" -m "${VM_MEM:-2048}" \
 	-net none \
 	-serial "file:$log" -serial "file:$res" \
