@@ -4,7 +4,7 @@
 # checkpatch.pl --strict from the 7.3 kernel source over the module
 # sources; any ERROR, WARNING or CHECK fails.
 #
-# Usage: checkpatch.sh [FILE...]   (default: kmod/*.c kmod/*.h kmod/compat/*.h)
+# Usage: checkpatch.sh [FILE...]   (default: kmod/ sources, compat and UAPI headers)
 #
 # checkpatch.pl comes from the debug kernel tree if it is built, else
 # only scripts/ is unpacked from linux-source-7.3 into the cache.
@@ -44,14 +44,23 @@ if [ $# -gt 0 ]; then
 else
 	cd "$TOP"
 	shopt -s nullglob
-	files=(kmod/*.c kmod/*.h kmod/compat/*.h)
+	files=(kmod/*.c kmod/*.h kmod/compat/*.h kmod/include/uapi/linux/*.h)
 	shopt -u nullglob
 fi
 [ ${#files[@]} -gt 0 ] || die "no module sources to check"
 
-rc=0
+# In a full kernel tree checkpatch learns the kernel's own CamelCase
+# names (struct Qdisc, Qdisc_ops) from include/ instead of flagging them;
+# it reads them from the working directory, and would try git there.
+ktree=$(cd "$(dirname "$cp_script")/.." && pwd)
+paths=()
 for f in "${files[@]}"; do
-	out=$(perl "$cp_script" --no-tree -f --strict --terse --show-types \
+	paths+=("$(readlink -f "$f")")
+done
+rc=0
+for f in "${paths[@]}"; do
+	out=$(cd "$ktree" && GIT_DIR=/nonexistent perl "$cp_script" \
+		--no-tree --root="$ktree" -f --strict --terse --show-types \
 		--color=never "$f" 2>&1) || rc=1
 	if [ -n "$out" ]; then
 		echo "$out"
