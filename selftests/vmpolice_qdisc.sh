@@ -16,6 +16,10 @@ ktap_header
 ktap_plan 28
 
 TOL_PCT=2
+# TCP's own loss recovery after each policer drop costs it up to about
+# 3 % of an 8 s run here; the policer's exactness is what the UDP tests
+# hold to 2 %
+TCP_TOL_PCT=3
 
 setup_ns NS1 NS2
 # four TX queues on the sender side, so the multiqueue form applies
@@ -118,8 +122,8 @@ for m in "2 on" "4 on" "8 on" "4 off"; do
 	ktap_print "TCP GSO $2 at ${1}mbit: $r bit/s L2, $retr retransmits," \
 		"partial $(xstat partial), segments $(xstat segments) in" \
 		"$(xstat packets) packets"
-	within "$TOL_PCT" "$r" "$(($1 * 1000000))"
-	ktap_result "single form, TCP GSO $2 at ${1}mbit: L2 rate within ${TOL_PCT}% ($r bit/s)" $?
+	within "$TCP_TOL_PCT" "$r" "$(($1 * 1000000))"
+	ktap_result "single form, TCP GSO $2 at ${1}mbit: L2 rate within ${TCP_TOL_PCT}% ($r bit/s)" $?
 	if [ "$2" = on ] && [ "$1" = 2 ]; then
 		[ "$(xstat segments)" -gt "$(xstat packets)" ]
 		ktap_result "single form: GSO packets charged per segment" $?

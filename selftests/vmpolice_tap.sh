@@ -15,7 +15,7 @@ require_cmd jq ip
 [ -x "$VMTAP" ] || ktap_skip_all "vmtap not built"
 
 ktap_header
-ktap_plan 14
+ktap_plan 13
 
 TOL_PCT=2
 MSS=1448
