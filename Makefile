@@ -10,6 +10,8 @@
 #   make vmtest KERNEL=6.1|6.12|debug [TESTS="a.sh b.sh"]
 #   make checkpatch        checkpatch.pl --strict on kmod/
 #   make check             everything that gates a merge (CI: .ci/run)
+#   make demo [KERNEL=]    a simulated VM policed by vmpolice and police, live
+#   make bench [KERNEL=]   the conformance benchmark, into results/
 
 KERNELRELEASE ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KERNELRELEASE)/build
@@ -18,6 +20,8 @@ DKMS ?= dkms
 VERSION ?= $(shell sed -n 's/^PACKAGE_VERSION="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' dkms.conf 2>/dev/null)
 KERNEL ?= 6.1
 TESTS ?=
+# make bench / make demo boot the stock 6.12 kernel unless KERNEL is given
+BENCH_KERNEL = $(if $(filter command line environment,$(origin KERNEL)),$(KERNEL),6.12)
 
 all: module
 
@@ -67,5 +71,13 @@ checkpatch style:
 check:
 	scripts/check.sh
 
+demo:
+	scripts/demo.sh $(BENCH_KERNEL)
+
+bench:
+	scripts/setup-host.sh
+	BENCH_COMMAND="make bench$(if $(filter command line,$(origin KERNEL)), KERNEL=$(KERNEL))" \
+		scripts/bench.sh $(BENCH_KERNEL)
+
 .PHONY: all module module-install install dkms-install clean modules-all \
-	debug-kernel vmtest checkpatch style check
+	debug-kernel vmtest checkpatch style check demo bench

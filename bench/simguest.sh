@@ -243,3 +243,29 @@ sg_iperf_summary()
 		  else .end.sum_received.bits_per_second end)] |
 		map(floor) | @tsv' "$1"
 }
+
+# ------------------------------------------------------------ rates ----
+#
+# Under TCG a command's own run time is a large part of a short window,
+# so only the command that reads the counters is timed (bash's
+# EPOCHREALTIME, no fork), its output parsed afterwards.  For `ip -s -j`
+# on a stock kernel the read takes tens of milliseconds, against windows
+# of seconds.
+
+# sg_sample JQ CMD...: "VALUES... TIME_NS READ_US": what the jq filter
+# JQ (raw output, space separated) picks from CMD's JSON, the time taken
+# in the middle of CMD and how long CMD took.
+sg_sample()
+{
+	local filter=$1 t0 t1 out
+
+	shift
+	t0=$EPOCHREALTIME
+	out=$("$@")
+	t1=$EPOCHREALTIME
+	t0=${t0/./} t1=${t1/./}
+	echo "$(jq -r "$filter" <<< "$out") $(((t0 + t1) / 2))000 $((t1 - t0))"
+}
+
+# sg_link_json: every link of the host namespace, with counters
+sg_link_json() { ip -n "$SG_HNS" -s -j link show; }

@@ -1,0 +1,385 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The conformance benchmark, run inside the test guest by `make bench`
+# (scripts/bench.sh boots it with vmpolice_run=bench/bench.sh).  One
+# simulated virtio guest (bench/simguest.sh) for everything:
+#
+#   tcp   seed 001's table: guest -> host TCP goodput (iperf3, one
+#         stream) at 1024 ... 65536 KB/s for police and vmpolice with
+#         libvirt's exact rule (burst = rate in KiB, one second; mtu 64kb)
+#         and with a 64 KiB burst, and tbf at the guest's egress as the
+#         shaping reference; again with 1 ms and 10 ms of netem delay on
+#         the return path.  The unpoliced goodput is measured first, at
+#         every delay, so that rows the generator cannot reach are marked.
+#   udp   L2 wire bytes per second through police and vmpolice against the
+#         configured rate, with the guest's UDP GSO on and off, measured
+#         on a veth without segmentation offloads behind the host (each
+#         frame it sends is one wire frame, MAC header included).
+#   cost  packets per second through the host tap's ingress hook with no
+#         action, police and vmpolice (every packet conforms, then is
+#         dropped), written by `vmtap inject` on 1 and 2 queues.
+#
+# Progress goes to stdout; the results are printed at the end between
+# "BENCH-BEGIN FILE" and "BENCH-END FILE" lines (bench.md, bench.dat),
+# which scripts/bench.sh writes to results/.
+#
+# Options on the kernel command line, vmpolice_bench=KEY=VAL,KEY=VAL:
+#   rates=1024:2048   KB/s list (default the seed's seven)
+#   rtts=0:1:10       return-path delays in ms
+#   t=4               seconds per iperf3 run
+#   parts=tcp:udp:cost
+
+source "$(dirname "$(readlink -f "$0")")/../selftests/lib.sh"
+source "$(dirname "$(readlink -f "$0")")/simguest.sh"
+
+# lib.sh's exit trap cleans up; no "set -e" (a failed run is a result).
+set -uo pipefail
+
+RATES="1024 2048 4096 8192 16384 32768 65536"
+RTTS="0 1 10"
+T=4
+PARTS="tcp udp cost"
+CONFIGS="police-libvirt police-64k vmpolice-libvirt vmpolice-64k tbf-64k"
+
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in
+	vmpolice_bench=*)
+		IFS=, read -ra kv <<< "${arg#vmpolice_bench=}"
+		for o in "${kv[@]}"; do
+			case "$o" in
+			rates=*) RATES=${o#rates=} ;;
+			rtts=*) RTTS=${o#rtts=} ;;
+			t=*) T=${o#t=} ;;
+			parts=*) PARTS=${o#parts=} ;;
+			esac
+		done
+		;;
+	esac
+done
+RATES=${RATES//:/ } RTTS=${RTTS//:/ } PARTS=${PARTS//:/ }
+
+DAT=$VMP_TMP/bench.dat
+: > "$DAT"
+T0=$(date +%s)
+
+log() { echo "bench [$(( $(date +%s) - T0 ))s]: $*"; }
+has_part() { [[ " $PARTS " == *" $1 "* ]]; }
+mbit() { awk -v b="$1" 'BEGIN { printf "%.2f", b / 1e6 }'; }
+
+modprobe vmpolice || { log "cannot load vmpolice"; exit 1; }
+sg_setup 2 || { log "simulated guest setup failed"; exit 1; }
+log "kernel $(uname -r), $(nproc) vCPUs, simulated guest with 2 queues"
+log "guest eth0 offloads: $(ip netns exec "$SG_GNS" ethtool -k "$SG_GDEV" |
+	awk '/^(tcp-segmentation-offload|generic-segmentation-offload|tx-udp-segmentation|tx-checksumming):/ { printf "%s %s  ", $1, $2 }')"
+
+# ------------------------------------------------------------- TCP -----
+
+# configure CONFIG RATE_KBPS: one of $CONFIGS at RATE (KB/s, tc's kbps)
+configure()
+{
+	local cfg=$1 r=$2
+
+	sg_unpolice
+	case "$cfg" in
+	none) ;;
+	police-libvirt) sg_police police rate "${r}kbps" burst "${r}kb" mtu 64kb drop ;;
+	police-64k) sg_police police rate "${r}kbps" burst 64kb mtu 64kb drop ;;
+	vmpolice-libvirt) sg_police vmpolice rate "${r}kbps" burst "${r}kb" mtu 64kb drop ;;
+	vmpolice-64k) sg_police vmpolice rate "${r}kbps" burst 64kb mtu 64kb drop ;;
+	tbf-64k) sg_tbf rate "${r}kbps" burst 64kb latency 50ms ;;
+	*) log "unknown config $cfg"; return 1 ;;
+	esac
+}
+
+# tcp_run RTT RATE CONFIG: one iperf3 run; a "tcp" line in $DAT.
+tcp_run()
+{
+	local rtt=$1 r=$2 cfg=$3 out=$VMP_TMP/iperf.json g=0 s=0 x=0
+
+	if ! configure "$cfg" "$r" || ! sg_delay "$rtt"; then
+		log "tcp rtt=${rtt}ms $cfg $r: cannot configure"
+		echo "tcp $rtt $r $cfg NA NA NA" >> "$DAT"
+		return
+	fi
+	if sg_iperf "$out" -t "$T" --cport 40000; then
+		read -r g x s < <(sg_iperf_summary "$out" 2)
+		echo "tcp $rtt $r $cfg $g $s $x" >> "$DAT"
+	else
+		echo "tcp $rtt $r $cfg NA NA NA" >> "$DAT"
+	fi
+	log "tcp rtt=${rtt}ms ${r}KB/s $cfg: goodput $(mbit "$g") Mbit/s," \
+		"steady $(mbit "$s"), $x retransmits"
+	sg_fwd_alive || { log "the forwarder died"; exit 1; }
+}
+
+if has_part tcp; then
+	for rtt in $RTTS; do
+		tcp_run "$rtt" 0 none
+		for r in $RATES; do
+			for cfg in $CONFIGS; do
+				tcp_run "$rtt" "$r" "$cfg"
+			done
+		done
+	done
+	sg_unpolice
+fi
+
+# ------------------------------------------------------------- UDP -----
+
+UDP_PAYLOAD=1400
+UDP_RATES="1024 4096"
+
+# A sink behind the host: the host forwards the guest's UDP to it over a
+# veth with no segmentation offloads, so GSO packets leave as one frame
+# per segment and the veth's tx_bytes are L2 wire bytes.
+sink_setup()
+{
+	setup_ns SINK || return 1
+	setup_veth "$SG_HNS" up0 10.9.0.1/24 "$SINK" up1 10.9.0.2/24 || return 1
+	ip netns exec "$SG_HNS" ethtool -K up0 tso off gso off \
+		tx-udp-segmentation off > /dev/null 2>&1
+	ip netns exec "$SG_HNS" sysctl -qw net.ipv4.ip_forward=1 || return 1
+	ip -n "$SG_GNS" route add 10.9.0.0/24 via "$SG_HADDR" || return 1
+}
+
+# up0's tx bytes (L2 through) and the tap's rx bytes (offered)
+JQ_LINKS='"\(.[] | select(.ifname == "up0") | .stats64.tx.bytes) \(.[] | select(.ifname == "vnet0") | .stats64.rx.bytes)"'
+
+# police_dev DEV KIND RATE: libvirt's rule with a 64 KiB burst on DEV
+police_dev()
+{
+	local dev=$1 kind=$2 r=$3
+
+	$SG_TC -n "$SG_HNS" qdisc del dev "$dev" ingress 2>/dev/null
+	$SG_TC -n "$SG_HNS" actions flush action "$kind" 2>/dev/null
+	$SG_TC -n "$SG_HNS" qdisc add dev "$dev" ingress &&
+	$SG_TC -n "$SG_HNS" filter add dev "$dev" parent ffff: protocol all \
+		u32 match u32 0 0 "$kind" rate "${r}kbps" burst 64kb mtu 64kb \
+		drop flowid :1
+}
+
+# The guest's UDP GSO reaches the host tap as GSO only if tun has USO
+# (Linux 6.2 and later); otherwise the guest's stack segments it before
+# its eth0, and the GSO rows use the injector: guest TCP GSO frames
+# (10 x 1448 B, tcpv4, DODGY) written on queue 0 of a second host tap.
+guest_uso()
+{
+	ip netns exec "$SG_GNS" ethtool -k "$SG_GDEV" |
+		grep -q '^tx-udp-segmentation: on'
+}
+
+# udp_run GSO(0|1) RATE POLICER
+udp_run()
+{
+	local gso=$1 r=$2 pol=$3 rep=$VMP_TMP/send.out pid l2 off dev how
+	local a1 a2 o1 o2 t1 t2
+
+	sg_unpolice
+	$SG_TC -n "$SG_HNS" qdisc del dev vnet1 ingress 2>/dev/null
+	if [ "$gso" = 0 ] || guest_uso; then
+		dev=$SG_HDEV
+		how=send
+		[ "$gso" = 1 ] && how=send-gso
+	else
+		dev=vnet1
+		how=inject-tcp-gso
+	fi
+	police_dev "$dev" "$pol" "$r" || { log "udp: cannot police $dev"; return; }
+	case "$how" in
+	send) "$VMTAP" send --netns "$SG_GNS" --dst 10.9.0.2 --dport 9000 \
+		--duration 9 --payload "$UDP_PAYLOAD" > "$rep" 2>&1 & ;;
+	send-gso) "$VMTAP" send --netns "$SG_GNS" --dst 10.9.0.2 --dport 9000 \
+		--duration 9 --gso-size "$UDP_PAYLOAD" \
+		--payload $((10 * UDP_PAYLOAD)) > "$rep" 2>&1 & ;;
+	inject-tcp-gso)
+		# offered: twice the rate, in packets of 10 x 1502 wire bytes
+		"$VMTAP" inject --dev vnet1 --netns "$SG_HNS" --queues 2 \
+			--queue 0 --duration 9 --count 100000000 \
+			--rate $((r * 8000 * 2 / 8 / 15020 + 1)) \
+			--src 10.1.0.2 --dst 10.9.0.2 --proto tcp --gso-size 1448 \
+			--payload 14480 > "$rep" 2>&1 & ;;
+	esac
+	pid=$!
+	# L2 through (up0 tx) and offered at the host tap (vnet0 rx, frame
+	# bytes) over the same window, 2 s after the start
+	sleep 2
+	read -r a1 o1 t1 _ < <(sg_sample "$JQ_LINKS" sg_link_json)
+	sleep 5
+	read -r a2 o2 t2 _ < <(sg_sample "$JQ_LINKS" sg_link_json)
+	if kill -0 "$pid" 2>/dev/null; then
+		l2=$(((a2 - a1) * 8 * 1000000000 / (t2 - t1)))
+		off=$(((o2 - o1) * 8 * 1000000000 / (t2 - t1)))
+	else
+		l2=NA off=NA
+		log "udp: the generator stopped early: $(tail -n 3 "$rep")"
+	fi
+	wait "$pid"
+	# injected GSO frames: offered is what the injector put on the wire
+	[ "$how" = inject-tcp-gso ] && off=$(vmtap_offered "$(cat "$rep")")
+	echo "udp $gso $r $pol ${off:-NA} $l2 $how" >> "$DAT"
+	log "udp gso=$gso ($how) ${r}KB/s $pol: offered $(mbit "${off/NA/0}") Mbit/s," \
+		"L2 through $(mbit "${l2/NA/0}") Mbit/s (rate $(mbit $((r * 8000))))"
+	$SG_TC -n "$SG_HNS" qdisc del dev vnet1 ingress 2>/dev/null
+}
+
+vnet1_setup()
+{
+	ip -n "$SG_HNS" link show vnet1 > /dev/null 2>&1 && return 0
+	ip -n "$SG_HNS" tuntap add dev vnet1 mode tap multi_queue vnet_hdr &&
+	ip -n "$SG_HNS" addr add 10.1.0.1/24 dev vnet1 &&
+	ip -n "$SG_HNS" link set vnet1 up
+}
+
+if has_part udp; then
+	if sink_setup && vnet1_setup; then
+		for gso in 0 1; do
+			for r in $UDP_RATES; do
+				udp_run "$gso" "$r" police
+				udp_run "$gso" "$r" vmpolice
+			done
+		done
+	else
+		log "udp: sink setup failed"
+	fi
+	sg_unpolice
+fi
+
+# ------------------------------------------------------------ cost -----
+
+# cost_run FRAMES(small|gso) QUEUES ACTION(none|police|vmpolice)
+cost_run()
+{
+	local fr=$1 nq=$2 act=$3 rep=$VMP_TMP/inject.out qargs fargs pps
+
+	$SG_TC -n "$SG_HNS" qdisc del dev vnet1 ingress 2>/dev/null
+	$SG_TC -n "$SG_HNS" actions flush action police 2>/dev/null
+	$SG_TC -n "$SG_HNS" actions flush action vmpolice 2>/dev/null
+	$SG_TC -n "$SG_HNS" qdisc add dev vnet1 ingress
+	case "$act" in
+	none) $SG_TC -n "$SG_HNS" filter add dev vnet1 parent ffff: \
+		protocol all matchall action gact drop ;;
+	*) $SG_TC -n "$SG_HNS" filter add dev vnet1 parent ffff: \
+		protocol all matchall action "$act" rate 10gbit burst 100mb \
+		mtu 64kb conform-exceed drop/drop ;;
+	esac
+	qargs=(--queues-used 0)
+	[ "$nq" = 2 ] && qargs=(--queues-used 0,1 --threads --cpus 0,1)
+	fargs=(--proto udp --payload 64)
+	[ "$fr" = gso ] && fargs=(--proto tcp --gso-size 1448 --payload 14480)
+	"$VMTAP" inject --dev vnet1 --netns "$SG_HNS" --queues 2 --up \
+		--duration 4 --count 100000000 "${qargs[@]}" "${fargs[@]}" \
+		> "$rep" 2>&1
+	pps=$(awk '/^vmtap: total/ { for (i = 1; i <= NF; i++)
+			if ($i ~ /^sent=/) s = substr($i, 6) }
+		/^vmtap: elapsed=/ { e = $2; sub(/^elapsed=/, "", e); sub(/s$/, "", e) }
+		END { if (e > 0) printf "%d", s / e; else print "NA" }' "$rep")
+	echo "cost $fr $nq $act $pps" >> "$DAT"
+	log "cost $fr frames, $nq queue(s), $act: $pps packets/s"
+}
+
+if has_part cost; then
+	vnet1_setup
+	for fr in small gso; do
+		for nq in 1 2; do
+			for act in none police vmpolice; do
+				cost_run "$fr" "$nq" "$act"
+			done
+		done
+	done
+fi
+
+# ---------------------------------------------------------- report -----
+
+sg_stop
+log "forwarder: $(grep 'vmtap: total' "$SG_FWD_LOG")"
+log "done in $(( $(date +%s) - T0 ))s"
+
+report()
+{
+	awk -v kernel="$(uname -r)" -v ncpu="$(nproc)" -v T="$T" \
+	    -v date="$(date -u '+%Y-%m-%d %H:%M UTC')" '
+	function f(x, d) { return x == "NA" ? "n/a" : sprintf("%." d "f", x) }
+	$1 == "tcp" {
+		rtt = $2; r = $3; c = $4
+		if (!(rtt in seen_rtt)) { seen_rtt[rtt] = 1; rtts[++nrtt] = rtt }
+		if ($5 != "NA" && $5 > best[rtt]) best[rtt] = $5
+		if (c == "none") { ceil[rtt] = $5; next }
+		if (!((rtt, r) in seen_r)) { seen_r[rtt, r] = 1; rates[rtt, ++nr[rtt]] = r }
+		if (!(c in seen_c)) { seen_c[c] = 1; cfgs[++nc] = c }
+		g[rtt, r, c] = $5; s[rtt, r, c] = $6; x[rtt, r, c] = $7
+	}
+	$1 == "udp" { nu++; u[nu] = $0 }
+	$1 == "cost" { pps[$2, $3, $4] = $5; if (!(($2, $3) in seen_k)) {
+		seen_k[$2, $3] = 1; keys[++nk] = $2 SUBSEP $3 } }
+	END {
+		printf "Guest kernel %s, %d vCPUs, QEMU TCG; %s.\n\n", kernel, ncpu, date
+		for (i = 1; i <= nrtt; i++) {
+			rtt = rtts[i]
+			printf "### TCP, guest to host, %s ms added on the return path\n\n", rtt
+			printf "Unpoliced: %s Mbit/s. Each cell: goodput Mbit/s (goodput/rate; steady/rate; retransmits) over %s s, steady = after the first 2 s. ", f(ceil[rtt] / 1e6, 1), T
+			printf "Best goodput of any configuration at this delay: %s Mbit/s. ", f(best[rtt] / 1e6, 1)
+			printf "`*`: the rate is above 90 %% of that, the generator (TCG) and not the policer is the limit.\n\n"
+			printf "| rate KB/s (Mbit/s) |"
+			for (j = 1; j <= nc; j++) printf " %s |", cfgs[j]
+			printf "\n|---|"
+			for (j = 1; j <= nc; j++) printf "---|"
+			printf "\n"
+			for (k = 1; k <= nr[rtt]; k++) {
+				r = rates[rtt, k]; rb = r * 8000
+				mark = (rb > 0.9 * best[rtt]) ? " *" : ""
+				printf "| %d (%.1f)%s |", r, rb / 1e6, mark
+				for (j = 1; j <= nc; j++) {
+					c = cfgs[j]
+					if (g[rtt, r, c] == "NA" || g[rtt, r, c] == "") { printf " failed |"; continue }
+					printf " %.2f (%.2f; %.2f; %d) |", g[rtt, r, c] / 1e6,
+						g[rtt, r, c] / rb, s[rtt, r, c] / rb, x[rtt, r, c]
+				}
+				printf "\n"
+			}
+			printf "\n"
+		}
+		if (nu) {
+			printf "### UDP accuracy: L2 wire rate through the policer (burst 64kb, mtu 64kb)\n\n"
+			printf "Measured as the tx bytes of a veth without segmentation offloads behind the host (one wire frame per segment, MAC header included, no FCS), over 5 s after 2 s of warm-up.  Offered: the rx bytes of the host tap over the same window (frames as the guest wrote them), or for injected frames what the injector put on the wire.\n\n"
+			printf "| guest UDP GSO | rate KB/s (Mbit/s) | policer | offered Mbit/s | L2 through Mbit/s | L2/rate |\n|---|---|---|---|---|---|\n"
+			for (i = 1; i <= nu; i++) {
+				split(u[i], a, " ")
+				rb = a[3] * 8000
+				mark = (a[5] != "NA" && a[5] < 1.1 * rb) ? " (offered < 1.1 x rate)" : ""
+				how = a[7] == "inject-tcp-gso" ? "on: injected guest TCP GSO, 10 x 1448 B (tun has no USO here)" : (a[2] ? "on: guest UDP_SEGMENT 10 x 1400 B" : "off: 1400 B datagrams")
+				printf "| %s | %d (%.1f) | %s | %s%s | %s | %s |\n", how,
+					a[3], rb / 1e6, a[4], f(a[5] / 1e6, 2), mark,
+					f(a[6] == "NA" ? "NA" : a[6] / 1e6, 3),
+					a[6] == "NA" ? "n/a" : sprintf("%.4f", a[6] / rb)
+			}
+			printf "\n"
+		}
+		if (nk) {
+			printf "### Cost: packets/s through the host tap ingress hook (vmtap inject, every packet conforms and is dropped)\n\n"
+			printf "| frames | queues (threads) | no action (gact drop) | police | vmpolice | police/none | vmpolice/none | vmpolice/police |\n|---|---|---|---|---|---|---|---|\n"
+			for (i = 1; i <= nk; i++) {
+				split(keys[i], a, SUBSEP)
+				n = pps[a[1], a[2], "none"]; p = pps[a[1], a[2], "police"]; v = pps[a[1], a[2], "vmpolice"]
+				printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n",
+					a[1] == "gso" ? "GSO TCP 10 x 1448 B" : "UDP 64 B", a[2], n, p, v,
+					(n > 0 ? sprintf("%.2f", p / n) : "n/a"),
+					(n > 0 ? sprintf("%.2f", v / n) : "n/a"),
+					(p > 0 ? sprintf("%.2f", v / p) : "n/a")
+			}
+			printf "\n"
+		}
+	}' "$DAT"
+}
+
+echo "BENCH-BEGIN bench-tables.md"
+report
+echo "BENCH-END bench-tables.md"
+echo "BENCH-BEGIN bench.dat"
+echo "# kernel $(uname -r), $(nproc) vCPUs, $(date -u '+%Y-%m-%d %H:%M UTC'), iperf3 -t $T"
+echo "# tcp RTT_MS RATE_KBPS CONFIG GOODPUT_BPS STEADY_BPS RETRANSMITS"
+echo "# udp GSO RATE_KBPS POLICER OFFERED_L2_BPS THROUGH_L2_BPS HOW"
+echo "# cost FRAMES QUEUES ACTION PPS"
+cat "$DAT"
+echo "BENCH-END bench.dat"
+exit 0
