@@ -58,7 +58,7 @@ EOT
 # real userland copied from the host, zstd-compressed cpio), QEMU, and
 # checkpatch (perl).
 HOST_PKGS="build-essential bc bison flex libelf-dev libssl-dev cpio xz-utils
-zstd kmod rsync qemu-system-x86 busybox-static iperf3 ethtool jq iproute2
+zstd kmod rsync busybox-static iperf3 ethtool jq iproute2
 strace procps iputils-ping libmnl-dev libbpf-dev libcap-dev pkg-config dpkg-dev
 gnuplot-nox python3 perl file"
 
@@ -73,6 +73,23 @@ install_host_pkgs() {
 	apt_update
 	say "installing: ${missing[*]}"
 	apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# QEMU from bookworm-backports: bookworm's QEMU 7.2 TCG crashes the
+# Debian 6.12 kernel at random (double faults, wild instruction fetches,
+# with any CPU model and with single-threaded TCG); 10.0 runs it.
+QEMU_MIN=1:10
+install_qemu() {
+	local have
+
+	have=$(dpkg-query -W -f='${Version}' qemu-system-x86 2>/dev/null || true)
+	if [ -n "$have" ] && dpkg --compare-versions "$have" ge "$QEMU_MIN"; then
+		return 0
+	fi
+	apt_update
+	say "installing qemu-system-x86 from bookworm-backports (have: ${have:-none})"
+	apt-get install -y -qq --no-install-recommends -t bookworm-backports \
+		qemu-system-x86
 }
 
 # Resolve the versioned package behind a meta package in a given suite.
@@ -176,6 +193,7 @@ need_root
 mkdir -p "$CACHE/kernels"
 add_sources
 install_host_pkgs
+install_qemu
 stock_kernel 6.1 ""
 stock_kernel 6.12 bookworm-backports
 linux_source_73

@@ -20,6 +20,10 @@ ktap_plan 13
 TOL_PCT=2
 MSS=1448
 
+# tun is a module on distribution kernels
+modprobe tun 2>/dev/null
+[ -c /dev/net/tun ] || { ktap_print "no /dev/net/tun: the kernel needs CONFIG_TUN"; exit 1; }
+
 setup_ns NSH
 ip -n "$NSH" tuntap add dev vnet0 mode tap multi_queue vnet_hdr
 ip -n "$NSH" addr add 10.0.0.1/24 dev vnet0

@@ -64,7 +64,7 @@ say "booting $KREL ($kname), $ntests test(s), timeout ${overall}s, idle ${idle}s
 start=$(date +%s)
 qemu-system-x86_64 \
 	-nodefaults -display none -no-reboot \
-	-accel tcg,thread=multi -cpu "${VM_CPU:-max}" \
+	-accel tcg,thread="${VM_TCG_THREAD:-multi}" -cpu "${VM_CPU:-max}" \
 	-smp "${VM_SMP:-2}" -m "${VM_MEM:-2048}" \
 	-net none \
 	-serial "file:$log" -serial "file:$res" \
