@@ -7,7 +7,7 @@
 # reports.
 #
 # Usage: bench.sh [--demo] [--script PATH] [KERNEL]
-#   KERNEL     6.1 | 6.12 | debug (default: $KERNEL or 6.12)
+#   KERNEL     6.1 | 6.12 | debug (default: $KERNEL or 6.1)
 #   --demo     run bench/demo.sh (make demo) instead of bench/bench.sh
 #   --script   run another script under /opt/vmpolice in the guest
 #
@@ -42,7 +42,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-kname=${1:-${KERNEL:-6.12}}
+kname=${1:-${KERNEL:-6.1}}
 case "$kname" in
 6.1|6.12|debug) ;;
 *) die "unknown kernel '$kname' (want 6.1, 6.12 or debug)" ;;
