@@ -20,9 +20,8 @@ DKMS ?= dkms
 VERSION ?= $(shell sed -n 's/^PACKAGE_VERSION="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' dkms.conf 2>/dev/null)
 KERNEL ?= 6.1
 TESTS ?=
-# make bench / make demo boot the stock 6.1 kernel unless KERNEL is given
-# (Debian's 6.12 often dies while booting under this QEMU's TCG)
-BENCH_KERNEL = $(if $(filter command line environment,$(origin KERNEL)),$(KERNEL),6.1)
+# make bench / make demo boot the stock 6.12 kernel unless KERNEL is given
+BENCH_KERNEL = $(if $(filter command line environment,$(origin KERNEL)),$(KERNEL),6.12)
 
 all: module
 

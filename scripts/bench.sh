@@ -7,7 +7,7 @@
 # reports.
 #
 # Usage: bench.sh [--demo] [--script PATH] [KERNEL]
-#   KERNEL     6.1 | 6.12 | debug (default: $KERNEL or 6.1)
+#   KERNEL     6.1 | 6.12 | debug (default: $KERNEL or 6.12)
 #   --demo     run bench/demo.sh (make demo) instead of bench/bench.sh
 #   --script   run another script under /opt/vmpolice in the guest
 #
@@ -42,7 +42,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-kname=${1:-${KERNEL:-6.1}}
+kname=${1:-${KERNEL:-6.12}}
 case "$kname" in
 6.1|6.12|debug) ;;
 *) die "unknown kernel '$kname' (want 6.1, 6.12 or debug)" ;;
@@ -76,9 +76,10 @@ tail -n +1 -F "$prefix.results" 2>/dev/null |
 tailpid=$!
 append=
 [ -n "${BENCH_ARGS:-}" ] && append="vmpolice_bench=${BENCH_ARGS// /,}"
-# Debian's 6.12 kernel sometimes dies while booting under this QEMU's
-# TCG (double fault or #DB in SLUB's cmpxchg16b, before any of our code
-# runs); a guest that never reached the script is booted again.
+# Debian's 6.12 kernel often dies while booting under bookworm's QEMU 7.2
+# TCG (double faults, spurious #DB in SLUB, before any of our code runs;
+# QEMU 10 from bookworm-backports, which setup-host.sh installs, does
+# not): a guest that never reached the script is booted again.
 for try in 1 2 3; do
 	vmrc=0
 	VM_QUIET=1 VM_RUN=$script VM_TIMEOUT=$timeout VM_IDLE=$timeout \
