@@ -18,7 +18,7 @@ require_root
 require_cmd jq ip iperf3 ethtool
 
 ktap_header
-ktap_plan 26
+ktap_plan 30
 
 TOL_PCT=2
 
@@ -249,5 +249,20 @@ ov=$($TC -n "$NSB" -j -s actions get action vmpolice index 1 |
 ktap_result "exceed verdict other than drop: overlimits counted, nothing cut" $?
 check_output "conform and exceed verdicts shown" "pipe" \
 	$TC -n "$NSB" actions get action vmpolice index 1
+
+# --- where police goes, vmpolice goes ------------------------------------
+$TC -n "$NSB" filter del dev b0 ingress
+$TC -n "$NSB" actions flush action vmpolice
+check "flower filter with a vmpolice action" \
+	$TC -n "$NSB" filter add dev b0 ingress pref 2 protocol ip flower \
+		ip_proto udp action vmpolice rate 1mbit burst 10k drop index 7
+check_output "bare verdict shorthand: drop is the exceed verdict" \
+	"conform-exceed drop" \
+	$TC -n "$NSB" actions get action vmpolice index 7
+check "peakrate without an explicit mtu (the 64 KiB ceiling is the default)" \
+	$TC -n "$NSB" actions add action vmpolice rate 1mbit burst 10k \
+		peakrate 2mbit drop index 8
+check_output "an unknown index is refused by name" "vmpolice|index|not found|No such" \
+	bash -c "! $TC -n $NSB actions get action vmpolice index 4242 2>&1"
 
 ktap_finish

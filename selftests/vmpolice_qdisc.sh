@@ -25,6 +25,10 @@ setup_ns NS1 NS2
 # four TX queues on the sender side, so the multiqueue form applies
 ip link add s0 netns "$NS1" numtxqueues 4 numrxqueues 4 type veth \
 	peer name r0 netns "$NS2" numtxqueues 4 numrxqueues 4
+# nothing but the tests' own traffic leaves s0 (no IPv6 ND/MLD, no ARP),
+# so counters read at different moments of an idle device agree
+ip netns exec "$NS1" sysctl -qw net.ipv6.conf.s0.disable_ipv6=1
+ip netns exec "$NS2" sysctl -qw net.ipv6.conf.r0.disable_ipv6=1
 ip -n "$NS1" addr add 10.3.0.1/24 dev s0
 ip -n "$NS2" addr add 10.3.0.2/24 dev r0
 ip -n "$NS1" link set s0 up
@@ -32,6 +36,10 @@ ip -n "$NS2" link set r0 up
 ip netns exec "$NS2" iperf3 -s -D -p 5201 >/dev/null 2>&1
 ip netns exec "$NS2" iperf3 -s -D -p 5202 >/dev/null 2>&1
 defer ip netns exec "$NS2" pkill iperf3
+ip -n "$NS1" neigh replace 10.3.0.2 dev s0 permanent \
+	lladdr "$(ip -n "$NS2" -j link show r0 | jq -r '.[0].address')"
+ip -n "$NS2" neigh replace 10.3.0.1 dev r0 permanent \
+	lladdr "$(ip -n "$NS1" -j link show s0 | jq -r '.[0].address')"
 ip netns exec "$NS1" ping -q -c 1 -W 2 10.3.0.2 >/dev/null
 
 QD_JQ='.[] | select(.root == true) | .xstats'
@@ -146,13 +154,14 @@ check_eq "multiqueue form: one leaf per TX queue" 4 "$nleaves"
 # TX queue 1, so each sender thread has a queue of its own
 ip netns exec "$NS1" sh -c 'echo 1 > /sys/class/net/s0/queues/tx-0/xps_cpus;
 	echo 2 > /sys/class/net/s0/queues/tx-1/xps_cpus'
-udp_rate "multiqueue form, 2 queues from 2 CPUs," 8 off --flows 2 \
+udp_rate "multiqueue form, 2 queues from 2 CPUs" 8 off --flows 2 \
 	--threads --cpus 0,1
 
 # Per-queue state: each leaf's xstats are its TX queue's counters (tc
 # 6.1's "class show" has no JSON; the same numbers are in its text).
-leaves=$($TC -n "$NS1" -j -s qdisc show dev s0 |
-	jq '[.[] | select(.kind == "vmpolice" and .root != true)]')
+# root and leaves from one dump
+snap=$($TC -n "$NS1" -j -s qdisc show dev s0)
+leaves=$(jq '[.[] | select(.kind == "vmpolice" and .root != true)]' <<< "$snap")
 used=$(jq '[.[] | select(.xstats.packets > 0)] | length' <<< "$leaves")
 ktap_print "queues used: $used" \
 	"$(jq -c '.[] | [.parent, .xstats.packets, .xstats.conformed]' <<< "$leaves")"
@@ -161,7 +170,8 @@ ktap_print "queues used: $used" \
 ktap_result "per-queue leaves: queues 0 and 1 both carried traffic" $?
 for key in packets conformed conformed_bytes exceeded exceeded_bytes; do
 	sum=$(jq "[.[].xstats.$key] | add" <<< "$leaves")
-	check_eq "queue $key add up to the qdisc total" "$(xstat "$key")" "$sum"
+	check_eq "queue $key add up to the qdisc total" \
+		"$(jq "$QD_JQ.$key" <<< "$snap")" "$sum"
 done
 check_output "tc -s class show: one class per queue with its counters" \
 	"class vmpolice 1:4 .*" \
