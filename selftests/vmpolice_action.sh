@@ -114,9 +114,9 @@ udp_rate()
 	ktap_result "$what at ${mbit}mbit: L2 rate within ${TOL_PCT}% ($rate bit/s)" $?
 }
 
+udp_rate 1 off
 udp_rate 2 off
 udp_rate 4 off
-udp_rate 8 off
 udp_rate 8 on
 udp_rate 24 on
 udp_rate 48 on

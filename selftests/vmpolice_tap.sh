@@ -91,7 +91,7 @@ gso_rate()
 
 gso_rate 8
 gso_rate 32
-gso_rate 64
+gso_rate 48
 
 # --- queue-rate: each queue on its own --------------------------------
 # each of two queues is offered 16 Mbit/s and held to its own 8mbit;
