@@ -188,14 +188,14 @@ udp_run()
 	police_dev "$dev" "$pol" "$r" || { log "udp: cannot police $dev"; return; }
 	case "$how" in
 	send) "$VMTAP" send --netns "$SG_GNS" --dst 10.9.0.2 --dport 9000 \
-		--duration 9 --payload "$UDP_PAYLOAD" > "$rep" 2>&1 & ;;
+		--duration 12 --payload "$UDP_PAYLOAD" > "$rep" 2>&1 & ;;
 	send-gso) "$VMTAP" send --netns "$SG_GNS" --dst 10.9.0.2 --dport 9000 \
-		--duration 9 --gso-size "$UDP_PAYLOAD" \
+		--duration 12 --gso-size "$UDP_PAYLOAD" \
 		--payload $((10 * UDP_PAYLOAD)) > "$rep" 2>&1 & ;;
 	inject-tcp-gso)
 		# offered: twice the rate, in packets of 10 x 1502 wire bytes
 		"$VMTAP" inject --dev vnet1 --netns "$SG_HNS" --queues 2 \
-			--queue 0 --duration 9 --count 100000000 \
+			--queue 0 --duration 12 --count 100000000 \
 			--rate $((r * 8000 * 2 / 8 / 15020 + 1)) \
 			--src 10.1.0.2 --dst 10.9.0.2 --proto tcp --gso-size 1448 \
 			--payload 14480 > "$rep" 2>&1 & ;;
