@@ -519,3 +519,22 @@ vmtap_offered()
 # A private scratch directory, removed at exit.
 VMP_TMP=$(mktemp -d /tmp/vmpolice.XXXXXX)
 defer rm -rf "$VMP_TMP"
+
+# actions_flush NS KIND: flush all actions of KIND in NS, waiting for the
+# ones a just-deleted filter still holds: filters release their actions
+# from a work queue, and until then "flush" leaves them in place, so a
+# new "action KIND ... index N" would silently bind the old one instead
+# of creating it with the new options.
+actions_flush()
+{
+	local ns=$1 kind=$2 i
+
+	for ((i = 0; i < 50; i++)); do
+		$TC -n "$ns" actions flush action "$kind" >/dev/null 2>&1
+		[ -z "$($TC -n "$ns" actions list action "$kind" 2>/dev/null |
+			grep -w "index")" ] && return 0
+		sleep 0.1
+	done
+	ktap_print "actions of kind $kind still present after 5 s"
+	return 1
+}

@@ -64,7 +64,7 @@ PROTO=all
 police()
 {
 	$TC -n "$NSB" filter del dev b0 ingress 2>/dev/null
-	$TC -n "$NSB" actions flush action vmpolice 2>/dev/null
+	actions_flush "$NSB" vmpolice
 	$TC -n "$NSB" filter add dev b0 ingress pref 1 protocol "$PROTO" \
 		matchall action vmpolice "$@" index 1
 }
@@ -200,7 +200,7 @@ check_eq "frames of 1042 bytes pass mtu 1042" 3 "$(stat 1 conformed)"
 
 # --- one policer shared by index across ingress and egress -----------
 $TC -n "$NSB" filter del dev b0 ingress
-$TC -n "$NSB" actions flush action vmpolice
+actions_flush "$NSB" vmpolice
 $TC -n "$NSB" actions add action vmpolice rate 100mbit burst 100k \
 	conform-exceed drop/ok index 5
 $TC -n "$NSB" filter add dev b0 ingress pref 1 protocol ip \
@@ -252,7 +252,7 @@ check_output "conform and exceed verdicts shown" "pipe" \
 
 # --- where police goes, vmpolice goes ------------------------------------
 $TC -n "$NSB" filter del dev b0 ingress
-$TC -n "$NSB" actions flush action vmpolice
+actions_flush "$NSB" vmpolice
 check "flower filter with a vmpolice action" \
 	$TC -n "$NSB" filter add dev b0 ingress pref 2 protocol ip flower \
 		ip_proto udp action vmpolice rate 1mbit burst 10k drop index 7

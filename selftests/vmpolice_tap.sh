@@ -35,7 +35,7 @@ vmtap() { "$VMTAP" inject --dev vnet0 --netns "$NSH" --queues 4 "$@"; }
 police()
 {
 	$TC -n "$NSH" filter del dev vnet0 ingress 2>/dev/null
-	$TC -n "$NSH" actions flush action vmpolice 2>/dev/null
+	actions_flush "$NSH" vmpolice
 	$TC -n "$NSH" filter add dev vnet0 ingress pref 1 protocol ip \
 		matchall action vmpolice "$@" index 1
 }
