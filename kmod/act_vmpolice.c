@@ -46,11 +46,20 @@ static int tcf_vmpolice_act(struct sk_buff *skb, const struct tc_action *a,
 			    struct tcf_result *res)
 {
 	struct tcf_vmpolice *v = to_vmpolice(a);
-	const struct vmp_params *prm;
 	int exceed = READ_ONCE(v->tcf_action);
+	const struct vmp_params *prm;
+	struct vmp_train t;
 
 	tcf_lastuse_update(&v->tcf_tm);
-	tcf_action_update_bstats(&v->common, skb);
+	/*
+	 * Not tcf_action_update_bstats(): it counts gso_segs, which tun
+	 * leaves at 0 for a guest's (DODGY) GSO packets.  Count the frames
+	 * the packet really stands for, as the policer charges them.
+	 */
+	if (!vmp_skb_train(skb, &t))
+		t.segs = 1;
+	tcf_action_update_stats(&v->common, qdisc_pkt_len(skb), t.segs, 0,
+				false);
 
 	prm = rcu_dereference_bh(v->pol->params);
 	switch (vmp_police(v->pol, prm, skb, vmp_act_queue(skb),

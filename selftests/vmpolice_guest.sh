@@ -27,7 +27,7 @@ require_cmd jq ip iperf3 ping
 source "$SIMGUEST"
 
 ktap_header
-ktap_plan 9
+ktap_plan 10
 
 NQ=2
 mod_load vmpolice || ktap_skip_all "cannot load vmpolice"
@@ -92,6 +92,10 @@ check_eq "per-queue dodgy: every GSO frame from the guest is SKB_GSO_DODGY" \
 check_eq "segments: what the guest's GSO frames stand for" \
 	"$(vmtap_total g2h_segs "$fwd")" \
 	"$(jq -r '.totals.segments' <<< "$vmp")"
+
+check_eq "the action's Sent counter counts every frame, guest GSO included" \
+	"$(jq -r '.totals.segments' <<< "$vmp")" \
+	"$(jq -r '.stats.packets' <<< "$vmp")"
 
 check_eq "nothing exceeded, nothing malformed" "0 0" \
 	"$(jq -r '"\(.totals.exceeded) \(.totals.malformed)"' <<< "$vmp")"
