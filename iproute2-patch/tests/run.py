@@ -527,7 +527,14 @@ for which in ("stock", "patched"):
          ["class vmpolice 1:1 parent 1:", "class vmpolice 1:2 parent 1:",
           " seen 100 pkt 200 bytes 300 segments partial 800 malformed 900"
           " dodgy 1000",
-          " seen 1000 pkt 2000 bytes 3000 segments partial 8000"])
+          " seen 1000 pkt 2000 bytes 3000 segments partial 8000"],
+         # stock 6.1 tc prints classes only as text; the patch adds JSON
+         None if which == "stock" else
+         lambda j: None if [(c.get("class"), c.get("handle"),
+                             c.get("parent"), c.get("xstats"))
+                            for c in j] == [
+             ("vmpolice", "1:1", "1:", Q0), ("vmpolice", "1:2", "1:", Q1)]
+         else "classes %r" % j)
 
 print("%d of %d passed" % (count - failures, count))
 sys.exit(1 if failures else 0)
