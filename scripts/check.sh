@@ -8,7 +8,9 @@
 #   unit           make -C selftests/unit run (when there are unit tests)
 #   checkpatch     checkpatch.pl --strict on the module sources
 #   module-*       vmpolice.ko for 6.1, 6.12, debug; W=1, no warnings
-#   vmtest-*       the selftests in a QEMU guest on each kernel
+#   tc, tools      the tc side (iproute2-patch) and the selftest tools
+#   vmtest-*       the selftests in a QEMU guest on each kernel (the
+#                  debug guest beside the stock ones)
 #
 # Each step logs to build/logs/<step>.log.  A failing step does not stop
 # the others (except setup-host).  The last line is "N passed, N failed",
@@ -80,11 +82,64 @@ for k in $KERNELS; do
 	step "module-$k" "$TOP/scripts/build-module.sh" "$k"
 done
 
+# Built once here, so that the guests' own (then no-op) builds of the
+# tc side and the test tools do not race each other.
+step tc make -C iproute2-patch
+step tools make -C selftests/tools
+
+# guest KERNEL: one vmtest in the background, its log in
+# build/logs/vmtest-KERNEL.log and "EXIT SECONDS" in .status next to it.
+guest()
+{
+	local k=$1 t0 rc=0
+
+	t0=$(date +%s)
+	"$TOP/scripts/vmtest.sh" "$k" "$TESTS" > "$LOGS/vmtest-$k.log" 2>&1 \
+		< /dev/null || rc=$?
+	echo "$rc $(( $(date +%s) - t0 ))" > "$LOGS/vmtest-$k.status"
+}
+
+# Two guests at a time, one per host core: the debug kernel's run is
+# the longest (fork, exec and netlink cost ten times more there under
+# KASAN, lockdep and kmemleak), so it runs beside the stock kernels,
+# which run one after the other.  The rate tests measure against the
+# guest's own clock and check the offered load, so a slower guest fails
+# them rather than passing them wrongly.
+pids=()
+serial=()
+for k in $KERNELS; do
+	rm -f "$LOGS/vmtest-$k.status"
+	if [ "$k" = debug ]; then
+		guest "$k" &
+		pids+=($!)
+	else
+		serial+=("$k")
+	fi
+done
+if [ ${#serial[@]} -gt 0 ]; then
+	(for k in "${serial[@]}"; do guest "$k"; done) &
+	pids+=($!)
+fi
+echo "$ME: guests ($KERNELS) running, two at a time"
+wait "${pids[@]}"
+
 pass=0 fail=0 skip=0
 for k in $KERNELS; do
-	step "vmtest-$k" "$TOP/scripts/vmtest.sh" "$k" "$TESTS"
+	name=vmtest-$k
+	log=$LOGS/$name.log
+	read -r rc dt < "$LOGS/$name.status" 2>/dev/null || { rc=1 dt=0; }
+	if [ "$rc" = 0 ]; then
+		printf '%s: %-20s ok (%ss)\n' "$ME" "$name" "$dt"
+		summary+=("$(printf '%-20s ok      %5ss' "$name" "$dt")")
+	else
+		printf '%s: %-20s FAILED (%ss, exit %s, log %s)\n' "$ME" "$name" \
+			"$dt" "$rc" "${log#"$TOP"/}"
+		summary+=("$(printf '%-20s FAILED  %5ss  %s' "$name" "$dt" "${log#"$TOP"/}")")
+		failed_steps+=("$name")
+		tail -n 25 "$log" | sed 's/^/    | /'
+	fi
 	# The per-test verdict from check-log.sh, or the build error.
-	sed -n '/^== /,$p' "$LOGS/vmtest-$k.log" | sed 's/^/    /'
+	sed -n '/^== /,$p' "$log" | sed 's/^/    /'
 	if [ -f "$LOGS/vm-$k.counts" ]; then
 		read -r p f s < "$LOGS/vm-$k.counts"
 	else

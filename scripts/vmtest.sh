@@ -68,15 +68,15 @@ else
 fi
 
 if [ -f "$TOP/iproute2-patch/Makefile" ]; then
-	make -C "$TOP/iproute2-patch" > "$LOGS/tc.log" 2>&1 ||
-		{ tail -n 30 "$LOGS/tc.log" >&2; abort "tc side build failed (log: $LOGS/tc.log)"; }
+	make -C "$TOP/iproute2-patch" > "$LOGS/tc-$kname.log" 2>&1 ||
+		{ tail -n 30 "$LOGS/tc-$kname.log" >&2; abort "tc side build failed (log: $LOGS/tc-$kname.log)"; }
 else
 	missing "no iproute2-patch/Makefile"
 fi
 
 if [ -f "$TOP/selftests/tools/Makefile" ]; then
-	make -C "$TOP/selftests/tools" > "$LOGS/tools.log" 2>&1 ||
-		{ tail -n 30 "$LOGS/tools.log" >&2; abort "selftests/tools build failed (log: $LOGS/tools.log)"; }
+	make -C "$TOP/selftests/tools" > "$LOGS/tools-$kname.log" 2>&1 ||
+		{ tail -n 30 "$LOGS/tools-$kname.log" >&2; abort "selftests/tools build failed (log: $LOGS/tools-$kname.log)"; }
 else
 	missing "no selftests/tools/Makefile"
 fi

@@ -102,7 +102,7 @@ udp_rate()
 	burst=$(burst_for "$mbit")
 	police rate "${mbit}mbit" burst "$burst" drop
 	out=$("$VMTAP" send --netns "$NSA" --dst 10.1.0.2 --dport 9 $args \
-		--flows 2 --threads --rate "$pps" --duration 8 2>&1)
+		--flows 2 --threads --rate "$pps" --duration "$RATE_SECS" 2>&1)
 	rate=$(admitted_rate "$(stat 1 conformed_bytes)" "$burst" \
 		"$(vmtap_elapsed "$out")")
 	offered=$(seen_rate "$(stat 1 bytes)" "$(vmtap_elapsed "$out")")
@@ -159,7 +159,7 @@ tcp_gso 6 fd02::2
 # 10-segment UDP GSO packets at 200/s offer 2000 segments/s
 police pkts_rate 1000 pkts_burst 50 drop
 out=$("$VMTAP" send --netns "$NSA" --dst 10.1.0.2 --dport 9 --payload 14000 \
-	--gso-size 1400 --rate 200 --duration 8 2>&1)
+	--gso-size 1400 --rate 200 --duration "$RATE_SECS" 2>&1)
 secs=$(vmtap_elapsed "$out")
 pps=$(awk -v c="$(stat 1 conformed)" -v s="$secs" \
 	'BEGIN { printf "%d", (c - 50) / s }')
@@ -172,14 +172,14 @@ ktap_result "pkts_rate 1000 alone: $pps segments/s" $?
 # binds at 100mbit, the byte rate at 8mbit
 police rate 100mbit burst 256k pkts_rate 1000 pkts_burst 50 drop
 out=$("$VMTAP" send --netns "$NSA" --dst 10.1.0.2 --dport 9 --payload 14000 \
-	--gso-size 1400 --rate 400 --duration 6 2>&1)
+	--gso-size 1400 --rate 400 --duration "$RATE_SECS" 2>&1)
 pps=$(awk -v c="$(stat 1 conformed)" -v s="$(vmtap_elapsed "$out")" \
 	'BEGIN { printf "%d", (c - 50) / s }')
 within "$TOL_PCT" "$pps" 1000
 ktap_result "rate 100mbit with pkts_rate 1000: the packet rate binds ($pps segments/s)" $?
 police rate 8mbit burst 50000 pkts_rate 100000 pkts_burst 1000 drop
 out=$("$VMTAP" send --netns "$NSA" --dst 10.1.0.2 --dport 9 --payload 14000 \
-	--gso-size 1400 --rate 400 --duration 6 2>&1)
+	--gso-size 1400 --rate 400 --duration "$RATE_SECS" 2>&1)
 rate=$(admitted_rate "$(stat 1 conformed_bytes)" 50000 \
 	"$(vmtap_elapsed "$out")")
 within "$TOL_PCT" "$rate" 8000000

@@ -4,7 +4,8 @@
 # The vmpolice qdisc with real traffic, at the sender's egress of a veth:
 # the L2 rate read from its counters in both forms (single and
 # multiqueue), per-queue classes adding up to the totals, changes and
-# deletion under traffic, a TX queue count change on a live device,
+# deletion under traffic, a change keeping the bucket's tokens, the qdisc
+# as a classless child of htb, a TX queue count change on a live device,
 # replacing a queue's child, and the module unloading afterwards.
 
 source "$(dirname "$(readlink -f "$0")")/lib.sh"
@@ -13,7 +14,7 @@ require_root
 require_cmd jq ip iperf3 ethtool
 
 ktap_header
-ktap_plan 28
+ktap_plan 33
 
 TOL_PCT=2
 # TCP's own loss recovery after each policer drop costs it up to about
@@ -44,15 +45,20 @@ ip netns exec "$NS1" ping -q -c 1 -W 2 10.3.0.2 >/dev/null
 
 QD_JQ='.[] | select(.root == true) | .xstats'
 
-# xstat KEY: the qdisc's vmpolice totals (xstats)
+# xstat KEY [HANDLE]: the vmpolice totals (xstats) of the root qdisc, or
+# of the qdisc with that handle
 xstat()
 {
-	$TC -n "$NS1" -j -s qdisc show dev s0 | jq -r "$QD_JQ.$1"
+	local sel='.root == true'
+
+	[ -n "${2:-}" ] && sel=".handle == \"$2\""
+	$TC -n "$NS1" -j -s qdisc show dev s0 |
+		jq -r ".[] | select($sel) | .xstats.$1"
 }
 
 qd_json() { $TC -n "$NS1" -j -s qdisc show dev s0; }
 
-# blast MBIT GSO [vmtap send options]: 8 s of UDP at twice MBIT from
+# blast MBIT GSO [vmtap send options]: RATE_SECS of UDP at twice MBIT from
 # NS1; GSO "on" sends 10 x 1400 UDP_SEGMENT packets.  Prints the report.
 blast()
 {
@@ -67,23 +73,34 @@ blast()
 		set -- --payload 1400 "$@"
 	fi
 	"$VMTAP" send --netns "$NS1" --dst 10.3.0.2 --dport 9 --rate "$pps" \
-		--duration 8 "$@" 2>&1
+		--duration "$RATE_SECS" "$@" 2>&1
 }
 
 # udp_rate FORM MBIT GSO [vmtap send options]: one rate test on a fresh
-# qdisc (its bucket starts full); see lib.sh for the method
+# qdisc (its bucket starts full); see lib.sh for the method.  With
+# UNDER_HTB set, vmpolice is the child 10: of an htb class instead of
+# the root.
 udp_rate()
 {
-	local form=$1 mbit=$2 gso=$3 burst out r offered
+	local form=$1 mbit=$2 gso=$3 burst out r offered handle=
 
 	shift 3
 	burst=$(burst_for "$mbit")
 	$TC -n "$NS1" qdisc del dev s0 root 2>/dev/null
-	root rate "${mbit}mbit" burst "$burst"
+	if [ -n "${UNDER_HTB:-}" ]; then
+		handle=10:
+		$TC -n "$NS1" qdisc add dev s0 root handle 1: htb default 10
+		$TC -n "$NS1" class add dev s0 parent 1: classid 1:10 htb \
+			rate 1gbit
+		$TC -n "$NS1" qdisc add dev s0 parent 1:10 handle 10: \
+			vmpolice rate "${mbit}mbit" burst "$burst"
+	else
+		root rate "${mbit}mbit" burst "$burst"
+	fi
 	out=$(blast "$mbit" "$gso" "$@")
-	r=$(admitted_rate "$(xstat conformed_bytes)" "$burst" \
+	r=$(admitted_rate "$(xstat conformed_bytes $handle)" "$burst" \
 		"$(vmtap_elapsed "$out")")
-	offered=$(seen_rate "$(xstat bytes)" "$(vmtap_elapsed "$out")")
+	offered=$(seen_rate "$(xstat bytes $handle)" "$(vmtap_elapsed "$out")")
 	ktap_print "$form ${mbit}mbit GSO $gso: $r bit/s L2 admitted," \
 		"$offered bit/s reached the policer in $(vmtap_elapsed "$out") s" \
 		"($(vmtap_offered "$out") bit/s sent)"
@@ -142,6 +159,33 @@ check_output "single form: class 1:1 holds the child" "class vmpolice 1:1" \
 check "single form: child replaced by fq_codel" \
 	$TC -n "$NS1" qdisc replace dev s0 parent 1:1 fq_codel
 
+# a change keeps counters and tokens: vmtap sends the frames within
+# milliseconds, so the bucket barely refills while they pass and what
+# it admits shows what it held
+send_udp_fast()
+{
+	"$VMTAP" send --netns "$NS1" --dst 10.3.0.2 --dport 9 --payload 1000 \
+		--count "$1" >/dev/null
+}
+$TC -n "$NS1" qdisc del dev s0 root
+root rate 100kbit burst 200k
+send_udp_fast 100
+c1=$(xstat conformed)
+check_eq "before change: 100 frames within the burst" 100 "$c1"
+root rate 200kbit burst 200k
+check_eq "qdisc change keeps the counters" 100 "$(xstat conformed)"
+send_udp_fast 150
+c2=$(xstat conformed)
+e2=$(xstat exceeded)
+ktap_print "after change: $((c2 - c1)) of 150 frames admitted, $e2 exceeded"
+# a refilled bucket (204800 bytes) would have admitted all 150 frames of
+# 1042 bytes; the kept one holds what the first 100 left, about 96
+[ "$e2" -gt 0 ] && [ $((c2 - c1)) -ge 80 ] && [ $((c2 - c1)) -lt 150 ]
+ktap_result "qdisc change keeps the tokens (the bucket was not refilled)" $?
+
+# a classless child under htb, as in libvirt's egress tree
+UNDER_HTB=1 udp_rate "under an htb class" 4 off
+
 # --- multiqueue form -------------------------------------------------
 $TC -n "$NS1" qdisc del dev s0 root
 ip netns exec "$NS1" ethtool -L s0 tx 4 >/dev/null 2>&1
@@ -176,12 +220,18 @@ done
 check_output "tc -s class show: one class per queue with its counters" \
 	"class vmpolice 1:4 .*" \
 	bash -c "$TC -n $NS1 -s class show dev s0 | tr '\n' ' '"
+# the patched tc prints classes as JSON too (stock 6.1 tc: text only)
+classes=$("$TC_PATCHED" -n "$NS1" -s -j class show dev s0)
+[ "$(jq '[.[] | select(.class == "vmpolice")] | length' <<< "$classes")" = 4 ] &&
+	[ "$(jq '[.[].xstats.conformed_bytes] | add' <<< "$classes")" = \
+	  "$(jq "$QD_JQ.conformed_bytes" <<< "$snap")" ]
+ktap_result "tc -s -j class show: per-queue JSON adds up to the qdisc total" $?
 
 # change under traffic keeps the counters; the new rate applies: once
 # the bucket has refilled (1 s idle), a blast admits burst + rate x time
 blast 4 off --flows 2 --threads --cpus 0,1 >/dev/null &
 pid=$!
-sleep 3
+sleep 1
 before=$(xstat packets)
 root rate 2mbit burst 32k
 wait "$pid"
@@ -206,7 +256,7 @@ check_eq "classes follow the queue count" 2 \
 
 # delete and re-add under traffic, then unload
 "$VMTAP" send --netns "$NS1" --dst 10.3.0.2 --dport 9 --payload 1400 \
-	--flows 2 --threads --rate 2000 --duration 6 >/dev/null 2>&1 &
+	--flows 2 --threads --rate 2000 --duration 4 >/dev/null 2>&1 &
 sleep 1
 $TC -n "$NS1" qdisc del dev s0 root
 root rate 20mbit burst 64k

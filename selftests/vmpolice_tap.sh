@@ -77,7 +77,7 @@ gso_rate()
 	police rate "${mbit}mbit" burst "$burst" drop
 	# twice the rate, in 10-segment packets of 15020 wire bytes
 	pps=$((mbit * 1000000 * 2 / 8 / 15020 + 1))
-	out=$(vmtap --queues-used 0,1 --threads --rate "$pps" --duration 8 \
+	out=$(vmtap --queues-used 0,1 --threads --rate "$pps" --duration "$RATE_SECS" \
 		--proto tcp --payload $((10 * MSS)) --gso-size $MSS 2>&1)
 	r=$(admitted_rate "$(stat conformed_bytes)" "$burst" \
 		"$(vmtap_elapsed "$out")")
@@ -97,7 +97,7 @@ gso_rate 48
 # each of two queues is offered 16 Mbit/s and held to its own 8mbit;
 # the aggregate rate is far from reached
 police rate 1gbit burst 256k queue-rate 8mbit queue-burst 250000 drop
-out=$(vmtap --queues-used 0,1 --threads --rate 266 --duration 8 \
+out=$(vmtap --queues-used 0,1 --threads --rate 266 --duration "$RATE_SECS" \
 	--proto tcp --payload $((10 * MSS)) --gso-size $MSS 2>&1)
 q=$(vmp)
 secs=$(vmtap_elapsed "$out")
