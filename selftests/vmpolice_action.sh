@@ -109,7 +109,11 @@ udp_rate()
 	ktap_print "${mbit}mbit $what: $rate bit/s L2 admitted," \
 		"$offered bit/s reached the policer in $(vmtap_elapsed "$out") s" \
 		"($(vmtap_offered "$out") bit/s sent)"
-	[ "$offered" -ge $((mbit * 1000000 * 13 / 10)) ] &&
+	if starved "$offered" "$mbit" && [ -z "${RATE_RETRY:-}" ]; then
+		RATE_RETRY=1 udp_rate "$mbit" "$gso"
+		return
+	fi
+	! starved "$offered" "$mbit" >/dev/null &&
 		within "$TOL_PCT" "$rate" "$((mbit * 1000000))"
 	ktap_result "$what at ${mbit}mbit: L2 rate within ${TOL_PCT}% ($rate bit/s)" $?
 }
@@ -224,11 +228,11 @@ send_udp_fast()
 	"$VMTAP" send --netns "$NSA" --dst 10.2.0.2 --dport 9 --payload 1000 \
 		--count "$1" >/dev/null
 }
-police rate 100kbit burst 200k drop
+police rate 8kbit burst 200k drop
 send_udp_fast 100
 c1=$(stat 1 conformed)
 check_eq "before change: 100 frames within the burst" 100 "$c1"
-$TC -n "$NSB" actions change action vmpolice rate 200kbit burst 200k drop \
+$TC -n "$NSB" actions change action vmpolice rate 16kbit burst 200k drop \
 	index 1
 check_eq "change keeps the counters" 100 "$(stat 1 conformed)"
 send_udp_fast 150

@@ -82,7 +82,7 @@ blast()
 # the root.
 udp_rate()
 {
-	local form=$1 mbit=$2 gso=$3 burst out r offered handle=
+	local form=$1 mbit=$2 gso=$3 burst out r offered handle= all=("$@")
 
 	shift 3
 	burst=$(burst_for "$mbit")
@@ -104,7 +104,11 @@ udp_rate()
 	ktap_print "$form ${mbit}mbit GSO $gso: $r bit/s L2 admitted," \
 		"$offered bit/s reached the policer in $(vmtap_elapsed "$out") s" \
 		"($(vmtap_offered "$out") bit/s sent)"
-	[ "$offered" -ge $((mbit * 1000000 * 13 / 10)) ] &&
+	if starved "$offered" "$mbit" && [ -z "${RATE_RETRY:-}" ]; then
+		RATE_RETRY=1 udp_rate "${all[@]}"
+		return
+	fi
+	! starved "$offered" "$mbit" >/dev/null &&
 		within "$TOL_PCT" "$r" "$((mbit * 1000000))"
 	ktap_result "$form, UDP GSO $gso at ${mbit}mbit: L2 rate within ${TOL_PCT}% ($r bit/s)" $?
 }
@@ -168,11 +172,11 @@ send_udp_fast()
 		--count "$1" >/dev/null
 }
 $TC -n "$NS1" qdisc del dev s0 root
-root rate 100kbit burst 200k
+root rate 8kbit burst 200k
 send_udp_fast 100
 c1=$(xstat conformed)
 check_eq "before change: 100 frames within the burst" 100 "$c1"
-root rate 200kbit burst 200k
+root rate 16kbit burst 200k
 check_eq "qdisc change keeps the counters" 100 "$(xstat conformed)"
 send_udp_fast 150
 c2=$(xstat conformed)

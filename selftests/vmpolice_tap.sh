@@ -84,7 +84,11 @@ gso_rate()
 	offered=$(seen_rate "$(stat bytes)" "$(vmtap_elapsed "$out")")
 	ktap_print "GSO ${mbit}mbit: $r bit/s admitted, $offered reached" \
 		"the policer, partial $(stat partial)"
-	[ "$offered" -ge $((mbit * 1000000 * 13 / 10)) ] &&
+	if starved "$offered" "$mbit" && [ -z "${RATE_RETRY:-}" ]; then
+		RATE_RETRY=1 gso_rate "$mbit"
+		return
+	fi
+	! starved "$offered" "$mbit" >/dev/null &&
 		within "$TOL_PCT" "$r" "$((mbit * 1000000))"
 	ktap_result "guest GSO at ${mbit}mbit on 2 queues: L2 rate within ${TOL_PCT}% ($r bit/s)" $?
 }
