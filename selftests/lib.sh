@@ -458,7 +458,8 @@ iperf3_bps()
 # The rate a policer admits is measured without timing any counter read
 # (under QEMU TCG a tc call takes from 0.4 to 2 seconds, too uncertain
 # for a 2 % tolerance).  The generator runs for a time it measures itself
-# (vmtap's "elapsed", CLOCK_MONOTONIC around its sends) against a policer
+# (vmtap's "elapsed": CLOCK_MONOTONIC from its first send to its last,
+# without thread start-up, which cost a debug guest 1 to 2 %) against a policer
 # whose bucket starts full; a token bucket then admits exactly its burst
 # plus rate x elapsed as long as the offered load stays above the rate,
 # so the rate is (admitted - burst) / elapsed.  The offered load is

@@ -18,7 +18,7 @@ require_root
 require_cmd jq ip iperf3 ethtool
 
 ktap_header
-ktap_plan 30
+ktap_plan 32
 
 TOL_PCT=2
 
@@ -268,5 +268,17 @@ check "peakrate without an explicit mtu (the 64 KiB ceiling is the default)" \
 		peakrate 2mbit drop index 8
 check_output "an unknown index is refused by name" "vmpolice|index|not found|No such" \
 	bash -c "! $TC -n $NSB actions get action vmpolice index 4242 2>&1"
+
+# goto chain, as police takes it: a generous policer's conform verdict
+# sends every IP packet on to chain 1, whose filter drops it
+police rate 1gbit burst 64k conform-exceed drop / goto chain 1
+$TC -n "$NSB" filter add dev b0 ingress chain 1 pref 1 protocol ip \
+	matchall action gact drop
+! ip netns exec "$NSA" ping -q -c 5 -i 0.2 -W 1 10.1.0.2 >/dev/null
+ktap_result "goto chain 1 as the conform verdict: chain 1 drops the pings" $?
+chain1=$($TC -n "$NSB" -j -s filter show dev b0 ingress chain 1 |
+	jq '[.. | objects | select(.kind? == "gact")][0].stats.packets')
+check_eq "every packet that conformed went through chain 1" \
+	"$(stat 1 conformed)" "$chain1"
 
 ktap_finish
