@@ -269,16 +269,19 @@ check "peakrate without an explicit mtu (the 64 KiB ceiling is the default)" \
 check_output "an unknown index is refused by name" "vmpolice|index|not found|No such" \
 	bash -c "! $TC -n $NSB actions get action vmpolice index 4242 2>&1"
 
-# goto chain, as police takes it: a generous policer's conform verdict
-# sends every IP packet on to chain 1, whose filter drops it
-police rate 1gbit burst 64k conform-exceed drop / goto chain 1
+# goto chain, as police takes it (and, as police, only as the exceed
+# verdict): what exceeds goes on to chain 1, whose filter counts and
+# drops it; the first ping fits the burst and passes
+police rate 8kbit burst 2k conform-exceed goto chain 1 / pass
 $TC -n "$NSB" filter add dev b0 ingress chain 1 pref 1 protocol ip \
 	matchall action gact drop
-! ip netns exec "$NSA" ping -q -c 5 -i 0.2 -W 1 10.1.0.2 >/dev/null
-ktap_result "goto chain 1 as the conform verdict: chain 1 drops the pings" $?
+ip netns exec "$NSA" ping -q -c 5 -i 0.2 -W 1 -s 1400 10.1.0.2 >/dev/null
+ex=$(stat 1 exceeded)
 chain1=$($TC -n "$NSB" -j -s filter show dev b0 ingress chain 1 |
 	jq '[.. | objects | select(.kind? == "gact")][0].stats.packets')
-check_eq "every packet that conformed went through chain 1" \
-	"$(stat 1 conformed)" "$chain1"
+ktap_print "exceeded $ex, chain 1 saw $chain1, conformed $(stat 1 conformed)"
+[ "$ex" -ge 3 ]
+ktap_result "goto chain 1 as the exceed verdict: the pings beyond the burst exceed" $?
+check_eq "every packet that exceeded went through chain 1" "$ex" "$chain1"
 
 ktap_finish

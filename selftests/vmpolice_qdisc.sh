@@ -17,6 +17,11 @@ ktap_header
 ktap_plan 33
 
 TOL_PCT=2
+# TCP's rate is computed over iperf3's own window, which is not the span
+# the policer saw traffic for (connection start, the send buffer draining
+# after the end): at 8mbit that is up to 2 % either way here.  The
+# policer's exactness is what the UDP tests hold to 2 %.
+TCP_TOL_PCT=3
 
 setup_ns NS1 NS2
 # four TX queues on the sender side, so the multiqueue form applies
@@ -114,7 +119,8 @@ udp_rate()
 # is half a second of the rate (half of libvirt's one second): with the
 # 250 ms of the UDP tests, the bucket filled up while TCP recovered from
 # its drops, and the tokens it could not hold cost TCP up to 2.2 % of
-# the run (measured on all three kernels).
+# the run (measured on all three kernels); with 500 ms, 2 and 4mbit come
+# within 1.4 %.
 tcp_rate()
 {
 	local mbit=$1 burst out secs
@@ -151,8 +157,8 @@ for m in "2 on" "4 on" "8 on" "2 off"; do
 	ktap_print "TCP GSO $2 at ${1}mbit: $r bit/s L2, $retr retransmits," \
 		"partial $(xstat partial), segments $(xstat segments) in" \
 		"$(xstat packets) packets"
-	within "$TOL_PCT" "$r" "$(($1 * 1000000))"
-	ktap_result "single form, TCP GSO $2 at ${1}mbit: L2 rate within ${TOL_PCT}% ($r bit/s)" $?
+	within "$TCP_TOL_PCT" "$r" "$(($1 * 1000000))"
+	ktap_result "single form, TCP GSO $2 at ${1}mbit: L2 rate within ${TCP_TOL_PCT}% ($r bit/s)" $?
 	if [ "$2" = on ] && [ "$1" = 2 ]; then
 		[ "$(xstat segments)" -gt "$(xstat packets)" ]
 		ktap_result "single form: GSO packets charged per segment" $?
