@@ -47,6 +47,10 @@ _ktap_count=0
 _ktap_pass=0
 _ktap_fail=0
 _ktap_skip=0
+# when the last case ended, and "SECONDS DESC" of every case so far: the
+# slowest are printed at the end, to keep make check within its budget
+_ktap_mark=$EPOCHREALTIME
+_ktap_times=()
 
 # ------------------------------------------------------------- KTAP ----
 
@@ -74,8 +78,20 @@ ktap_print()
 	done
 }
 
+# _ktap_time DESC: note how long the case that just ended took (no fork:
+# a fork costs a tenth of a second on the debug guest)
+_ktap_time()
+{
+	local now=${EPOCHREALTIME/./} ds
+
+	ds=$(((now - ${_ktap_mark/./}) / 100000))
+	_ktap_times+=("$((ds / 10)).$((ds % 10)) $*")
+	_ktap_mark=$EPOCHREALTIME
+}
+
 ktap_pass()
 {
+	_ktap_time "$*"
 	_ktap_count=$((_ktap_count + 1))
 	_ktap_pass=$((_ktap_pass + 1))
 	echo "ok $_ktap_count $*"
@@ -83,6 +99,7 @@ ktap_pass()
 
 ktap_fail()
 {
+	_ktap_time "$*"
 	_ktap_count=$((_ktap_count + 1))
 	_ktap_fail=$((_ktap_fail + 1))
 	echo "not ok $_ktap_count $*"
@@ -91,6 +108,7 @@ ktap_fail()
 # ktap_skip DESC REASON
 ktap_skip()
 {
+	_ktap_time "$1"
 	_ktap_count=$((_ktap_count + 1))
 	_ktap_skip=$((_ktap_skip + 1))
 	echo "ok $_ktap_count $1 # SKIP ${2:-}"
@@ -123,6 +141,8 @@ ktap_finish()
 {
 	local rc=$KSFT_PASS
 
+	printf '%s\n' "${_ktap_times[@]}" | sort -rn | head -n "${KTAP_SLOWEST:-5}" |
+		sed 's/^\([^ ]*\) /# slowest: \1 s /'
 	echo "# Totals: pass:$_ktap_pass fail:$_ktap_fail xfail:0 xpass:0 skip:$_ktap_skip error:0"
 	if [ -n "$_ktap_planned" ] && [ "$_ktap_planned" -ne "$_ktap_count" ]; then
 		echo "# Planned $_ktap_planned tests but ran $_ktap_count"
@@ -515,6 +535,19 @@ starved()
 	ktap_print "only $1 bit/s reached the policer, under 1.3 x ${2}mbit:" \
 		"the sender stalled${RATE_RETRY:+ again}"
 	return 0
+}
+
+# rate_verdict OFFERED_BPS RATE_MBIT MEASURED_BPS: 0 when MEASURED is
+# within TOL_PCT of the rate, 1 when it is not or the sender was starved
+# twice, 2 when the sender was starved for the first time (the caller
+# measures again with RATE_RETRY=1)
+rate_verdict()
+{
+	if starved "$1" "$2"; then
+		[ -z "${RATE_RETRY:-}" ] && return 2
+		return 1
+	fi
+	within "$TOL_PCT" "$3" "$(($2 * 1000000))"
 }
 
 # vmtap_total KEY REPORT: a total from a vmtap report (text form)

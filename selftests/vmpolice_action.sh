@@ -109,13 +109,11 @@ udp_rate()
 	ktap_print "${mbit}mbit $what: $rate bit/s L2 admitted," \
 		"$offered bit/s reached the policer in $(vmtap_elapsed "$out") s" \
 		"($(vmtap_offered "$out") bit/s sent)"
-	if starved "$offered" "$mbit" && [ -z "${RATE_RETRY:-}" ]; then
-		RATE_RETRY=1 udp_rate "$mbit" "$gso"
-		return
-	fi
-	! starved "$offered" "$mbit" >/dev/null &&
-		within "$TOL_PCT" "$rate" "$((mbit * 1000000))"
-	ktap_result "$what at ${mbit}mbit: L2 rate within ${TOL_PCT}% ($rate bit/s)" $?
+	rate_verdict "$offered" "$mbit" "$rate"
+	case $? in
+	2) RATE_RETRY=1 udp_rate "$mbit" "$gso" ;;
+	*) ktap_result "$what at ${mbit}mbit: L2 rate within ${TOL_PCT}% ($rate bit/s)" $? ;;
+	esac
 }
 
 udp_rate 1 off

@@ -105,13 +105,11 @@ udp_rate()
 	ktap_print "$form ${mbit}mbit GSO $gso: $r bit/s L2 admitted," \
 		"$offered bit/s reached the policer in $(vmtap_elapsed "$out") s" \
 		"($(vmtap_offered "$out") bit/s sent)"
-	if starved "$offered" "$mbit" && [ -z "${RATE_RETRY:-}" ]; then
-		RATE_RETRY=1 udp_rate "${all[@]}"
-		return
-	fi
-	! starved "$offered" "$mbit" >/dev/null &&
-		within "$TOL_PCT" "$r" "$((mbit * 1000000))"
-	ktap_result "$form, UDP GSO $gso at ${mbit}mbit: L2 rate within ${TOL_PCT}% ($r bit/s)" $?
+	rate_verdict "$offered" "$mbit" "$r"
+	case $? in
+	2) RATE_RETRY=1 udp_rate "${all[@]}" ;;
+	*) ktap_result "$form, UDP GSO $gso at ${mbit}mbit: L2 rate within ${TOL_PCT}% ($r bit/s)" $? ;;
+	esac
 }
 
 # tcp_rate MBIT: iperf3 TCP through a fresh qdisc: "L2_BITS_PER_S
