@@ -85,7 +85,7 @@ gso_rate()
 	offered=$(seen_rate "$(stat bytes)" "$(vmtap_elapsed "$out")")
 	ktap_print "GSO ${mbit}mbit: $r bit/s admitted, $offered reached" \
 		"the policer, partial $(stat partial)"
-	rate_verdict "$offered" "$mbit" "$r"
+	rate_verdict "$offered" $((mbit * 1000000)) "$r"
 	case $? in
 	2) RATE_RETRY=1 gso_rate "$mbit" ;;
 	*) ktap_result "guest GSO at ${mbit}mbit on 2 queues: L2 rate within ${TOL_PCT}% ($r bit/s)" $? ;;
