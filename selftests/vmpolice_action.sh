@@ -124,11 +124,15 @@ udp_rate 24 on
 udp_rate 48 on
 
 # --- TCP with GSO: per-segment charging, cut packets delivered -------
+# At 1mbit TCP's window stays small and its GSO packets are one or two
+# segments: a run cut 0 to 5 of them.  An initial window of 64 makes the
+# first flight one GSO packet of 64 KiB, which a 32k bucket (full at the
+# start) can only cut.
 tcp_gso()
 {
 	local fam=$1 dst=$2 rx0 rx1 cs0 cs1 out pk sg pa cb
 
-	police rate 1mbit burst 64k drop
+	police rate 1mbit burst 32k drop
 	rx0=$(c0_rx_bytes)
 	cs0=$(csum_errors)
 	out=$(ip netns exec "$NSA" iperf3 "-$fam" -c "$dst" -t 5 -J 2>&1)
@@ -154,8 +158,12 @@ tcp_gso()
 		"$cs0" "$cs1"
 }
 
+ip -n "$NSA" route change default via 10.1.0.2 initcwnd 64
+ip -n "$NSA" -6 route change default via fd01::2 initcwnd 64
 tcp_gso 4 10.2.0.2
 tcp_gso 6 fd02::2
+ip -n "$NSA" route change default via 10.1.0.2
+ip -n "$NSA" -6 route change default via fd01::2
 
 # --- packet rate: counts segments ------------------------------------
 # gso_rate DESC PPS WANT UNIT BUCKET POLICE_ARGS...: RATE_SECS of
