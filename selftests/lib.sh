@@ -504,7 +504,13 @@ admitted_rate()
 # than the gaps loses no tokens, and the burst is subtracted anyway.
 burst_for()
 {
-	local b=$(($1 * 1000000 / 8 / 4))
+	burst_of $(($1 * 1000)) 250
+}
+
+# burst_of KBIT MS: MS milliseconds at KBIT, at least 64 KiB, in bytes
+burst_of()
+{
+	local b=$(($1 * 1000 / 8 * $2 / 1000))
 
 	echo $((b < 65536 ? 65536 : b))
 }

@@ -118,9 +118,7 @@ tcp_rate()
 {
 	local kbit=$1 burst out
 
-	# one second of the rate, at least 64 KiB
-	burst=$((kbit * 1000 / 8))
-	[ "$burst" -lt 65536 ] && burst=65536
+	burst=$(burst_of "$kbit" 1000)
 	$TC -n "$NS1" qdisc del dev s0 root 2>/dev/null
 	root rate "${kbit}kbit" burst "$burst"
 	# busybox nc takes one connection; the reset ends it
