@@ -11,12 +11,19 @@
 source "$(dirname "$(readlink -f "$0")")/lib.sh"
 
 require_root
-require_cmd jq ip nc ethtool
+require_cmd jq ip ethtool
 
 ktap_header
 ktap_plan 36
 
 TOL_PCT=2
+# TCP is held to 2 % on the stock kernels.  Under KASAN, lockdep and
+# kmemleak, beside another guest, the debug guest's TCP sender is short
+# of CPU and came 1.8-2.5 % short at 2 and 4mbit in some runs (the UDP
+# tests, whose sender load is fixed, hold 2 % there): 3 % on it.
+if gzip -dc /proc/config.gz 2>/dev/null | grep -q '^CONFIG_KASAN=y'; then
+	TCP_TOL_PCT=${TCP_TOL_PCT:-3}
+fi
 TCP_TOL_PCT=${TCP_TOL_PCT:-2}
 TCP_SECS=${TCP_SECS:-8}
 
@@ -121,10 +128,13 @@ tcp_rate()
 	burst=$(burst_of "$kbit" 1000)
 	$TC -n "$NS1" qdisc del dev s0 root 2>/dev/null
 	root rate "${kbit}kbit" burst "$burst"
-	# busybox nc takes one connection; the reset ends it
-	ip netns exec "$NS2" nc -l -p 5300 >/dev/null 2>&1 &
+	# vmtap's sink takes one connection; the reset ends it
+	"$VMTAP" sink --netns "$NS2" --dport 5300 >/dev/null 2>&1 &
+	# (our stdout is the answer: what vmtap said on failure goes to stderr)
 	out=$("$VMTAP" send --proto tcp --netns "$NS1" --dst 10.3.0.2 \
-		--dport 5300 --payload 65000 --duration "$TCP_SECS" 2>&1)
+		--dport 5300 --payload 65000 --duration "$TCP_SECS" 2>&1) ||
+		ktap_print "$out" >&2
+	kill $! 2>/dev/null
 	wait $! 2>/dev/null
 	echo "$(admitted_rate "$(xstat conformed_bytes)" "$burst" \
 		"$(vmtap_elapsed "$out")")" \

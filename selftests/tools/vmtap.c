@@ -108,7 +108,7 @@ struct vnet_fields {
 
 enum mode {
 	M_INJECT = 1, M_FORWARD = 2, M_CAPTURE = 4, M_SELFTEST = 8,
-	M_SEND = 16,
+	M_SEND = 16, M_SINK = 32,
 };
 
 struct frame_spec {
@@ -2192,12 +2192,17 @@ static int do_selftest(void)
  * policer (200 ms at 2 Mbit/s is 2 % of an 8 s run), and a tool that
  * times itself (iperf3) counts its start-up and not the drain.
  */
+#define STALL_NS	(10 * 1000000000ull)
+
 static int do_send_tcp(struct opts *o)
 {
 	unsigned int chunk = o->fs.payload;
 	struct sockaddr_storage dst = { 0 };
 	uint64_t t_first, t_done, deadline;
 	struct linger lin = { .l_onoff = 1, .l_linger = 0 };
+	struct timeval tmo = { .tv_sec = 1 };
+	uint64_t t_progress;
+	bool stalled = false;
 	struct tcp_info ti = { 0 };
 	socklen_t alen, tlen;
 	struct qstat st = { 0 };
@@ -2245,19 +2250,28 @@ static int do_send_tcp(struct opts *o)
 	}
 	netns_leave(ns);
 
+	/* a write that cannot finish returns after a second, not never */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof(tmo)))
+		die("SO_SNDTIMEO: %m");
 	install_signals();
 	t_first = now_ns();
+	t_progress = t_first;
 	deadline = t_first + o->duration * 1e9;
 	while (!stop_flag && now_ns() < deadline) {
 		ssize_t n = write(fd, buf, chunk);
 
-		if (n < 0) {
-			if (errno == EINTR)
+		if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+			if (now_ns() - t_progress < STALL_NS)
 				continue;
+			stalled = true;
+			break;
+		}
+		if (n < 0) {
 			st.errors++;
 			st.last_err = errno;
 			break;
 		}
+		t_progress = now_ns();
 		st.sent++;
 		st.bytes += n;
 	}
@@ -2265,6 +2279,14 @@ static int do_send_tcp(struct opts *o)
 	tlen = sizeof(ti);
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tlen))
 		die("TCP_INFO: %m");
+	if (stalled)
+		fprintf(stderr, "%s: stalled: nothing written for %llu s; "
+			"state %u ca_state %u backoff %u unacked %u lost %u "
+			"retrans %u cwnd %u rto %u us\n", prog,
+			STALL_NS / 1000000000ull, ti.tcpi_state,
+			ti.tcpi_ca_state, ti.tcpi_backoff, ti.tcpi_unacked,
+			ti.tcpi_lost, ti.tcpi_retrans, ti.tcpi_snd_cwnd,
+			ti.tcpi_rto);
 	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lin, sizeof(lin)))
 		die("SO_LINGER: %m");
 	close(fd);
@@ -2281,7 +2303,68 @@ static int do_send_tcp(struct opts *o)
 		fprintf(report, "%s: elapsed=%.3fs retransmits=%u\n", prog,
 			(t_done - t_first) / 1e9, ti.tcpi_total_retrans);
 	}
-	return st.bytes && !st.errors ? 0 : 1;
+	return st.bytes && !st.errors && !stalled ? 0 : 1;
+}
+
+/*
+ * The receiving end of send --proto tcp: one connection, read until it
+ * ends (by the sender's reset, as a rule).  Large reads keep its CPU
+ * cost small on a slow guest.
+ */
+static int do_sink(struct opts *o)
+{
+	struct sockaddr_storage addr = { 0 };
+	size_t bufsz = 256 * 1024;
+	unsigned long long total = 0;
+	int lfd, fd, ns, one = 1;
+	socklen_t alen;
+	char *buf;
+
+	if (o->fs.ipv6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&addr;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(o->fs.dport);
+		a->sin6_addr = in6addr_any;
+		alen = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&addr;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons(o->fs.dport);
+		a->sin_addr.s_addr = htonl(INADDR_ANY);
+		alen = sizeof(*a);
+	}
+	buf = malloc(bufsz);
+	if (!buf)
+		die("out of memory");
+	ns = netns_enter(o->netns);
+	lfd = socket(addr.ss_family, SOCK_STREAM, 0);
+	if (lfd < 0)
+		die("socket: %m");
+	if (setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
+		die("SO_REUSEADDR: %m");
+	if (bind(lfd, (struct sockaddr *)&addr, alen) || listen(lfd, 1))
+		die("listen on port %u: %m", o->fs.dport);
+	netns_leave(ns);
+	install_signals();
+	fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		die("accept: %m");
+	close(lfd);
+	for (;;) {
+		ssize_t n = read(fd, buf, bufsz);
+
+		if (n < 0 && errno == EINTR && !stop_flag)
+			continue;
+		if (n <= 0)
+			break;
+		total += n;
+	}
+	close(fd);
+	free(buf);
+	fprintf(report, "%s: sink bytes=%llu\n", prog, total);
+	return 0;
 }
 
 static void usage(FILE *out)
@@ -2294,6 +2377,7 @@ static void usage(FILE *out)
 "       vmtap capture --dev DEV [--queues N] [--netns NS] [--count K]\n"
 "                     [--duration S] [--verify-csum]\n"
 "       vmtap send    --dst ADDR [--netns NS] [--ipv6] [options]\n"
+"       vmtap sink    --dport P [--netns NS] [--ipv6]\n"
 "       vmtap selftest\n"
 "\n"
 "inject: open/create tap DEV (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR|\n"
@@ -2342,6 +2426,9 @@ static void usage(FILE *out)
 "--payload bytes, ended by a reset; elapsed is from the first write to the\n"
 "last, and the report adds retransmits=.\n"
 "\n"
+"sink: accept one TCP connection on --dport P and read it until it ends;\n"
+"reports 'vmtap: sink bytes=N' (the receiver for send --proto tcp).\n"
+"\n"
 "capture: count frames received on DEV per recorded rx queue\n"
 "(PACKET_FANOUT_QM; socket i gets rx queue i mod N), with GSO metadata\n"
 "(PACKET_VNET_HDR); --verify-csum checks complete (non-partial) frames.\n"
@@ -2367,6 +2454,7 @@ enum {
 #define MF	M_FORWARD
 #define MC	M_CAPTURE
 #define MS	M_SEND
+#define MK	M_SINK
 static const struct {
 	const char *name;
 	int has_arg, id;
@@ -2374,7 +2462,7 @@ static const struct {
 } opt_defs[] = {
 	{ "dev", 1, O_DEV, MI | MC },
 	{ "queues", 1, O_QUEUES, MI | MF | MC },
-	{ "netns", 1, O_NETNS, MI | MC | MS },
+	{ "netns", 1, O_NETNS, MI | MC | MS | MK },
 	{ "up", 0, O_UP, MI | MF },
 	{ "queue", 1, O_QUEUE, MI },
 	{ "queues-used", 1, O_QUSED, MI },
@@ -2385,12 +2473,12 @@ static const struct {
 	{ "cpus", 1, O_CPUS, MI | MF | MS },
 	{ "smac", 1, O_SMAC, MI },
 	{ "dmac", 1, O_DMAC, MI },
-	{ "ipv6", 0, O_IPV6, MI | MS },
+	{ "ipv6", 0, O_IPV6, MI | MS | MK },
 	{ "src", 1, O_SRC, MI },
 	{ "dst", 1, O_DST, MI | MS },
 	{ "proto", 1, O_PROTO, MI | MS },
 	{ "sport", 1, O_SPORT, MI },
-	{ "dport", 1, O_DPORT, MI | MS },
+	{ "dport", 1, O_DPORT, MI | MS | MK },
 	{ "flows", 1, O_FLOWS, MI | MS },
 	{ "payload", 1, O_PAYLOAD, MI | MS },
 	{ "gso-size", 1, O_GSO_SIZE, MI | MS },
@@ -2416,7 +2504,7 @@ static const struct {
 	{ "guest-queues", 1, O_GQUEUES, MF },
 	{ "verify-csum", 0, O_VERIFY, MC },
 	{ "verbose", 0, 'v', MI | MF | MC | MS },
-	{ "help", 0, 'h', MI | MF | MC | MS | M_SELFTEST },
+	{ "help", 0, 'h', MI | MF | MC | MS | MK | M_SELFTEST },
 };
 
 #define N_OPTS ARRAY_SIZE(opt_defs)
@@ -2640,9 +2728,11 @@ int main(int argc, char **argv)
 		o.mode = M_SELFTEST;
 	else if (!strcmp(argv[1], "send"))
 		o.mode = M_SEND;
+	else if (!strcmp(argv[1], "sink"))
+		o.mode = M_SINK;
 	else
-		die("unknown mode '%s' (inject, forward, capture, send, selftest)",
-		    argv[1]);
+		die("unknown mode '%s' (inject, forward, capture, send, sink, "
+		    "selftest)", argv[1]);
 
 	report = stdout;
 	spec_default(&o.fs);
@@ -2674,6 +2764,8 @@ int main(int argc, char **argv)
 		if (!o.dev)
 			die("capture needs --dev DEV");
 		return do_capture(&o);
+	case M_SINK:
+		return do_sink(&o);
 	case M_SEND:
 		if (!o.dst_str)
 			die("send needs --dst ADDR");
