@@ -1847,6 +1847,30 @@ struct send_worker {
 	struct qstat st;
 };
 
+/* @ss as IPv4 or IPv6 @ip (16 or 4 bytes; NULL: any) and @port. */
+static socklen_t sockaddr_fill(struct sockaddr_storage *ss, bool v6,
+			       const uint8_t *ip, uint16_t port)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (v6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(port);
+		if (ip)
+			memcpy(&a->sin6_addr, ip, 16);
+		return sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons(port);
+		if (ip)
+			memcpy(&a->sin_addr, ip, 4);
+		return sizeof(*a);
+	}
+}
+
 static void *send_run(void *arg)
 {
 	struct send_worker *w = arg;
@@ -1915,21 +1939,7 @@ static int do_send(struct opts *o)
 	if (nflows > MAX_QUEUES)
 		die("--flows: at most %d with send", MAX_QUEUES);
 	fam = o->fs.ipv6 ? AF_INET6 : AF_INET;
-	if (o->fs.ipv6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&dst;
-
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons(o->fs.dport);
-		memcpy(&a->sin6_addr, o->fs.dst, 16);
-		alen = sizeof(*a);
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)&dst;
-
-		a->sin_family = AF_INET;
-		a->sin_port = htons(o->fs.dport);
-		memcpy(&a->sin_addr, o->fs.dst, 4);
-		alen = sizeof(*a);
-	}
+	alen = sockaddr_fill(&dst, o->fs.ipv6, o->fs.dst, o->fs.dport);
 	if (o->fs.gso_size && o->fs.payload > 65507)
 		die("--payload: at most 65507 bytes in one UDP send");
 
@@ -2214,21 +2224,7 @@ static int do_send_tcp(struct opts *o)
 		    "--threads or --rate");
 	if (!o->duration)
 		die("--proto tcp needs --duration");
-	if (o->fs.ipv6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&dst;
-
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons(o->fs.dport);
-		memcpy(&a->sin6_addr, o->fs.dst, 16);
-		alen = sizeof(*a);
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)&dst;
-
-		a->sin_family = AF_INET;
-		a->sin_port = htons(o->fs.dport);
-		memcpy(&a->sin_addr, o->fs.dst, 4);
-		alen = sizeof(*a);
-	}
+	alen = sockaddr_fill(&dst, o->fs.ipv6, o->fs.dst, o->fs.dport);
 	buf = malloc(chunk);
 	if (!buf)
 		die("out of memory");
@@ -2320,21 +2316,7 @@ static int do_sink(struct opts *o)
 	socklen_t alen;
 	char *buf;
 
-	if (o->fs.ipv6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&addr;
-
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons(o->fs.dport);
-		a->sin6_addr = in6addr_any;
-		alen = sizeof(*a);
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)&addr;
-
-		a->sin_family = AF_INET;
-		a->sin_port = htons(o->fs.dport);
-		a->sin_addr.s_addr = htonl(INADDR_ANY);
-		alen = sizeof(*a);
-	}
+	alen = sockaddr_fill(&addr, o->fs.ipv6, NULL, o->fs.dport);
 	buf = malloc(bufsz);
 	if (!buf)
 		die("out of memory");
