@@ -17,15 +17,17 @@ ktap_header
 ktap_plan 36
 
 TOL_PCT=2
-# TCP is held to 2 % on the stock kernels.  Under KASAN, lockdep and
-# kmemleak, beside another guest, the debug guest's TCP sender is short
-# of CPU and came 1.8-2.5 % short at 2 and 4mbit in some runs (the UDP
-# tests, whose sender load is fixed, hold 2 % there): 3 % on it.
-if gzip -dc /proc/config.gz 2>/dev/null | grep -q '^CONFIG_KASAN=y'; then
-	TCP_TOL_PCT=${TCP_TOL_PCT:-3}
-fi
 TCP_TOL_PCT=${TCP_TOL_PCT:-2}
 TCP_SECS=${TCP_SECS:-8}
+# TCP with GSO at 2, 4 and 8mbit.  Through a policer, which keeps no
+# queue, TCP needs a window of the rate times its round trip, and the
+# debug guest's round trip (KASAN, lockdep, kmemleak, beside another
+# guest under TCG) grows to tens of milliseconds: it reached 6.4 of
+# 8mbit there once with little dropped, so that guest runs 1, 2, 4mbit.
+TCP_GSO_KBIT="2000 4000 8000"
+if gzip -dc /proc/config.gz 2>/dev/null | grep -q '^CONFIG_KASAN=y'; then
+	TCP_GSO_KBIT="1000 2000 4000"
+fi
 
 setup_ns NS1 NS2
 # four TX queues on the sender side, so the multiqueue form applies
@@ -47,15 +49,18 @@ ip netns exec "$NS1" ping -q -c 1 -W 2 10.3.0.2 >/dev/null
 
 QD_JQ='.[] | select(.root == true) | .xstats'
 
-# xstat KEY [HANDLE]: the vmpolice totals (xstats) of the root qdisc, or
-# of the qdisc with that handle
+# xstat "KEY..." [HANDLE]: vmpolice totals (xstats) of the root qdisc,
+# or of the qdisc with that handle, tab-separated, all from one dump
 xstat()
 {
-	local sel='.root == true'
+	local sel='.root == true' keys= k
 
 	[ -n "${2:-}" ] && sel=".handle == \"$2\""
+	for k in $1; do
+		keys+="${keys:+, }.xstats.$k"
+	done
 	$TC -n "$NS1" -j -s qdisc show dev s0 |
-		jq -r ".[] | select($sel) | .xstats.$1"
+		jq -r ".[] | select($sel) | [$keys] | @tsv"
 }
 
 qd_json() { $TC -n "$NS1" -j -s qdisc show dev s0; }
@@ -85,6 +90,7 @@ blast()
 udp_rate()
 {
 	local form=$1 mbit=$2 gso=$3 burst out r offered handle= all=("$@")
+	local cb seen secs
 
 	shift 3
 	burst=$(burst_for "$mbit")
@@ -100,11 +106,12 @@ udp_rate()
 		root rate "${mbit}mbit" burst "$burst"
 	fi
 	out=$(blast "$mbit" "$gso" "$@")
-	r=$(admitted_rate "$(xstat conformed_bytes $handle)" "$burst" \
-		"$(vmtap_elapsed "$out")")
-	offered=$(seen_rate "$(xstat bytes $handle)" "$(vmtap_elapsed "$out")")
+	read -r cb seen <<< "$(xstat "conformed_bytes bytes" $handle)"
+	secs=$(vmtap_elapsed "$out")
+	r=$(admitted_rate "$cb" "$burst" "$secs")
+	offered=$(seen_rate "$seen" "$secs")
 	ktap_print "$form ${mbit}mbit GSO $gso: $r bit/s L2 admitted," \
-		"$offered bit/s reached the policer in $(vmtap_elapsed "$out") s" \
+		"$offered bit/s reached the policer in $secs s" \
 		"($(vmtap_offered "$out") bit/s sent)"
 	rate_verdict "$offered" $((mbit * 1000000)) "$r"
 	case $? in
@@ -114,16 +121,23 @@ udp_rate()
 }
 
 # tcp_rate KBIT: a TCP stream through a fresh qdisc: "L2_BITS_PER_S
-# RETRANSMITS".  vmtap writes for TCP_SECS, then resets the connection;
-# the rate is taken over its writes, when the policer always had the
-# stream's data to pass (see vmtap's usage).  iperf3's own timer was off
-# by its start-up and the send buffer's drain, 2 % at 8mbit.  The burst
-# is one second of the rate, libvirt's default: with half a second the
-# debug guest's TCP came 2.5 % short at 2mbit in one of six runs (a pause
-# of TCP's longer than the bucket holds loses the tokens of its rest).
+# RETRANSMITS STREAM_SECONDS".  vmtap writes for TCP_SECS, then resets
+# the connection; the rate is taken over its writes, when the policer
+# always had the stream's data to pass (see vmtap's usage).  iperf3's own
+# timer was off by its start-up and the send buffer's drain, 2 % at
+# 8mbit.  The burst is one second of the rate, libvirt's default: a pause
+# of TCP's longer than the bucket holds loses the tokens of its rest.
+# After the last write vmtap sends UDP until the qdisc drops a frame,
+# which leaves less than a frame in the bucket: the credit TCP had not
+# used yet when it stopped (after a loss it waits for ACKs or its
+# retransmission timer) is up to a second of the rate, up to 1/TCP_SECS
+# of the result, and made the debug guest's runs 1-2.5 % short.  Credit
+# that overflowed while TCP paused is lost and counts against it: with a
+# 20 ms bucket TCP collapses to a fifth of 2mbit, and this fails.  A run
+# vmtap reports as failed (stalled, no drop) gives 0.
 tcp_rate()
 {
-	local kbit=$1 burst out
+	local kbit=$1 burst out ok=1
 
 	burst=$(burst_of "$kbit" 1000)
 	$TC -n "$NS1" qdisc del dev s0 root 2>/dev/null
@@ -132,13 +146,15 @@ tcp_rate()
 	"$VMTAP" sink --netns "$NS2" --dport 5300 >/dev/null 2>&1 &
 	# (our stdout is the answer: what vmtap said on failure goes to stderr)
 	out=$("$VMTAP" send --proto tcp --netns "$NS1" --dst 10.3.0.2 \
-		--dport 5300 --payload 65000 --duration "$TCP_SECS" 2>&1) ||
-		ktap_print "$out" >&2
+		--dport 5300 --payload 65000 --duration "$TCP_SECS" \
+		--drain-bytes $((burst * 4)) 2>&1) || ok=0
+	[ "$ok" = 1 ] || ktap_print "$out" >&2
 	kill $! 2>/dev/null
 	wait $! 2>/dev/null
-	echo "$(admitted_rate "$(xstat conformed_bytes)" "$burst" \
-		"$(vmtap_elapsed "$out")")" \
-		"$(sed -n 's/.* retransmits=\([0-9]*\).*/\1/p' <<< "$out")"
+	echo "$((ok * $(admitted_rate "$(xstat conformed_bytes)" "$burst" \
+		"$(vmtap_elapsed "$out")")))" \
+		"$(sed -n 's/.* retransmits=\([0-9]*\).*/\1/p' <<< "$out")" \
+		"$(sed -n 's/.* stream=\([0-9.]*\)s.*/\1/p' <<< "$out")"
 }
 
 root()
@@ -159,32 +175,29 @@ done
 # device's GSO off is not enough: TCP still hands the qdisc GSO packets
 # (it always builds them, and the device segments them after the qdisc);
 # gso_max_segs 1 makes it build single frames.  A frame at a time costs
-# the debug guest's TCP (beside another guest) so much CPU that it came
-# 2 to 3 % short at 1.5, 2 and 3mbit (exact at 1mbit and on the stock
-# kernels): hence 250, 500 and 1000kbit.
-for m in "2000 on" "4000 on" "8000 on" "250 off" "500 off" "1000 off"; do
+# the debug guest's TCP sender much CPU (at 4 and 8mbit it could not
+# reach the rate even alone): single frames at 250, 500 and 1000kbit.
+for m in $(printf '%s:on ' $TCP_GSO_KBIT) 250:off 500:off 1000:off; do
+	m=${m/:/ }
 	set -- $m
 	if [ "$2" = off ]; then
 		ip netns exec "$NS1" ethtool -K s0 tso off gso off
 		ip -n "$NS1" link set dev s0 gso_max_segs 1
 	fi
-	read -r r retr < <(tcp_rate "$1")
+	read -r r retr secs < <(tcp_rate "$1")
 	ip netns exec "$NS1" ethtool -K s0 tso on gso on
 	ip -n "$NS1" link set dev s0 gso_max_segs 65535
-	ktap_print "TCP GSO $2 at ${1}kbit: $r bit/s L2, $retr retransmits," \
-		"partial $(xstat partial), segments $(xstat segments) in" \
-		"$(xstat packets) packets"
-	# a policer that never dropped was not what held the rate
-	[ "$(xstat exceeded)" = 0 ] &&
-		ktap_print "nothing exceeded: the sender could not reach ${1}kbit"
+	read -r part segs pkts <<< "$(xstat "partial segments packets")"
+	ktap_print "TCP GSO $2 at ${1}kbit: $r bit/s L2 ($secs s of TCP)" \
+		"$retr retransmits, partial $part, $segs segments in $pkts packets"
 	within "$TCP_TOL_PCT" "$r" "$(($1 * 1000))"
 	ktap_result "single form, TCP GSO $2 at ${1}kbit: L2 rate within ${TCP_TOL_PCT}% ($r bit/s)" $?
 	if [ "$2" = on ] && [ "$1" = 2000 ]; then
-		[ "$(xstat segments)" -gt "$(xstat packets)" ]
+		[ "$segs" -gt "$pkts" ]
 		ktap_result "single form: GSO packets charged per segment" $?
 	elif [ "$2" = off ] && [ "$1" = 1000 ]; then
 		check_eq "single form: TCP without GSO reaches it as single frames" \
-			"$(xstat packets)" "$(xstat segments)"
+			"$pkts" "$segs"
 	fi
 done
 check_output "single form: class 1:1 holds the child" "class vmpolice 1:1" \
@@ -253,10 +266,20 @@ done
 check_output "tc -s class show: one class per queue with its counters" \
 	"class vmpolice 1:4 .*" \
 	bash -c "$TC -n $NS1 -s class show dev s0 | tr '\n' ' '"
-# the patched tc prints classes as JSON too (stock 6.1 tc: text only)
-classes=$("$TC_PATCHED" -n "$NS1" -s -j class show dev s0)
+# The patched tc prints classes as JSON too (stock 6.1 tc: text only).
+# Class and qdisc dumps are two moments: a stray frame in between (seen
+# once on the debug guest: 42 bytes) would make them differ.  Taken
+# between two equal qdisc dumps, the class dump saw the same counters.
+for try in 1 2 3 4 5; do
+	snap=$(qd_json)
+	classes=$("$TC_PATCHED" -n "$NS1" -s -j class show dev s0)
+	[ "$(qd_json | jq "$QD_JQ.conformed_bytes")" = \
+	  "$(jq "$QD_JQ.conformed_bytes" <<< "$snap")" ] && break
+	sleep 0.2
+done
 ktap_print "class JSON: $(jq -c '[.[] | [.handle, .xstats.conformed_bytes]]' \
-	<<< "$classes"), qdisc total $(jq "$QD_JQ.conformed_bytes" <<< "$snap")"
+	<<< "$classes"), qdisc total $(jq "$QD_JQ.conformed_bytes" <<< "$snap")" \
+	"(dump $try)"
 [ "$(jq '[.[] | select(.class == "vmpolice")] | length' <<< "$classes")" = 4 ] &&
 	[ "$(jq '[.[].xstats.conformed_bytes] | add' <<< "$classes")" = \
 	  "$(jq "$QD_JQ.conformed_bytes" <<< "$snap")" ]

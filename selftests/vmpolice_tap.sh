@@ -71,7 +71,7 @@ check_eq "charged bytes are what the frames put on the wire" \
 # --- L2 rate of GSO traffic from the guest ----------------------------
 gso_rate()
 {
-	local mbit=$1 pps burst out r offered
+	local mbit=$1 pps burst out r offered cb seen
 
 	burst=$(burst_for "$mbit")
 	police rate "${mbit}mbit" burst "$burst" drop
@@ -80,9 +80,10 @@ gso_rate()
 	out=$(vmtap --queues-used 0,1 --threads --rate "$pps" \
 		--duration "$RATE_SECS" --proto tcp \
 		--payload $((10 * MSS)) --gso-size $MSS 2>&1)
-	r=$(admitted_rate "$(stat conformed_bytes)" "$burst" \
-		"$(vmtap_elapsed "$out")")
-	offered=$(seen_rate "$(stat bytes)" "$(vmtap_elapsed "$out")")
+	read -r cb seen <<< "$(vmp |
+		jq -r '.totals | [.conformed_bytes, .bytes] | @tsv')"
+	r=$(admitted_rate "$cb" "$burst" "$(vmtap_elapsed "$out")")
+	offered=$(seen_rate "$seen" "$(vmtap_elapsed "$out")")
 	ktap_print "GSO ${mbit}mbit: $r bit/s admitted, $offered reached" \
 		"the policer, partial $(stat partial)"
 	rate_verdict "$offered" $((mbit * 1000000)) "$r"

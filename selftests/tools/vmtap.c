@@ -162,6 +162,7 @@ struct opts {
 	const char *gtap, *htap, *gns, *hns;
 	unsigned int gqueues;
 	bool proto_set;
+	uint64_t drain_bytes;		/* send --proto tcp: UDP after it */
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -2204,19 +2205,78 @@ static int do_selftest(void)
  */
 #define STALL_NS	(10 * 1000000000ull)
 
+/* The drain's socket, made beside the stream's (in its netns). */
+static int drain_socket(const struct opts *o)
+{
+	int fd, one = 1;
+
+	fd = socket(o->fs.ipv6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0)
+		die("socket: %m");
+	if (o->fs.ipv6 ?
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one)) :
+	    setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one)))
+		die("IP_RECVERR: %m");
+	return fd;
+}
+
+/*
+ * --drain-bytes: right after the stream's last write, UDP datagrams of
+ * 1400 bytes to the discard port, back to back, until the policer drops
+ * one: then its bucket holds less than one frame.  The credit TCP had not
+ * used yet when it stopped (after a loss it waits for an ACK or its
+ * retransmission timer) is taken by the drain, so a counter read
+ * afterwards does not depend on where in its recovery TCP stopped; credit
+ * that overflowed while TCP paused stays lost.  With IP_RECVERR (set by
+ * drain_socket()) a qdisc's drop comes back to the sender as ENOBUFS.  At
+ * most @max_wire bytes; returns the wire bytes sent, *dropped tells
+ * whether a drop ended it.
+ */
+static uint64_t udp_drain(const struct opts *o, int fd, uint64_t max_wire,
+			  bool *dropped)
+{
+	unsigned int pay = 1400, hdrs = ETH_HLEN + (o->fs.ipv6 ? 40 : 20) + 8;
+	struct sockaddr_storage dst;
+	uint64_t sent = 0;
+	socklen_t alen;
+	char *buf;
+
+	alen = sockaddr_fill(&dst, o->fs.ipv6, o->fs.dst, 9);
+	buf = calloc(1, pay);
+	if (!buf)
+		die("out of memory");
+	*dropped = false;
+	while (sent < max_wire) {
+		if (sendto(fd, buf, pay, 0, (struct sockaddr *)&dst,
+			   alen) == (ssize_t)pay) {
+			sent += hdrs + pay;
+			continue;
+		}
+		if (errno == ENOBUFS) {
+			*dropped = true;
+			break;
+		}
+		/* the receiver's port unreachable, reported on this send */
+		if (errno != ECONNREFUSED && errno != EINTR)
+			die("drain: %m");
+	}
+	free(buf);
+	return sent;
+}
+
 static int do_send_tcp(struct opts *o)
 {
 	unsigned int chunk = o->fs.payload;
 	struct sockaddr_storage dst = { 0 };
-	uint64_t t_first, t_done, deadline;
+	uint64_t t_first, t_stream, t_done, deadline, drained = 0;
+	bool stalled = false, drain_dropped = false;
 	struct linger lin = { .l_onoff = 1, .l_linger = 0 };
 	struct timeval tmo = { .tv_sec = 1 };
 	uint64_t t_progress;
-	bool stalled = false;
 	struct tcp_info ti = { 0 };
 	socklen_t alen, tlen;
 	struct qstat st = { 0 };
-	int fd, ns;
+	int fd, ns, drain_fd = -1;
 	char *buf;
 
 	if (o->fs.gso_size || o->fs.flows > 1 || o->threads || o->rate)
@@ -2244,6 +2304,8 @@ static int do_send_tcp(struct opts *o)
 		close(fd);
 		usleep(10000);
 	}
+	if (o->drain_bytes)
+		drain_fd = drain_socket(o);
 	netns_leave(ns);
 
 	/* a write that cannot finish returns after a second, not never */
@@ -2271,7 +2333,7 @@ static int do_send_tcp(struct opts *o)
 		st.sent++;
 		st.bytes += n;
 	}
-	t_done = now_ns();
+	t_stream = now_ns();
 	tlen = sizeof(ti);
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tlen))
 		die("TCP_INFO: %m");
@@ -2285,21 +2347,42 @@ static int do_send_tcp(struct opts *o)
 			ti.tcpi_rto);
 	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lin, sizeof(lin)))
 		die("SO_LINGER: %m");
+	/*
+	 * Until the reset TCP still sends what it buffered, on the credit
+	 * the drain left: elapsed ends after the reset.
+	 */
+	if (drain_fd >= 0 && !stalled && !st.errors)
+		drained = udp_drain(o, drain_fd, o->drain_bytes,
+				    &drain_dropped);
 	close(fd);
+	t_done = drain_fd >= 0 ? now_ns() : t_stream;
+	if (drain_fd >= 0)
+		close(drain_fd);
 	free(buf);
 
 	if (o->json) {
 		fprintf(report, "{\"mode\":\"send\",\"proto\":\"tcp\","
-			"\"elapsed_s\":%.6f,\"retransmits\":%u,\"total\":",
-			(t_done - t_first) / 1e9, ti.tcpi_total_retrans);
+			"\"elapsed_s\":%.6f,\"stream_s\":%.6f,"
+			"\"drain_bytes\":%llu,\"drain_dropped\":%s,"
+			"\"retransmits\":%u,\"total\":",
+			(t_done - t_first) / 1e9, (t_stream - t_first) / 1e9,
+			(unsigned long long)drained,
+			drain_dropped ? "true" : "false", ti.tcpi_total_retrans);
 		print_qstat("", &st, true, false);
 		fprintf(report, "}\n");
 	} else {
 		print_qstat("total", &st, false, false);
-		fprintf(report, "%s: elapsed=%.3fs retransmits=%u\n", prog,
-			(t_done - t_first) / 1e9, ti.tcpi_total_retrans);
+		fprintf(report, "%s: elapsed=%.3fs stream=%.3fs "
+			"drain_bytes=%llu drain_dropped=%d retransmits=%u\n",
+			prog, (t_done - t_first) / 1e9,
+			(t_stream - t_first) / 1e9, (unsigned long long)drained,
+			drain_dropped, ti.tcpi_total_retrans);
 	}
-	return st.bytes && !st.errors && !stalled ? 0 : 1;
+	if (o->drain_bytes && !drain_dropped && !stalled && !st.errors)
+		fprintf(stderr, "%s: drain: no drop in %llu bytes\n", prog,
+			(unsigned long long)drained);
+	return st.bytes && !st.errors && !stalled &&
+	       (!o->drain_bytes || drain_dropped) ? 0 : 1;
 }
 
 /*
@@ -2406,7 +2489,10 @@ static void usage(FILE *out)
 "wire_bytes counting Ethernet, IP and UDP headers per segment.\n"
 "With --proto tcp: one TCP stream to --dport for --duration S, writes of\n"
 "--payload bytes, ended by a reset; elapsed is from the first write to the\n"
-"last, and the report adds retransmits=.\n"
+"last, and the report adds retransmits=. --drain-bytes B: right after the\n"
+"last write, UDP to port 9 back to back until a local policer drops one\n"
+"(drain_dropped=1: its bucket is empty) or B wire bytes have left;\n"
+"elapsed then ends after them and the reset.\n"
 "\n"
 "sink: accept one TCP connection on --dport P and read it until it ends;\n"
 "reports 'vmtap: sink bytes=N' (the receiver for send --proto tcp).\n"
@@ -2429,7 +2515,7 @@ enum {
 	O_GSO_SIZE, O_CSUM_OFFLOAD, O_TCP_FLAGS, O_SEQ, O_TOS, O_GSO_TYPE,
 	O_LIE_GSO, O_LIE_HDR, O_LIE_CSTART, O_LIE_COFF, O_VNET_FLAGS,
 	O_PCAP, O_STRICT, O_JSON, O_VNET_SZ, O_NO_OFFLOAD, O_GTAP, O_HTAP,
-	O_GNS, O_HNS, O_GQUEUES, O_VERIFY,
+	O_GNS, O_HNS, O_GQUEUES, O_VERIFY, O_DRAIN,
 };
 
 #define MI	M_INJECT
@@ -2485,6 +2571,7 @@ static const struct {
 	{ "host-netns", 1, O_HNS, MF },
 	{ "guest-queues", 1, O_GQUEUES, MF },
 	{ "verify-csum", 0, O_VERIFY, MC },
+	{ "drain-bytes", 1, O_DRAIN, MS },
 	{ "verbose", 0, 'v', MI | MF | MC | MS },
 	{ "help", 0, 'h', MI | MF | MC | MS | MK | M_SELFTEST },
 };
@@ -2615,6 +2702,9 @@ static void parse_args(struct opts *o, int argc, char **argv)
 			break;
 		case O_GSO_SIZE:
 			o->fs.gso_size = arg_u64(name, optarg, 65535);
+			break;
+		case O_DRAIN:
+			o->drain_bytes = arg_u64(name, optarg, UINT64_MAX);
 			break;
 		case O_CSUM_OFFLOAD:
 			o->fs.csum_offload = true;
