@@ -9,9 +9,9 @@
 #   checkpatch     checkpatch.pl --strict on the module sources
 #   module-*       vmpolice.ko for 6.1, 6.12, debug; W=1, no warnings
 #   tc, tools      the tc side (iproute2-patch) and the selftest tools
-#   vmtest-*       the selftests in a QEMU guest on each kernel, one
-#                  after the other (GUESTS_PARALLEL=1: debug beside the
-#                  stock ones)
+#   vmtest-*       the selftests in a QEMU guest on each kernel: the
+#                  debug guest beside the stock ones, which run one
+#                  after the other (GUESTS_PARALLEL=0: all in a row)
 #
 # Each step logs to build/logs/<step>.log.  A failing step does not stop
 # the others (except setup-host).  The last line is "N passed, N failed",
@@ -108,17 +108,18 @@ cpu_ticks()
 		print t - $5 - $6 - $9, $9, t }' /proc/stat
 }
 
-# The guests run one after the other (about 15 minutes warm on 2 cores).
-# GUESTS_PARALLEL=1 runs the debug guest, the longest (fork, exec and
-# netlink cost ten times more there under KASAN, lockdep and kmemleak),
-# beside the stock ones: about 10 minutes, but then the debug guest's
-# TCP sender is short of CPU and its TCP rate tests fail now and then
-# (6.4 of 8mbit once), so CI does not use it.  The summary shows the
-# host's busy and steal time: rate tests cannot hold when the host
-# itself takes the CPUs away.
+# The debug guest, the longest (fork, exec and netlink cost ten times
+# more there under KASAN, lockdep and kmemleak), runs beside the stock
+# ones, which run one after the other: about 9.5 minutes warm on 2 cores
+# (GUESTS_PARALLEL=0, one guest at a time: about 15).  Its rate tests
+# hold beside another guest: they measure over the sender's own clock,
+# retry a window in which the sender stalled, and run TCP at rates its
+# slower round trip can carry.  The summary shows the host's busy and
+# steal time: rate tests cannot hold when the host itself takes the CPUs
+# away.
 pids=()
 serial=()
-parallel=${GUESTS_PARALLEL:-0}
+parallel=${GUESTS_PARALLEL:-1}
 for k in $KERNELS; do
 	rm -f "$LOGS/vmtest-$k.status"
 	if [ "$k" = debug ] && [ "$parallel" = 1 ]; then

@@ -584,6 +584,16 @@ rate_verdict()
 	within "$TOL_PCT" "$3" "$2"
 }
 
+# udp_frames NS DST COUNT: COUNT UDP frames of 1042 wire bytes (1000
+# payload) from NS to DST's discard port, back to back: within a few
+# milliseconds, so a bucket barely refills while they pass and what it
+# admits shows what it held
+udp_frames()
+{
+	"$VMTAP" send --netns "$1" --dst "$2" --dport 9 --payload 1000 \
+		--count "$3" >/dev/null
+}
+
 # vmtap_total KEY REPORT: a total from a vmtap report (text form)
 vmtap_total()
 {

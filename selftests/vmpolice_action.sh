@@ -241,22 +241,15 @@ check_output "shared action is bound twice" '"bind": ?2|bind 2' \
 	$TC -n "$NSB" -j actions get action vmpolice index 5
 $TC -n "$NSB" filter del dev b1 egress
 
-# --- a change keeps counters and tokens -------------------------------
-# vmtap sends the frames within milliseconds: the bucket barely refills
-# while they pass, so what it admits shows what it held
-send_udp_fast()
-{
-	"$VMTAP" send --netns "$NSA" --dst 10.2.0.2 --dport 9 --payload 1000 \
-		--count "$1" >/dev/null
-}
+# --- a change keeps counters and tokens (udp_frames: see lib.sh) ------
 police rate 8kbit burst 200k drop
-send_udp_fast 100
+udp_frames "$NSA" 10.2.0.2 100
 c1=$(stat 1 conformed)
 check_eq "before change: 100 frames within the burst" 100 "$c1"
 $TC -n "$NSB" actions change action vmpolice rate 16kbit burst 200k drop \
 	index 1
 check_eq "change keeps the counters" 100 "$(stat 1 conformed)"
-send_udp_fast 150
+udp_frames "$NSA" 10.2.0.2 150
 c2=$(stat 1 conformed)
 e2=$(stat 1 exceeded)
 ktap_print "after change: $((c2 - c1)) of 150 frames admitted, $e2 exceeded"

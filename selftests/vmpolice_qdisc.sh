@@ -205,22 +205,15 @@ check_output "single form: class 1:1 holds the child" "class vmpolice 1:1" \
 check "single form: child replaced by fq_codel" \
 	$TC -n "$NS1" qdisc replace dev s0 parent 1:1 fq_codel
 
-# a change keeps counters and tokens: vmtap sends the frames within
-# milliseconds, so the bucket barely refills while they pass and what
-# it admits shows what it held
-send_udp_fast()
-{
-	"$VMTAP" send --netns "$NS1" --dst 10.3.0.2 --dport 9 --payload 1000 \
-		--count "$1" >/dev/null
-}
+# a change keeps counters and tokens (udp_frames: see lib.sh)
 $TC -n "$NS1" qdisc del dev s0 root
 root rate 8kbit burst 200k
-send_udp_fast 100
+udp_frames "$NS1" 10.3.0.2 100
 c1=$(xstat conformed)
 check_eq "before change: 100 frames within the burst" 100 "$c1"
 root rate 16kbit burst 200k
 check_eq "qdisc change keeps the counters" 100 "$(xstat conformed)"
-send_udp_fast 150
+udp_frames "$NS1" 10.3.0.2 150
 c2=$(xstat conformed)
 e2=$(xstat exceeded)
 ktap_print "after change: $((c2 - c1)) of 150 frames admitted, $e2 exceeded"
