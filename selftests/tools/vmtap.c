@@ -2378,11 +2378,14 @@ static int do_send_tcp(struct opts *o)
 			(t_stream - t_first) / 1e9, (unsigned long long)drained,
 			drain_dropped, ti.tcpi_total_retrans);
 	}
-	if (o->drain_bytes && !drain_dropped && !stalled && !st.errors)
+	if (st.errors || stalled)
+		return 1;
+	if (o->drain_bytes && !drain_dropped) {
 		fprintf(stderr, "%s: drain: no drop in %llu bytes\n", prog,
 			(unsigned long long)drained);
-	return st.bytes && !st.errors && !stalled &&
-	       (!o->drain_bytes || drain_dropped) ? 0 : 1;
+		return 1;
+	}
+	return st.bytes ? 0 : 1;
 }
 
 /*
