@@ -17,6 +17,9 @@ typedef uint64_t u64;
 typedef int32_t s32;
 typedef int64_t s64;
 
+#define U32_MAX		((u32)~0U)
+#define U64_MAX		((u64)~0ULL)
+#define S64_MAX		((s64)(U64_MAX >> 1))
 #define NSEC_PER_SEC	1000000000ULL
 #define DIV_ROUND_UP(n, d)	(((n) + (d) - 1) / (d))
 #define min(a, b)	((a) < (b) ? (a) : (b))
@@ -28,9 +31,23 @@ static inline u64 div64_u64(u64 a, u64 b)
 	return a / b;
 }
 
+/*
+ * Quotients that do not fit 64 bits: the generic kernel code returns ~0,
+ * but x86-64 computes this with mulq/divq and traps (#DE, an oops).  The
+ * shim returns ~0 and counts them, so that a test can tell that the
+ * module would have crashed there.
+ */
+static unsigned long kshim_div_overflows;
+
 static inline u64 mul_u64_u64_div_u64(u64 a, u64 b, u64 c)
 {
-	return (u64)((unsigned __int128)a * b / c);
+	unsigned __int128 q = (unsigned __int128)a * b / c;
+
+	if (q > U64_MAX) {
+		__atomic_fetch_add(&kshim_div_overflows, 1, __ATOMIC_RELAXED);
+		return U64_MAX;
+	}
+	return (u64)q;
 }
 
 typedef struct {

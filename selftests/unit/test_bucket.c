@@ -177,9 +177,9 @@ static void test_cost_fit(void)
 static u64 drain(struct vmp_bucket *b, s64 tau, const struct vmp_cost *c,
 		 u64 now)
 {
-	u64 n = 0;
+	u64 n = 0, base;
 
-	while (vmp_bucket_take(b, tau, c, 1, now))
+	while (vmp_bucket_take(b, tau, 0, c, 1, now, &base))
 		n++;
 	return n;
 }
@@ -221,7 +221,7 @@ static void test_bucket_gso_partial(void)
 	struct vmp_train t;
 	struct vmp_cost c;
 	struct vmp_rate r;
-	u64 now = NSEC_PER_SEC;
+	u64 now = NSEC_PER_SEC, base;
 	s64 tau;
 	u32 k;
 	bool ok = true;
@@ -231,12 +231,12 @@ static void test_bucket_gso_partial(void)
 	vmp_cost_bytes(&c, &r, &plain, &t);
 	tau = vmp_rate_ns(&r, 16 * 1024);	/* 16 KiB burst */
 	vmp_bucket_reset(&b, now);
-	k = vmp_bucket_take(&b, tau, &c, t.segs, now);
+	k = vmp_bucket_take(&b, tau, 0, &c, t.segs, now, &base);
 	/* 16384 / 1514 = 10.8: 10 leading frames pass */
 	ok &= k == 10;
-	ok &= vmp_bucket_take(&b, tau, &c, t.segs, now) == 0;
+	ok &= vmp_bucket_take(&b, tau, 0, &c, t.segs, now, &base) == 0;
 	/* one frame's worth of time later, one more frame */
-	ok &= vmp_bucket_take(&b, tau, &c, t.segs, now + c.seg) == 1;
+	ok &= vmp_bucket_take(&b, tau, 0, &c, t.segs, now + c.seg, &base) == 1;
 	result(ok, "64 KiB GSO under a 16 KiB burst: 10 segments pass, not 0");
 }
 
@@ -246,7 +246,7 @@ static void test_bucket_pps(void)
 	struct vmp_train t;
 	struct vmp_cost c;
 	struct vmp_rate r;
-	u64 now = NSEC_PER_SEC;
+	u64 now = NSEC_PER_SEC, base;
 	bool ok = true;
 	s64 tau;
 
@@ -256,12 +256,13 @@ static void test_bucket_pps(void)
 	vmp_cost_frames(&c, &r, &t);
 	vmp_bucket_reset(&b, now);
 	/* 8 trains of 45 = 360, the 9th gets the remaining 40 */
-	ok &= vmp_bucket_take(&b, tau, &c, 45, now) == 45;
+	ok &= vmp_bucket_take(&b, tau, 0, &c, 45, now, &base) == 45;
 	now += 0;
 	for (int i = 0; i < 7; i++)
-		ok &= vmp_bucket_take(&b, tau, &c, 45, now) == 45;
-	ok &= vmp_bucket_take(&b, tau, &c, 45, now) == 40;
-	ok &= vmp_bucket_take(&b, tau, &c, 45, now + NSEC_PER_SEC / 2) == 45;
+		ok &= vmp_bucket_take(&b, tau, 0, &c, 45, now, &base) == 45;
+	ok &= vmp_bucket_take(&b, tau, 0, &c, 45, now, &base) == 40;
+	ok &= vmp_bucket_take(&b, tau, 0, &c, 45, now + NSEC_PER_SEC / 2,
+			      &base) == 45;
 	result(ok, "pkts_rate counts segments, not packets");
 }
 
@@ -271,7 +272,7 @@ static void test_bucket_refund(void)
 	struct vmp_train t;
 	struct vmp_cost c;
 	struct vmp_rate r;
-	u64 now = NSEC_PER_SEC;
+	u64 now = NSEC_PER_SEC, base;
 	bool ok = true;
 	s64 tau;
 
@@ -280,7 +281,7 @@ static void test_bucket_refund(void)
 	vmp_train_gso(&t, 66 + 40 * MSS4, 66, MSS4);
 	vmp_cost_bytes(&c, &r, &plain, &t);
 	vmp_bucket_reset(&b, now);
-	ok &= vmp_bucket_take(&b, tau, &c, 40, now) == 40;
+	ok &= vmp_bucket_take(&b, tau, 0, &c, 40, now, &base) == 40;
 	/* a later bucket allowed only 25: give back 15 frames */
 	vmp_bucket_refund(&b, &c, 40, 25);
 	ok &= atomic64_read(&b.tat) == (s64)(now + vmp_cost_of(&c, 25));
@@ -358,11 +359,13 @@ struct racer {
 static void *race(void *arg)
 {
 	struct racer *r = arg;
+	u64 base;
 	u32 k;
 	int i;
 
 	for (i = 0; i < 20000; i++) {
-		k = vmp_bucket_take(r->b, r->tau, r->c, 3, NSEC_PER_SEC);
+		k = vmp_bucket_take(r->b, r->tau, 0, r->c, 3, NSEC_PER_SEC,
+				    &base);
 		r->taken += k;
 		r->wins += !!k;
 	}
