@@ -48,7 +48,10 @@ static int tcf_vmpolice_act(struct sk_buff *skb, const struct tc_action *a,
 	struct tcf_vmpolice *v = to_vmpolice(a);
 	int exceed = READ_ONCE(v->tcf_action);
 	const struct vmp_params *prm;
+	unsigned int flags;
 	struct vmp_train t;
+	u64 release;
+	u32 queue;
 
 	tcf_lastuse_update(&v->tcf_tm);
 	/*
@@ -62,27 +65,80 @@ static int tcf_vmpolice_act(struct sk_buff *skb, const struct tc_action *a,
 				false);
 
 	prm = rcu_dereference_bh(v->pol->params);
-	switch (vmp_police(v->pol, prm, skb, vmp_act_queue(skb),
-			   exceed == TC_ACT_SHOT)) {
+	flags = exceed == TC_ACT_SHOT ? VMP_MAY_CUT : 0;
+	/* held packets go back into the receive path: ingress only */
+	if (unlikely(prm->latency_ns) && skb_at_tc_ingress(skb))
+		flags |= VMP_MAY_HOLD;
+	queue = vmp_act_queue(skb);
+	switch (vmp_police(v->pol, prm, skb, queue, flags, &release)) {
 	case VMP_CONFORM:
-		return prm->conform;
+		break;
 	case VMP_PARTIAL:
 		/* its tail was dropped here */
 		tcf_action_inc_overlimit_qstats(&v->common);
 		tcf_action_inc_drop_qstats(&v->common);
-		return prm->conform;
+		break;
 	case VMP_MALFORMED:
 		/* never forward a packet whose segments cannot be known */
 		tcf_action_inc_drop_qstats(&v->common);
 		return TC_ACT_SHOT;
 	case VMP_EXCEED:
-		break;
+		goto exceed;
 	}
+	if (likely(!release))
+		return prm->conform;
+	if (likely(!vmp_hold_skb(v->pol, prm, queue, skb, release)))
+		return TC_ACT_CONSUMED;
+	/* over the cap on held bytes: dropped, its tokens stay spent */
+	tcf_action_inc_overlimit_qstats(&v->common);
+	tcf_action_inc_drop_qstats(&v->common);
+	return TC_ACT_SHOT;
+
+exceed:
 	tcf_action_inc_overlimit_qstats(&v->common);
 	if (exceed == TC_ACT_SHOT)
 		tcf_action_inc_drop_qstats(&v->common);
 	return exceed;
 }
+
+/*
+ * False when the filter @tp is known to run at egress: a block that is
+ * not the ingress block of an ingress or clsact qdisc.  Shared blocks and
+ * actions made on their own cannot be told at configuration time; there
+ * the action holds nothing when it runs at egress (vmp_police() is then
+ * not allowed to hold), and what does not conform exceeds.
+ */
+static bool vmp_tp_maybe_ingress(const struct tcf_proto *tp)
+{
+	struct tcf_block *block;
+	struct Qdisc *q;
+
+	if (!tp)
+		return true;
+	block = tp->chain->block;
+	q = block->q;
+	if (!q)
+		return true;
+	if (!(q->flags & TCQ_F_INGRESS) || !q->ops->cl_ops->tcf_block)
+		return false;
+	return q->ops->cl_ops->tcf_block(q, TC_H_MIN(TC_H_MIN_INGRESS),
+					 NULL) == block;
+}
+
+static bool vmp_act_holds(struct tcf_vmpolice *v)
+{
+	const struct vmp_params *prm;
+	bool holds;
+
+	rcu_read_lock();
+	prm = rcu_dereference(v->pol->params);
+	holds = prm && prm->latency_ns;
+	rcu_read_unlock();
+	return holds;
+}
+
+#define VMP_EGRESS_MSG \
+	"latency holds packets at ingress only: at egress use the vmpolice qdisc"
 
 static int tcf_vmpolice_init(struct net *net, struct nlattr *nla,
 			     struct nlattr *est, struct tc_action **a,
@@ -97,6 +153,7 @@ static int tcf_vmpolice_init(struct net *net, struct nlattr *nla,
 	struct vmp_params *prm;
 	struct tcf_vmpolice *v;
 	int ret = 0, err;
+	u64 latency;
 	u32 index;
 
 	if (!nla) {
@@ -116,8 +173,15 @@ static int tcf_vmpolice_init(struct net *net, struct nlattr *nla,
 	err = tcf_idr_check_alloc(tn, &index, a, bind);
 	if (err < 0)
 		return err;
-	if (err && bind)
+	if (err && bind) {
+		if (vmp_act_holds(to_vmpolice(*a)) &&
+		    !vmp_tp_maybe_ingress(tp)) {
+			tcf_idr_release(*a, bind);
+			NL_SET_ERR_MSG_MOD(extack, VMP_EGRESS_MSG);
+			return -EOPNOTSUPP;
+		}
 		return ACT_P_BOUND;
+	}
 	if (!err) {
 		ret = tcf_idr_create(tn, index, est, a, &act_vmpolice_ops,
 				     bind, true, flags);
@@ -132,6 +196,7 @@ static int tcf_vmpolice_init(struct net *net, struct nlattr *nla,
 			err = -ENOMEM;
 			goto release_idr;
 		}
+		vmp_hold_register(v->pol);
 	} else if (!(flags & TCA_ACT_FLAGS_REPLACE)) {
 		tcf_idr_release(*a, bind);
 		NL_SET_ERR_MSG_MOD(extack,
@@ -146,11 +211,24 @@ static int tcf_vmpolice_init(struct net *net, struct nlattr *nla,
 	err = vmp_params_parse(tb, true, &prm, extack);
 	if (err)
 		goto put_chain;
+	if (prm->latency_ns && !vmp_tp_maybe_ingress(tp)) {
+		kfree(prm);
+		NL_SET_ERR_MSG_MOD(extack, VMP_EGRESS_MSG);
+		err = -EOPNOTSUPP;
+		goto put_chain;
+	}
 
+	latency = prm->latency_ns;
 	spin_lock_bh(&v->tcf_lock);
 	goto_ch = tcf_action_set_ctrlact(*a, parm->action, goto_ch);
 	vmp_policer_apply(v->pol, prm);
 	spin_unlock_bh(&v->tcf_lock);
+	/*
+	 * What is held was admitted within the old budget: a shorter one
+	 * drops what would now wait too long (counted as flushed).
+	 */
+	if (ret != ACT_P_CREATED)
+		vmp_hold_flush(v->pol, NULL, ktime_get_ns() + latency);
 
 	if (goto_ch)
 		tcf_chain_put_by_act(goto_ch);
@@ -168,8 +246,10 @@ static void tcf_vmpolice_cleanup(struct tc_action *a)
 {
 	struct tcf_vmpolice *v = to_vmpolice(a);
 
-	if (v->pol)
+	if (v->pol) {
+		vmp_hold_unregister(v->pol);
 		vmp_policer_put(v->pol);
+	}
 }
 
 static int tcf_vmpolice_dump(struct sk_buff *skb, struct tc_action *a,

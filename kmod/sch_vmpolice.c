@@ -43,6 +43,8 @@
 
 struct vmp_sched {
 	struct vmp_policer	*pol;
+	struct qdisc_watchdog	watchdog;	/* single form and leaves */
+	bool			shaping;	/* has held: check release */
 	struct Qdisc		*child;		/* single form and leaves */
 	struct Qdisc		**leaves;	/* multiqueue root, to attach */
 	u32			queue;		/* leaf: its TX queue */
@@ -70,18 +72,54 @@ static void vmp_sch_recount(struct Qdisc *sch, struct sk_buff *skb)
 	vmp_set_pkt_segs(skb, t.segs);
 }
 
+/*
+ * A packet's release time (ns; 0: at once), kept in the last 8 bytes of
+ * skb->cb while it is queued here: past what tc and every qdisc use
+ * (qdisc_skb_cb and its private data, tc_skb_cb), so any child keeps it.
+ */
+static u64 *vmp_sch_release(struct sk_buff *skb)
+{
+	BUILD_BUG_ON(VMP_TC_CB_SIZE + sizeof(u64) > sizeof(skb->cb));
+	return (u64 *)(skb->cb + sizeof(skb->cb) - sizeof(u64));
+}
+
+static u32 vmp_sch_queue(const struct vmp_sched *q, const struct sk_buff *skb)
+{
+	return q->leaf ? q->queue : skb_get_queue_mapping(skb);
+}
+
+/*
+ * Shaping (latency > 0): a packet is held in the child queue until its
+ * release time; the watchdog wakes the queue then.  Release order is the
+ * child's order (arrival order for the default pfifo).
+ */
+static bool vmp_sch_due(struct vmp_sched *q, struct sk_buff *skb)
+{
+	u64 release = *vmp_sch_release(skb);
+
+	if (!release || (s64)(release - ktime_get_ns()) <= 0)
+		return true;
+	qdisc_watchdog_schedule_ns(&q->watchdog, release);
+	return false;
+}
+
 static int vmp_sch_enqueue(struct sk_buff *skb, struct Qdisc *sch,
 			   struct sk_buff **to_free)
 {
 	struct vmp_sched *q = qdisc_priv(sch);
+	unsigned int flags = VMP_MAY_CUT;
 	const struct vmp_params *prm;
 	unsigned int len;
-	u32 queue;
+	u64 release;
 	int ret;
 
 	prm = rcu_dereference_bh(q->pol->params);
-	queue = q->leaf ? q->queue : skb_get_queue_mapping(skb);
-	switch (vmp_police(q->pol, prm, skb, queue, true)) {
+	if (unlikely(prm->latency_ns)) {
+		flags |= VMP_MAY_HOLD;
+		q->shaping = true;
+	}
+	switch (vmp_police(q->pol, prm, skb, vmp_sch_queue(q, skb), flags,
+			   &release)) {
 	case VMP_CONFORM:
 		break;
 	case VMP_PARTIAL:
@@ -95,6 +133,7 @@ static int vmp_sch_enqueue(struct sk_buff *skb, struct Qdisc *sch,
 		return qdisc_drop(skb, sch, to_free);
 	}
 
+	*vmp_sch_release(skb) = release;
 	len = qdisc_pkt_len(skb);
 	ret = qdisc_enqueue(skb, q->child, to_free);
 	if (ret != NET_XMIT_SUCCESS) {
@@ -112,9 +151,17 @@ static struct sk_buff *vmp_sch_dequeue(struct Qdisc *sch)
 	struct vmp_sched *q = qdisc_priv(sch);
 	struct sk_buff *skb;
 
+	if (unlikely(q->shaping)) {
+		skb = q->child->ops->peek(q->child);
+		if (!skb || !vmp_sch_due(q, skb))
+			return NULL;
+	}
 	skb = qdisc_dequeue_peeked(q->child);
 	if (!skb)
 		return NULL;
+	if (unlikely(*vmp_sch_release(skb)))
+		atomic64_inc(&vmp_policer_queue(q->pol,
+						vmp_sch_queue(q, skb))->released);
 	qdisc_qstats_backlog_dec(sch, skb);
 	qdisc_bstats_update(sch, skb);
 	sch->q.qlen--;
@@ -124,14 +171,18 @@ static struct sk_buff *vmp_sch_dequeue(struct Qdisc *sch)
 static struct sk_buff *vmp_sch_peek(struct Qdisc *sch)
 {
 	struct vmp_sched *q = qdisc_priv(sch);
+	struct sk_buff *skb = q->child->ops->peek(q->child);
 
-	return q->child->ops->peek(q->child);
+	if (unlikely(q->shaping) && skb && !vmp_sch_due(q, skb))
+		return NULL;
+	return skb;
 }
 
 static void vmp_sch_reset(struct Qdisc *sch)
 {
 	struct vmp_sched *q = qdisc_priv(sch);
 
+	qdisc_watchdog_cancel(&q->watchdog);
 	if (q->child)
 		qdisc_reset(q->child);
 }
@@ -235,6 +286,7 @@ static int vmp_sch_init(struct Qdisc *sch, struct nlattr *opt,
 
 	/* destroy() runs after a failed init: leave nothing half set */
 	q->child = &noop_qdisc;
+	qdisc_watchdog_init(&q->watchdog, sch);
 	err = vmp_sch_parse(opt, &prm, extack);
 	if (err)
 		return err;
@@ -307,6 +359,7 @@ static void vmp_sch_destroy(struct Qdisc *sch)
 	struct vmp_sched *q = qdisc_priv(sch);
 	unsigned int i;
 
+	qdisc_watchdog_cancel(&q->watchdog);
 	/* leaves never attached (a failed init) are still ours */
 	if (q->leaves) {
 		for (i = 0; i < dev->num_tx_queues && q->leaves[i]; i++)
@@ -528,6 +581,7 @@ static int vmp_leaf_init(struct Qdisc *sch, struct nlattr *opt,
 	struct vmp_sched *q = qdisc_priv(sch);
 
 	q->leaf = true;
+	qdisc_watchdog_init(&q->watchdog, sch);
 	q->child = vmp_child_create(sch, extack);
 	if (IS_ERR(q->child)) {
 		int err = PTR_ERR(q->child);

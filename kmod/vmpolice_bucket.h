@@ -220,22 +220,68 @@ static inline void vmp_bucket_reset(struct vmp_bucket *b, u64 now)
  * how many were taken; their cost is charged, the rest is not.  Lock
  * free: one cmpxchg per attempt, retried only when another CPU charged
  * the same bucket in between.
+ *
+ * @slack (ns, >= 0) is the delay budget ("latency"): a frame is taken if
+ * it conforms now or will conform within @slack, i.e. if
+ * max(tat, now) + cost - now <= tau + slack.  With @slack 0 this is plain
+ * GCRA.  *@base receives max(tat, now) before the charge, from which
+ * vmp_release_ns() tells when the taken frames conform.
  */
-static inline u32 vmp_bucket_take(struct vmp_bucket *b, s64 tau,
-				  const struct vmp_cost *c, u32 want, u64 now)
+static inline u32 vmp_bucket_take(struct vmp_bucket *b, s64 tau, s64 slack,
+				  const struct vmp_cost *c, u32 want, u64 now,
+				  u64 *base)
 {
 	s64 old = atomic64_read(&b->tat);
-	u64 base;
 	u32 k;
 
 	do {
-		base = (s64)((u64)old - now) > 0 ? (u64)old : now;
-		k = vmp_cost_fit(c, tau - (s64)(base - now), want);
+		*base = (s64)((u64)old - now) > 0 ? (u64)old : now;
+		k = vmp_cost_fit(c, tau + slack - (s64)(*base - now), want);
 		if (!k)
 			return 0;
 	} while (!atomic64_try_cmpxchg(&b->tat, &old,
-				       (s64)(base + vmp_cost_of(c, k))));
+				       (s64)(*base + vmp_cost_of(c, k))));
 	return k;
+}
+
+/*
+ * When frames charged from @base at a total of @cost ns conform (ns,
+ * same clock as @now): the moment their theoretical arrival time is no
+ * more than tau ahead, never before @now.  Sending each train at this
+ * time keeps the output of a bucket within burst + rate x t over any
+ * window (GCRA: every frame leaves when the bucket would have admitted
+ * it), however many CPUs reserve concurrently.
+ */
+static inline u64 vmp_release_ns(u64 base, u64 cost, s64 tau, u64 now)
+{
+	u64 release = base + cost - (u64)tau;
+
+	return (s64)(release - now) > 0 ? release : now;
+}
+
+/*
+ * The ECN decision: an ECN-capable packet that will be held more than
+ * @threshold ns is marked CE (congestion experienced) rather than left to
+ * wait until the budget is gone and packets are dropped (RFC 3168 5,
+ * marking instead of dropping; a delay threshold as in RFC 8033/8289).
+ */
+static inline bool vmp_ecn_should_mark(u64 delay, u64 threshold)
+{
+	return delay > threshold;
+}
+
+/*
+ * Bytes a policer may hold at most: what @rate (bytes/s) sends in
+ * @latency ns, plus one 64 KiB train for each of @queues queues that
+ * hold packets (the budget is checked per train, so each may overshoot
+ * by one).  Saturates instead of overflowing.
+ */
+static inline u64 vmp_hold_cap(u64 rate, u64 latency, u32 queues, u32 train)
+{
+	u64 bytes = mul_u64_u64_div_u64(rate, latency, NSEC_PER_SEC);
+	u64 extra = (u64)queues * train;
+
+	return bytes > U64_MAX - extra ? U64_MAX : bytes + extra;
 }
 
 /*

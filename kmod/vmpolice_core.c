@@ -28,6 +28,7 @@
 #include <linux/timekeeping.h>
 #include <linux/udp.h>
 #include <net/checksum.h>
+#include <net/inet_ecn.h>
 #include <net/ip.h>
 #include <net/pkt_cls.h>
 #include <net/sch_generic.h>
@@ -60,6 +61,9 @@ const struct nla_policy vmp_policy[TCA_VMPOLICE_MAX + 1] = {
 				    .reject_message = "STATS is dump only" },
 	[TCA_VMPOLICE_QUEUES]	= { .type = NLA_REJECT,
 				    .reject_message = "QUEUES is dump only" },
+	[TCA_VMPOLICE_LATENCY64] = { .type = NLA_U64 },
+	[TCA_VMPOLICE_ECN]	= NLA_POLICY_MAX(NLA_U8, 1),
+	[TCA_VMPOLICE_ECN_THRESH64] = { .type = NLA_U64 },
 };
 
 struct vmp_policer *vmp_policer_alloc(void)
@@ -82,6 +86,7 @@ struct vmp_policer *vmp_policer_alloc(void)
 	vmp_bucket_reset(&p->pkt, now);
 	for (i = 0; i < VMPOLICE_MAX_QUEUES; i++)
 		vmp_bucket_reset(&p->queues[i].bucket, now);
+	INIT_LIST_HEAD(&p->hold_node);
 	refcount_set(&p->refcnt, 1);
 	return p;
 }
@@ -94,7 +99,10 @@ void vmp_policer_get(struct vmp_policer *p)
 static void vmp_policer_free_rcu(struct rcu_head *head)
 {
 	struct vmp_policer *p = container_of(head, struct vmp_policer, rcu);
+	u32 i;
 
+	for (i = 0; i < VMPOLICE_MAX_QUEUES; i++)
+		vmp_hold_free(&p->queues[i]);
 	kfree(rcu_dereference_protected(p->params, 1));
 	kvfree(p->queues);
 	kfree(p);
@@ -312,6 +320,52 @@ static int vmp_parse_conform(struct nlattr *attr, struct vmp_params *prm,
 }
 
 /*
+ * The delay budget.  Held packets are re-injected past the filters that
+ * follow the action, so an action may only hold with a conform verdict
+ * that ends classification there anyway (ok, also spelt pass).
+ */
+static int vmp_parse_latency(struct nlattr **tb, bool action,
+			     struct vmp_params *prm,
+			     struct netlink_ext_ack *extack)
+{
+	struct nlattr *lat = tb[TCA_VMPOLICE_LATENCY64];
+	struct nlattr *ecn = tb[TCA_VMPOLICE_ECN];
+	struct nlattr *thresh = tb[TCA_VMPOLICE_ECN_THRESH64];
+
+	if (lat)
+		prm->latency_ns = nla_get_u64(lat);
+	if (prm->latency_ns > VMPOLICE_MAX_LATENCY_NS) {
+		NL_SET_ERR_MSG_ATTR(extack, lat,
+				    "latency must not exceed 10 s");
+		return -EINVAL;
+	}
+	prm->ecn = ecn && nla_get_u8(ecn);
+	if (!prm->latency_ns) {
+		if (prm->ecn || thresh) {
+			NL_SET_ERR_MSG_ATTR(extack, prm->ecn ? ecn : thresh,
+					    "ecn and ecn-threshold need a latency: only held packets are marked");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	prm->ecn_thresh_ns = prm->latency_ns / 4;
+	if (thresh) {
+		prm->ecn_thresh_ns = nla_get_u64(thresh);
+		if (prm->ecn_thresh_ns > prm->latency_ns) {
+			NL_SET_ERR_MSG_ATTR(extack, thresh,
+					    "ecn-threshold must not exceed latency");
+			return -EINVAL;
+		}
+	}
+	if (action && prm->conform != TC_ACT_OK) {
+		NL_SET_ERR_MSG_ATTR(extack, lat,
+				    "latency needs the conform verdict ok (pass): held packets are re-injected past the remaining filters");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
  * Build a complete configuration from @tb, as every change sends the
  * whole option set again.  The qdisc (@action false) refuses what only
  * an action can do.
@@ -365,6 +419,9 @@ int vmp_params_parse(struct nlattr **tb, bool action,
 		if (err)
 			goto err_free;
 	}
+	err = vmp_parse_latency(tb, action, prm, extack);
+	if (err)
+		goto err_free;
 	*newp = prm;
 	return 0;
 
@@ -411,6 +468,12 @@ static u32 vmp_mac_bytes(const struct sk_buff *skb)
 		return 0;
 	off = skb_mac_offset(skb);
 	return off < 0 ? -off : 0;
+}
+
+/* Wire length of @skb as it stands: MAC header included at ingress. */
+u32 vmp_skb_wire_len(const struct sk_buff *skb)
+{
+	return skb->len + vmp_mac_bytes(skb);
 }
 
 /* SCTP-style GSO: each frag_list member is a segment of its own size. */
@@ -588,14 +651,19 @@ struct vmp_charge {
 	struct vmp_bucket	*bucket;
 	s64			tau;
 	struct vmp_cost		cost;
+	u64			base;	/* max(tat, now) before the charge */
 	u32			taken;
 };
 
+/*
+ * Charge every configured bucket in turn; each takes at most what the
+ * one before it took.  @slack is the delay budget (0: police).  Returns
+ * the frames every bucket took; the charges are in @ch[0..*n).
+ */
 static u32 vmp_take_all(struct vmp_policer *p, const struct vmp_params *prm,
 			struct vmp_queue *q, const struct vmp_train *t,
-			struct vmp_charge *ch, u32 *n)
+			struct vmp_charge *ch, u32 *n, s64 slack, u64 now)
 {
-	u64 now = ktime_get_ns();
 	u32 want = t->segs, i;
 
 	*n = 0;
@@ -624,8 +692,9 @@ static u32 vmp_take_all(struct vmp_policer *p, const struct vmp_params *prm,
 	for (i = 0; i < *n; i++)
 		ch[i].taken = 0;
 	for (i = 0; i < *n && want; i++) {
-		ch[i].taken = vmp_bucket_take(ch[i].bucket, ch[i].tau,
-					      &ch[i].cost, want, now);
+		ch[i].taken = vmp_bucket_take(ch[i].bucket, ch[i].tau, slack,
+					      &ch[i].cost, want, now,
+					      &ch[i].base);
 		want = ch[i].taken;
 	}
 	return want;
@@ -639,47 +708,108 @@ static void vmp_refund(struct vmp_charge *ch, u32 n, u32 kept)
 		vmp_bucket_refund(ch[i].bucket, &ch[i].cost, ch[i].taken, kept);
 }
 
+/* When the first @k frames conform in every bucket: the latest of them. */
+static u64 vmp_release_all(const struct vmp_charge *ch, u32 n, u32 k, u64 now)
+{
+	u64 release = now, r;
+	u32 i;
+
+	for (i = 0; i < n; i++) {
+		r = vmp_release_ns(ch[i].base, vmp_cost_of(&ch[i].cost, k),
+				   ch[i].tau, now);
+		if ((s64)(r - release) > 0)
+			release = r;
+	}
+	return release;
+}
+
+static void vmp_atomic64_max(atomic64_t *v, s64 val)
+{
+	s64 old = atomic64_read(v);
+
+	while (old < val && !atomic64_try_cmpxchg(v, &old, val))
+		;
+}
+
+/*
+ * Mark an ECN-capable packet CE (RFC 3168).  A GSO packet's segments all
+ * copy this IP header, so all of them are marked.  False when the packet
+ * is not ECT or its header cannot be made writable.
+ */
+static bool vmp_ecn_mark(struct sk_buff *skb)
+{
+	unsigned int hlen;
+
+	switch (skb_protocol(skb, true)) {
+	case htons(ETH_P_IP):
+		hlen = sizeof(struct iphdr);
+		break;
+	case htons(ETH_P_IPV6):
+		hlen = sizeof(struct ipv6hdr);
+		break;
+	default:
+		return false;
+	}
+	if (skb_ensure_writable(skb, skb_network_offset(skb) + hlen))
+		return false;
+	return INET_ECN_set_ce(skb);
+}
+
 /*
  * Police one packet arriving on (ingress) or leaving by (egress) @queue.
  * On VMP_PARTIAL the packet has been cut to its admitted frames.  Cutting
- * is only right when what exceeds is dropped (@may_cut): with any other
- * exceed verdict the tail would have gone on, so a packet that does not
- * fully conform then takes the exceed verdict whole.
+ * is only right when what exceeds is dropped (VMP_MAY_CUT): with any
+ * other exceed verdict the tail would have gone on, so a packet that
+ * does not fully conform then takes the exceed verdict whole.
+ *
+ * With VMP_MAY_HOLD and a latency, frames that conform within the
+ * latency are admitted too, and *@release (ns, ktime_get_ns()) says when
+ * the packet conforms: the caller must not send it before.  *@release is
+ * 0 when the packet may go at once.  A packet held longer than the ECN
+ * threshold is marked CE if it is ECT and ecn is on.
  */
 enum vmp_verdict vmp_police(struct vmp_policer *p,
 			    const struct vmp_params *prm,
-			    struct sk_buff *skb, u32 queue, bool may_cut)
+			    struct sk_buff *skb, u32 queue, unsigned int flags,
+			    u64 *release)
 {
 	struct vmp_queue *q = vmp_policer_queue(p, queue);
 	enum vmp_verdict verdict;
 	struct vmp_charge ch[4];
+	u64 now = ktime_get_ns();
 	struct vmp_train t;
 	u32 n = 0, k = 0;
+	s64 slack = 0;
 	u64 bytes;
 
+	*release = 0;
 	atomic64_inc(&q->packets);
 	if (skb_is_gso(skb) && (skb_shinfo(skb)->gso_type & SKB_GSO_DODGY))
 		atomic64_inc(&q->dodgy);
 	if (unlikely(!vmp_skb_train(skb, &t))) {
 		atomic64_inc(&q->malformed);
 		atomic64_inc(&q->exceeded);
-		atomic64_add(skb->len + vmp_mac_bytes(skb), &q->exceeded_bytes);
+		atomic64_add(vmp_skb_wire_len(skb), &q->exceeded_bytes);
 		return VMP_MALFORMED;
 	}
 
+	if (unlikely(prm->latency_ns) && (flags & VMP_MAY_HOLD))
+		slack = prm->latency_ns;
 	if (likely(vmp_train_max_len(&t) <= prm->mtu))
-		k = vmp_take_all(p, prm, q, &t, ch, &n);
+		k = vmp_take_all(p, prm, q, &t, ch, &n, slack, now);
 
 	verdict = VMP_CONFORM;
 	if (unlikely(k < t.segs)) {
 		verdict = VMP_EXCEED;
-		if (k && may_cut && vmp_skb_cut(skb, &t, k) == 0) {
+		if (k && (flags & VMP_MAY_CUT) && vmp_skb_cut(skb, &t, k) == 0) {
 			verdict = VMP_PARTIAL;
 			atomic64_inc(&q->partial);
 		} else {
 			k = 0;
 		}
 		vmp_refund(ch, n, k);
+		if (slack)
+			atomic64_inc(&q->overlimit);
 	}
 
 	bytes = vmp_train_bytes(&t, k);
@@ -691,6 +821,22 @@ enum vmp_verdict vmp_police(struct vmp_policer *p,
 		atomic64_add(t.segs - k, &q->exceeded);
 		atomic64_add(vmp_train_bytes(&t, t.segs) - bytes,
 			     &q->exceeded_bytes);
+	}
+
+	if (unlikely(slack) && k) {
+		u64 when = vmp_release_all(ch, n, k, now);
+		u64 delay = when - now;
+
+		if (delay) {
+			*release = when;
+			atomic64_inc(&q->held);
+			atomic64_add(bytes, &q->held_bytes);
+			vmp_atomic64_max(&q->max_hold_ns, delay);
+			if (prm->ecn &&
+			    vmp_ecn_should_mark(delay, prm->ecn_thresh_ns) &&
+			    vmp_ecn_mark(skb))
+				atomic64_inc(&q->ce_marked);
+		}
 	}
 	return verdict;
 }
@@ -705,6 +851,14 @@ void vmp_queue_read(struct vmp_queue *q, struct tc_vmpolice_stats *st)
 	st->partial = atomic64_read(&q->partial);
 	st->malformed = atomic64_read(&q->malformed);
 	st->dodgy = atomic64_read(&q->dodgy);
+	st->held = atomic64_read(&q->held);
+	st->held_bytes = atomic64_read(&q->held_bytes);
+	st->released = atomic64_read(&q->released);
+	st->overlimit = atomic64_read(&q->overlimit);
+	st->flushed = atomic64_read(&q->flushed);
+	st->ce_marked = atomic64_read(&q->ce_marked);
+	st->max_hold_ns = atomic64_read(&q->max_hold_ns);
+	vmp_hold_backlog(q, &st->backlog, &st->backlog_bytes);
 	st->segments = st->conformed + st->exceeded;
 	st->bytes = st->conformed_bytes + st->exceeded_bytes;
 }
@@ -722,6 +876,15 @@ static void vmp_stats_add(struct tc_vmpolice_stats *sum,
 	sum->partial += st->partial;
 	sum->malformed += st->malformed;
 	sum->dodgy += st->dodgy;
+	sum->held += st->held;
+	sum->held_bytes += st->held_bytes;
+	sum->released += st->released;
+	sum->overlimit += st->overlimit;
+	sum->flushed += st->flushed;
+	sum->ce_marked += st->ce_marked;
+	sum->backlog += st->backlog;
+	sum->backlog_bytes += st->backlog_bytes;
+	sum->max_hold_ns = max(sum->max_hold_ns, st->max_hold_ns);
 }
 
 void vmp_policer_totals(struct vmp_policer *p, struct tc_vmpolice_stats *sum)
@@ -764,6 +927,13 @@ int vmp_params_dump(struct sk_buff *skb, const struct vmp_params *prm)
 	    nla_put_s32(skb, TCA_VMPOLICE_OVERHEAD, f->overhead) ||
 	    nla_put_u32(skb, TCA_VMPOLICE_MPU, f->mpu) ||
 	    nla_put_u8(skb, TCA_VMPOLICE_LINKLAYER, f->linklayer))
+		return -EMSGSIZE;
+	if (prm->latency_ns &&
+	    (nla_put_u64_64bit(skb, TCA_VMPOLICE_LATENCY64, prm->latency_ns,
+			       TCA_VMPOLICE_PAD) ||
+	     nla_put_u8(skb, TCA_VMPOLICE_ECN, prm->ecn) ||
+	     nla_put_u64_64bit(skb, TCA_VMPOLICE_ECN_THRESH64,
+			       prm->ecn_thresh_ns, TCA_VMPOLICE_PAD)))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -808,9 +978,9 @@ int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p)
 /* Room the parameters and the totals take in a dump (queues excluded). */
 size_t vmp_dump_size(void)
 {
-	return 6 * nla_total_size_64bit(sizeof(u64)) +	/* rates, bursts */
+	return 8 * nla_total_size_64bit(sizeof(u64)) +	/* rates, latency */
 	       5 * nla_total_size(sizeof(u32)) +	/* burst .. conform */
-	       nla_total_size(sizeof(u8)) +		/* linklayer */
+	       2 * nla_total_size(sizeof(u8)) +		/* linklayer, ecn */
 	       nla_total_size_64bit(sizeof(struct tc_vmpolice_stats)) +
 	       nla_total_size(0);			/* queues nest */
 }

@@ -35,8 +35,14 @@ struct vmp_params {
 	u64			pkt_burst;
 	u32			queue_burst;
 	int			conform;	/* action only: TC_ACT_* */
+	/* holding: 0 is a pure policer; see vmp_police() */
+	u64			latency_ns;	/* delay budget */
+	u64			ecn_thresh_ns;	/* held longer: CE (ecn) */
+	bool			ecn;
 	struct rcu_head		rcu;
 };
+
+struct vmp_hold;
 
 /* One queue's share of the state: a cache line, touched by its CPU. */
 struct vmp_queue {
@@ -49,6 +55,15 @@ struct vmp_queue {
 	atomic64_t		partial;
 	atomic64_t		malformed;
 	atomic64_t		dodgy;
+	/* only touched when holding (latency > 0) */
+	atomic64_t		held;
+	atomic64_t		held_bytes;
+	atomic64_t		released;
+	atomic64_t		overlimit;
+	atomic64_t		flushed;
+	atomic64_t		ce_marked;
+	atomic64_t		max_hold_ns;
+	struct vmp_hold		*hold;		/* action's held packets */
 } ____cacheline_aligned_in_smp;
 
 /*
@@ -61,6 +76,10 @@ struct vmp_policer {
 	struct vmp_bucket	peak;
 	struct vmp_bucket	pkt;
 	struct vmp_queue	*queues;	/* VMPOLICE_MAX_QUEUES */
+	atomic64_t		hold_bytes;	/* action: wire bytes held now */
+	atomic_t		hold_queues;	/* action: queues that held */
+	struct list_head	hold_node;	/* action: on vmp_hold_list */
+	bool			dying;		/* action: no more holding */
 	refcount_t		refcnt;
 	struct rcu_head		rcu;
 };
@@ -83,9 +102,14 @@ int vmp_params_parse(struct nlattr **tb, bool action,
 		     struct vmp_params **newp, struct netlink_ext_ack *extack);
 void vmp_policer_apply(struct vmp_policer *p, struct vmp_params *newp);
 
+/* What the caller of vmp_police() can do with a packet. */
+#define VMP_MAY_CUT	BIT(0)	/* drop a GSO packet's tail: exceed drops */
+#define VMP_MAY_HOLD	BIT(1)	/* send it later: latency applies */
+
 enum vmp_verdict vmp_police(struct vmp_policer *p,
 			    const struct vmp_params *prm,
-			    struct sk_buff *skb, u32 queue, bool may_cut);
+			    struct sk_buff *skb, u32 queue, unsigned int flags,
+			    u64 *release);
 
 bool vmp_skb_train(const struct sk_buff *skb, struct vmp_train *t);
 int vmp_skb_cut(struct sk_buff *skb, const struct vmp_train *t, u32 keep);
@@ -93,6 +117,20 @@ int vmp_skb_cut(struct sk_buff *skb, const struct vmp_train *t, u32 keep);
 void vmp_queue_read(struct vmp_queue *q, struct tc_vmpolice_stats *st);
 void vmp_policer_totals(struct vmp_policer *p, struct tc_vmpolice_stats *st);
 struct vmp_queue *vmp_policer_queue(struct vmp_policer *p, u32 queue);
+
+u32 vmp_skb_wire_len(const struct sk_buff *skb);
+
+/* The action's hold queues (vmpolice_hold.c). */
+int vmp_hold_skb(struct vmp_policer *p, const struct vmp_params *prm,
+		 u32 queue, struct sk_buff *skb, u64 release);
+void vmp_hold_flush(struct vmp_policer *p, const struct net_device *dev,
+		    u64 deadline);
+void vmp_hold_register(struct vmp_policer *p);
+void vmp_hold_unregister(struct vmp_policer *p);
+void vmp_hold_free(struct vmp_queue *q);
+void vmp_hold_backlog(struct vmp_queue *q, u64 *packets, u64 *bytes);
+int vmp_hold_init(void);
+void vmp_hold_exit(void);
 
 int vmp_params_dump(struct sk_buff *skb, const struct vmp_params *prm);
 int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p);

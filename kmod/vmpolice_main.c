@@ -9,15 +9,19 @@
 #include <net/act_api.h>
 #include <net/pkt_sched.h>
 
+#include "vmpolice_core.h"
 #include "vmpolice_main.h"
 
 static int __init vmpolice_init(void)
 {
 	int err;
 
-	err = vmp_act_register();
+	err = vmp_hold_init();
 	if (err)
 		return err;
+	err = vmp_act_register();
+	if (err)
+		goto err_hold;
 	err = vmp_sch_register();
 	if (err)
 		goto err_act;
@@ -25,6 +29,8 @@ static int __init vmpolice_init(void)
 
 err_act:
 	vmp_act_unregister();
+err_hold:
+	vmp_hold_exit();
 	return err;
 }
 
@@ -32,6 +38,9 @@ static void __exit vmpolice_exit(void)
 {
 	vmp_sch_unregister();
 	vmp_act_unregister();
+	vmp_hold_exit();
+	/* policers are freed by call_rcu() into this module's code */
+	rcu_barrier();
 }
 
 module_init(vmpolice_init);

@@ -10,13 +10,16 @@
 #ifndef _VMPOLICE_COMPAT_H
 #define _VMPOLICE_COMPAT_H
 
+#include <linux/hrtimer.h>
 #include <linux/slab.h>
 #include <net/act_api.h>
 #include <net/pkt_sched.h>
 
-/* 7.0: typed allocation helpers. */
+/* 7.0: typed allocation helpers; the gfp flags default to GFP_KERNEL. */
 #ifndef kzalloc_obj
-#define kzalloc_obj(P)	kzalloc(sizeof(P), GFP_KERNEL)
+#define vmp_kzalloc_obj_gfp(P, gfp, ...)	kzalloc(sizeof(P), gfp)
+#define kzalloc_obj(P, ...) \
+	vmp_kzalloc_obj_gfp(P, ##__VA_ARGS__, GFP_KERNEL)
 #endif
 
 /*
@@ -71,6 +74,31 @@ static inline void vmp_set_pkt_segs(struct sk_buff *skb, u16 segs)
 #define vmp_qdisc_sleeping(txq)	rtnl_dereference((txq)->qdisc_sleeping)
 #else
 #define vmp_qdisc_sleeping(txq)	((txq)->qdisc_sleeping)
+#endif
+
+/* 6.13: hrtimer_setup() sets the callback; 6.15 removed hrtimer_init(). */
+#ifdef VMP_HAVE_HRTIMER_SETUP
+#define vmp_hrtimer_setup(timer, fn, clock, mode) \
+	hrtimer_setup(timer, fn, clock, mode)
+#else
+static inline void
+vmp_hrtimer_setup(struct hrtimer *timer,
+		  enum hrtimer_restart (*fn)(struct hrtimer *),
+		  clockid_t clock, enum hrtimer_mode mode)
+{
+	hrtimer_init(timer, clock, mode);
+	timer->function = fn;
+}
+#endif
+
+/*
+ * 6.16 folded tc_skb_cb into qdisc_skb_cb.  The qdisc keeps a held
+ * packet's release time in the last 8 bytes of skb->cb, past both.
+ */
+#ifdef VMP_HAVE_TC_SKB_CB
+#define VMP_TC_CB_SIZE	sizeof(struct tc_skb_cb)
+#else
+#define VMP_TC_CB_SIZE	sizeof(struct qdisc_skb_cb)
 #endif
 
 #endif /* _VMPOLICE_COMPAT_H */

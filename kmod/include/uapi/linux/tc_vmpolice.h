@@ -19,6 +19,9 @@
 /* Per-queue state slots; queue N uses slot N % VMPOLICE_MAX_QUEUES. */
 #define VMPOLICE_MAX_QUEUES	256U
 
+/* Longest "latency" (delay budget) a policer accepts: 10 s, in ns. */
+#define VMPOLICE_MAX_LATENCY_NS	10000000000ULL
+
 /* action only: index, exceed verdict (action), refcnt, bindcnt */
 struct tc_vmpolice {
 	tc_gen;
@@ -44,6 +47,27 @@ struct tc_vmpolice_stats {
 				 * (SKB_GSO_DODGY: a guest), their
 				 * segments recounted
 				 */
+	/*
+	 * Holding (latency > 0).  A held packet conforms within the delay
+	 * budget and is sent at the moment it conforms.  Packets, not
+	 * segments: a GSO packet held counts 1.
+	 */
+	__u64	held;		/* packets held, ever */
+	__u64	held_bytes;	/* their wire bytes */
+	__u64	released;	/* held packets sent on */
+	__u64	overlimit;	/* packets (or a GSO packet's tail) refused
+				 * because they would conform only after
+				 * latency, or the cap on held bytes was
+				 * reached (action); also in exceeded
+				 */
+	__u64	flushed;	/* held packets dropped before release:
+				 * device gone, policer deleted, latency
+				 * shortened (action)
+				 */
+	__u64	ce_marked;	/* ECT packets marked CE (ecn) */
+	__u64	backlog;	/* packets held now */
+	__u64	backlog_bytes;	/* wire bytes held now */
+	__u64	max_hold_ns;	/* largest delay given to a packet, ns */
 };
 
 enum {
@@ -65,6 +89,16 @@ enum {
 	TCA_VMPOLICE_STATS,		/* struct tc_vmpolice_stats, dump only */
 	TCA_VMPOLICE_QUEUES,		/* nest of TCA_VMPOLICE_QUEUE, dump only */
 	TCA_VMPOLICE_PAD,
+	TCA_VMPOLICE_LATENCY64,		/* u64 ns: delay budget; 0 (default):
+					 * pure policer.  At most
+					 * VMPOLICE_MAX_LATENCY_NS.
+					 */
+	TCA_VMPOLICE_ECN,		/* u8 0|1: mark ECT packets CE when
+					 * held longer than ecn-threshold
+					 */
+	TCA_VMPOLICE_ECN_THRESH64,	/* u64 ns, <= latency; default
+					 * latency / 4
+					 */
 	__TCA_VMPOLICE_MAX
 };
 
