@@ -7,6 +7,7 @@
 #ifndef _VMPOLICE_KSHIM_H
 #define _VMPOLICE_KSHIM_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -54,9 +55,24 @@ typedef struct {
 	s64 counter;
 } atomic64_t;
 
+/*
+ * With kshim_read_yield set to N, every Nth atomic64_read() of a thread
+ * yields the CPU right after reading: as an interrupt or preemption
+ * between the read and the cmpxchg would, so that concurrent updates
+ * really race even when the threads share one CPU.
+ */
+static unsigned int kshim_read_yield;
+
 static inline s64 atomic64_read(const atomic64_t *v)
 {
-	return __atomic_load_n(&v->counter, __ATOMIC_RELAXED);
+	static __thread unsigned int reads;
+	s64 val = __atomic_load_n(&v->counter, __ATOMIC_RELAXED);
+	unsigned int every = __atomic_load_n(&kshim_read_yield,
+					     __ATOMIC_RELAXED);
+
+	if (every && !(++reads % every))
+		sched_yield();
+	return val;
 }
 
 static inline void atomic64_set(atomic64_t *v, s64 i)
@@ -69,10 +85,16 @@ static inline void atomic64_sub(s64 i, atomic64_t *v)
 	__atomic_fetch_sub(&v->counter, i, __ATOMIC_RELAXED);
 }
 
+/* Lost races are counted: tests of concurrency check they had some. */
+static unsigned long kshim_cmpxchg_fails;
+
 static inline bool atomic64_try_cmpxchg(atomic64_t *v, s64 *old, s64 new)
 {
-	return __atomic_compare_exchange_n(&v->counter, old, new, false,
-					   __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	if (__atomic_compare_exchange_n(&v->counter, old, new, false,
+					__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		return true;
+	__atomic_fetch_add(&kshim_cmpxchg_fails, 1, __ATOMIC_RELAXED);
+	return false;
 }
 
 #endif

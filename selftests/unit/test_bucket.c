@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "vmpolice_bucket.h"
 
-static int test_no, failed;
+static int test_no, failed, xfailed, strict;
 
 static void result(bool ok, const char *fmt, ...)
 {
@@ -22,6 +24,29 @@ static void result(bool ok, const char *fmt, ...)
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
+	printf("\n");
+	if (!ok)
+		failed++;
+}
+
+/*
+ * A check of something the header promises but does not do yet: a
+ * failure is reported as "# TODO" (xfail) so the gate stays usable, and
+ * counts as a failure with VMP_STRICT=1 in the environment.
+ */
+static void known_bug(bool ok, const char *why, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s %d ", ok ? "ok" : "not ok", ++test_no);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	if (!ok && !strict) {
+		printf(" # TODO %s\n", why);
+		xfailed++;
+		return;
+	}
 	printf("\n");
 	if (!ok)
 		failed++;
@@ -354,6 +379,7 @@ struct racer {
 	const struct vmp_cost *c;
 	s64 tau;
 	u64 taken, wins;
+	pthread_barrier_t *go;
 };
 
 static void *race(void *arg)
@@ -363,6 +389,7 @@ static void *race(void *arg)
 	u32 k;
 	int i;
 
+	pthread_barrier_wait(r->go);	/* all at once, really racing */
 	for (i = 0; i < 20000; i++) {
 		k = vmp_bucket_take(r->b, r->tau, 0, r->c, 3, NSEC_PER_SEC,
 				    &base);
@@ -376,6 +403,7 @@ static void test_bucket_concurrent(void)
 {
 	struct racer rs[4];
 	pthread_t th[4];
+	pthread_barrier_t go;
 	struct vmp_bucket b;
 	struct vmp_train t;
 	struct vmp_cost c;
@@ -387,9 +415,10 @@ static void test_bucket_concurrent(void)
 	vmp_train_gso(&t, 10 + 3 * 990, 10, 990);	/* 3 frames of 1000 */
 	vmp_cost_bytes(&c, &r, &plain, &t);
 	vmp_bucket_reset(&b, NSEC_PER_SEC);
+	pthread_barrier_init(&go, NULL, 4);
 	for (i = 0; i < 4; i++) {
 		/* 1000 frames of room, hammered at one instant */
-		rs[i] = (struct racer){ &b, &c, 1000000, 0, 0 };
+		rs[i] = (struct racer){ &b, &c, 1000000, 0, 0, &go };
 		pthread_create(&th[i], NULL, race, &rs[i]);
 	}
 	for (i = 0; i < 4; i++) {
@@ -397,14 +426,639 @@ static void test_bucket_concurrent(void)
 		total += rs[i].taken;
 		busy += rs[i].wins > 0;
 	}
+	pthread_barrier_destroy(&go);
 	/* a lost update would hand out more than the room */
 	result(total == 1000, "4 threads on one bucket, cmpxchg only: %llu frames of 1000 room (%d threads won)",
 	       (unsigned long long)total, busy);
 }
 
+/*
+ * Holding ("latency"): the delay budget @slack of vmp_bucket_take() and
+ * the release time of vmp_release_ns().
+ */
+
+/* Deterministic pseudo-random numbers (xorshift64*), one stream each. */
+static u64 rnd(u64 *st)
+{
+	*st ^= *st >> 12;
+	*st ^= *st << 25;
+	*st ^= *st >> 27;
+	return *st * 0x2545F4914F6CDD1DULL;
+}
+
+static u64 rnd_below(u64 *st, u64 n)
+{
+	return n ? rnd(st) % n : 0;
+}
+
+/* The model: cost of the first @k frames, written out again. */
+static u64 model_cost(const struct vmp_cost *c, u32 k)
+{
+	u64 sum = 0;
+	u32 i;
+
+	for (i = 0; i < k; i++)
+		sum += i == c->segs - 1 ? c->last : c->seg;
+	return sum;
+}
+
+/*
+ * The model of one take: GCRA with a delay budget.  A train of frames
+ * is cut at the longest prefix (at most @want) whose last frame conforms
+ * within @slack: max(tat, now) + cost - now <= tau + slack.
+ */
+static u32 model_take(u64 *tat, s64 tau, s64 slack, const struct vmp_cost *c,
+		      u32 want, u64 now, u64 *base)
+{
+	s64 debt = (s64)(*tat - now);
+	u32 k = 0;
+
+	*base = debt > 0 ? *tat : now;
+	while (k < want &&
+	       (s64)(*base + model_cost(c, k + 1) - now) <= tau + slack)
+		k++;
+	if (k)
+		*tat = *base + model_cost(c, k);
+	return k;
+}
+
+/* A random packet: one frame, or a GSO train of up to 64 KiB. */
+static void rnd_train(u64 *st, struct vmp_train *t)
+{
+	u32 hdr = ETH + IP4 + TCP;
+
+	if (rnd_below(st, 3) == 0)
+		vmp_train_single(t, 60 + rnd_below(st, 1455));
+	else
+		vmp_train_gso(t, hdr + 1 + rnd_below(st, 65535 - hdr), hdr,
+			      MSS4);
+}
+
+static void test_hold_slack0_is_gcra(void)
+{
+	static const u64 rates[] = { 1000, 1234567, 125000000 };
+	u64 st = 0x5eed0001, n = 0, taken = 0, refused = 0, cut = 0;
+	bool ok = true;
+	unsigned int i;
+	int j;
+
+	for (i = 0; i < 3 && ok; i++) {
+		u64 now = i == 1 ? (u64)-2 * NSEC_PER_SEC : 3 * NSEC_PER_SEC;
+		u64 tat = now, base, mbase, gap;
+		struct vmp_bucket b;
+		struct vmp_train t;
+		struct vmp_cost c;
+		struct vmp_rate r;
+		s64 tau;
+		u32 k, mk, want;
+
+		vmp_rate_init(&r, rates[i]);
+		tau = vmp_rate_ns(&r, 16384 + rnd_below(&st, 200000));
+		vmp_bucket_reset(&b, now);
+		for (j = 0; j < 20000 && ok; j++, n++) {
+			rnd_train(&st, &t);
+			vmp_cost_bytes(&c, &r, &plain, &t);
+			want = 1 + rnd_below(&st, t.segs);
+			/* offered about twice the rate */
+			gap = vmp_rate_ns(&r, vmp_train_bytes(&t, t.segs)) / 2;
+			now += rnd_below(&st, 2 * gap + 1);
+			k = vmp_bucket_take(&b, tau, 0, &c, want, now, &base);
+			mk = model_take(&tat, tau, 0, &c, want, now, &mbase);
+			ok &= k == mk && atomic64_read(&b.tat) == (s64)tat;
+			/* with no budget a taken frame goes now */
+			if (k)
+				ok &= base == mbase &&
+				      vmp_release_ns(base, vmp_cost_of(&c, k),
+						     tau, now) == now;
+			taken += k == want;
+			refused += !k;
+			cut += k && k < want;
+		}
+	}
+	/* the sequence must have exercised every outcome */
+	ok &= taken && refused && cut;
+	result(ok, "slack 0 is plain GCRA: %llu takes as the model (%llu whole, %llu cut, %llu refused), release = now",
+	       (unsigned long long)n, (unsigned long long)taken,
+	       (unsigned long long)cut, (unsigned long long)refused);
+}
+
+static void test_hold_within_budget(void)
+{
+	static const u64 rates[] = { 1000, 1234567, 125000000 };
+	u64 st = 0x5eed0002, n = 0, held = 0, refused = 0, now_ok = 0;
+	u64 worst = 0;
+	bool ok = true;
+	unsigned int i;
+	int j;
+
+	for (i = 0; i < 3 && ok; i++) {
+		u64 now = i == 2 ? (u64)-NSEC_PER_SEC : 7 * NSEC_PER_SEC;
+		u64 tat = now, base, mbase, release, gap, cost;
+		struct vmp_bucket b;
+		struct vmp_train t;
+		struct vmp_cost c;
+		struct vmp_rate r;
+		s64 tau, slack;
+		u32 k, mk;
+
+		vmp_rate_init(&r, rates[i]);
+		/* a burst above any train (68 KB with its 45 headers) */
+		tau = vmp_rate_ns(&r, 70000 + rnd_below(&st, 100000));
+		/* 1 ms .. 1 s of budget */
+		slack = 1000000 + rnd_below(&st, NSEC_PER_SEC);
+		vmp_bucket_reset(&b, now);
+		for (j = 0; j < 20000 && ok; j++, n++) {
+			rnd_train(&st, &t);
+			vmp_cost_bytes(&c, &r, &plain, &t);
+			/* offered 3 times the rate */
+			gap = vmp_rate_ns(&r, vmp_train_bytes(&t, t.segs)) / 3;
+			now += rnd_below(&st, 2 * gap + 1);
+			k = vmp_bucket_take(&b, tau, slack, &c, t.segs, now,
+					    &base);
+			mk = model_take(&tat, tau, slack, &c, t.segs, now,
+					&mbase);
+			ok &= k == mk && atomic64_read(&b.tat) == (s64)tat;
+			if (!k) {
+				refused++;
+				continue;
+			}
+			cost = vmp_cost_of(&c, k);
+			release = vmp_release_ns(base, cost, tau, now);
+			ok &= base == mbase;
+			/* the moment the last taken frame conforms ... */
+			if ((s64)(base + cost - now) > tau)
+				ok &= release == base + cost - tau;
+			else
+				ok &= release == now;
+			/* ... within the budget, never before now */
+			ok &= (s64)(release - now) >= 0 &&
+			      (s64)(release - now) <= slack;
+			worst = max(worst, release - now);
+			held += release != now;
+			now_ok += release == now;
+		}
+	}
+	ok &= held && refused && now_ok;
+	result(ok, "slack L: taken iff within L, release = max(base + cost - tau, now), release - now <= L (%llu takes: %llu held, %llu at once, %llu refused, longest %llu ns)",
+	       (unsigned long long)n, (unsigned long long)held,
+	       (unsigned long long)now_ok, (unsigned long long)refused,
+	       (unsigned long long)worst);
+}
+
+static void test_hold_release_exact(void)
+{
+	struct vmp_bucket b;
+	struct vmp_train t;
+	struct vmp_cost c;
+	struct vmp_rate r;
+	u64 now = 4 * NSEC_PER_SEC, base, rel[14];
+	bool ok = true;
+	s64 tau;
+	int i;
+
+	vmp_rate_init(&r, NSEC_PER_SEC);	/* 1 ns per byte */
+	tau = vmp_rate_ns(&r, 10 * 1514);	/* burst: 10 frames */
+	vmp_train_single(&t, 1514);
+	vmp_cost_bytes(&c, &r, &plain, &t);
+	vmp_bucket_reset(&b, now);
+	/* 3.5 frames of budget: 13 frames at one instant, not 14 */
+	for (i = 0; i < 14; i++) {
+		rel[i] = 0;
+		if (vmp_bucket_take(&b, tau, 3 * 1514 + 757, &c, 1, now,
+				    &base))
+			rel[i] = vmp_release_ns(base, c.last, tau, now);
+	}
+	for (i = 0; i < 10; i++)
+		ok &= rel[i] == now;
+	for (i = 10; i < 13; i++)
+		ok &= rel[i] == now + (u64)(i - 9) * 1514;
+	ok &= rel[13] == 0;
+	/* half a frame later the 14th fits, held 3 frames from then */
+	ok &= vmp_bucket_take(&b, tau, 3 * 1514 + 757, &c, 1, now + 757,
+			      &base) == 1 &&
+	      vmp_release_ns(base, c.last, tau, now + 757) == now + 4 * 1514;
+	result(ok, "burst 10 frames, budget 3.5: 10 go now, 3 one frame time apart, 14th refused");
+}
+
+/* A train as it leaves: when, and what it carries. */
+struct rel {
+	u64	t;		/* release, ns after the run's start */
+	u64	at;		/* when it was taken, idem */
+	u32	bytes;
+	u32	frames;
+	int	stream;
+};
+
+static int rel_cmp(const void *a, const void *b)
+{
+	const struct rel *x = a, *y = b;
+
+	return x->t < y->t ? -1 : x->t > y->t;
+}
+
+static int rel_cmp_at(const void *a, const void *b)
+{
+	const struct rel *x = a, *y = b;
+
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* How often, in the order of arrival, one stream follows another. */
+static size_t interleavings(struct rel *v, size_t n)
+{
+	size_t i, sw = 0;
+
+	qsort(v, n, sizeof(*v), rel_cmp_at);
+	for (i = 1; i < n; i++)
+		sw += v[i].stream != v[i - 1].stream;
+	return sw;
+}
+
+/*
+ * The window invariant: over every window [t1, t2] whose ends are
+ * release times (all trains released at t1 and at t2 included),
+ *
+ *	bytes released <= burst + rate x (t2 - t1)
+ *
+ * allowing the cost's rounding: one ns per frame in the window, 2^-29 of
+ * the window and one ns.  In units of byte-ns (x 1e9) it reads
+ * g(j) - h(i) <= burst x 1e9 + rate for every i <= j, with g and h below;
+ * the largest g(j) - h(i) is found in one pass (suffix maximum of g).
+ * Returns the largest excess over the bound in bytes (<= 0: holds) and
+ * in *@fill the largest use of the bound in ppm of the burst.
+ */
+typedef __int128 s128;
+
+static s128 win_g(const u64 *bytes, const u64 *frames, const struct rel *v,
+		  size_t j, u64 rate)
+{
+	s128 rt = (s128)rate * v[j].t;
+
+	return (s128)bytes[j + 1] * NSEC_PER_SEC - rt - (rt >> 29) -
+	       (s128)rate * frames[j + 1];
+}
+
+static s128 win_h(const u64 *bytes, const u64 *frames, const struct rel *v,
+		  size_t i, u64 rate)
+{
+	s128 rt = (s128)rate * v[i].t;
+
+	return (s128)bytes[i] * NSEC_PER_SEC - rt - (rt >> 29) -
+	       (s128)rate * frames[i];
+}
+
+static double window_excess(struct rel *v, size_t n, u64 rate, u64 burst,
+			    u64 *fill, bool brute)
+{
+	u64 *bytes = calloc(n + 1, sizeof(*bytes));
+	u64 *frames = calloc(n + 1, sizeof(*frames));
+	s128 bound = (s128)burst * NSEC_PER_SEC + rate, best = 0, gmax = 0;
+	s128 brute_best = 0;
+	bool have = false;
+	size_t i, j;
+
+	qsort(v, n, sizeof(*v), rel_cmp);
+	for (i = 0; i < n; i++) {
+		bytes[i + 1] = bytes[i] + v[i].bytes;
+		frames[i + 1] = frames[i] + v[i].frames;
+	}
+	/* i from the last group down: gmax = max g(j) over groups j >= i */
+	for (i = n; i-- > 0;) {
+		if (i + 1 == n || v[i + 1].t != v[i].t) {
+			s128 g = win_g(bytes, frames, v, i, rate);
+
+			gmax = have ? (g > gmax ? g : gmax) : g;
+			have = true;
+		}
+		if (i && v[i - 1].t == v[i].t)
+			continue;	/* t1 starts with all trains at t1 */
+		if (gmax - win_h(bytes, frames, v, i, rate) > best || i == n - 1)
+			best = gmax - win_h(bytes, frames, v, i, rate);
+	}
+	/* the same, window by window, as a check of the one above */
+	for (i = 0; brute && i < n; i++) {
+		if (i && v[i - 1].t == v[i].t)
+			continue;
+		for (j = i; j < n; j++) {
+			s128 d;
+
+			if (j + 1 < n && v[j + 1].t == v[j].t)
+				continue;	/* t2 ends with all at t2 */
+			d = win_g(bytes, frames, v, j, rate) -
+			    win_h(bytes, frames, v, i, rate);
+			if (d > brute_best)
+				brute_best = d;
+		}
+	}
+	free(bytes);
+	free(frames);
+	if (brute && brute_best != best)
+		return 1e300;		/* the checker is wrong */
+	*fill = (u64)(best * 1000000 / bound);
+	return (double)(best - bound) / NSEC_PER_SEC;
+}
+
+struct stream {
+	struct vmp_bucket	*b;
+	const struct vmp_rate	*r;
+	s64			tau, slack;
+	u64			start;	/* the run's clock at 0 */
+	u64			*clock;	/* shared: threads draw time from it */
+	pthread_barrier_t	*go;
+	int			*stop;	/* threads: run until set */
+	u64			seed;
+	size_t			arrivals;	/* alone: this many */
+	int			id;
+	u64			gap;	/* mean ns between arrivals, all streams */
+	struct rel		*out;
+	size_t			n, cap;
+	u64			offered, late;
+};
+
+/*
+ * One sender: trains of up to 64 KiB of 1514-byte frames at random
+ * gaps.  Every taken train is recorded at its release time.  Time comes
+ * from one clock shared by all streams, so concurrent streams contend
+ * for the bucket at nearly the same instants.
+ */
+static void *stream_run(void *arg)
+{
+	struct stream *s = arg;
+	u64 st = s->seed, now, base, release, gap;
+	struct vmp_train t;
+	struct vmp_cost c;
+	size_t i;
+	u32 k;
+
+	if (s->go)
+		pthread_barrier_wait(s->go);
+	for (i = 0; s->stop ? !__atomic_load_n(s->stop, __ATOMIC_RELAXED) &&
+			      s->n < 250000 : i < s->arrivals; i++) {
+		vmp_train_gso(&t, 66 + 1 + rnd_below(&st, 43 * MSS4), 66,
+			      MSS4);
+		vmp_cost_bytes(&c, s->r, &plain, &t);
+		s->offered += vmp_train_bytes(&t, t.segs);
+		gap = rnd_below(&st, 2 * s->gap + 1);
+		now = __atomic_add_fetch(s->clock, gap, __ATOMIC_SEQ_CST);
+		k = vmp_bucket_take(s->b, s->tau, s->slack, &c, t.segs, now,
+				    &base);
+		if (!k)
+			continue;
+		release = vmp_release_ns(base, vmp_cost_of(&c, k), s->tau,
+					 now);
+		if ((s64)(release - now) < 0 ||
+		    (s64)(release - now) > s->slack)
+			s->late++;
+		if (s->n == s->cap) {
+			s->cap = s->cap ? 2 * s->cap : 4096;
+			s->out = realloc(s->out, s->cap * sizeof(*s->out));
+		}
+		s->out[s->n++] = (struct rel){
+			.t = release - s->start, .at = now - s->start,
+			.bytes = (u32)vmp_train_bytes(&t, k), .frames = k,
+			.stream = s->id,
+		};
+	}
+	return NULL;
+}
+
+static double elapsed(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec - t0->tv_sec + (t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/*
+ * @threads streams offer 3 times @rate through one bucket of @burst
+ * bytes with a delay budget of @latency; then every window is checked.
+ * One stream sends 12000 trains; several run at once (a start barrier,
+ * a yield between reading the bucket and updating it now and then) until their cmpxchg has lost at least 50 races
+ * and 0.1 s have passed, or for 5 s, each for 250000 trains at most.
+ */
+static bool window_run(int threads, u64 rate, u64 burst, u64 latency,
+		       u64 start, u64 seed, char *msg, size_t len)
+{
+	unsigned long races = kshim_cmpxchg_fails;
+	struct stream s[8];
+	pthread_t th[8];
+	pthread_barrier_t go;
+	struct vmp_bucket b;
+	struct timespec t0;
+	struct vmp_rate r;
+	struct rel *all;
+	u64 clock = start, late = 0, fill = 0, offered = 0, sent = 0, span;
+	size_t n = 0, sw;
+	int stop = 0, i;
+	double excess;
+	bool ok;
+
+	vmp_rate_init(&r, rate);
+	vmp_bucket_reset(&b, start);
+	pthread_barrier_init(&go, NULL, threads + 1);
+	for (i = 0; i < threads; i++) {
+		s[i] = (struct stream){
+			.b = &b, .r = &r, .tau = vmp_rate_ns(&r, burst),
+			.slack = latency, .start = start, .clock = &clock,
+			.go = threads > 1 ? &go : NULL,
+			.stop = threads > 1 ? &stop : NULL,
+			.seed = seed * 7919 + i + 1, .id = i,
+			.arrivals = 12000,
+			/* mean train 21.5 frames: 3 times the rate offered, in all */
+			.gap = vmp_rate_ns(&r, 43 * 1514 / 2) / 3,
+		};
+		if (threads > 1)
+			pthread_create(&th[i], NULL, stream_run, &s[i]);
+		else
+			stream_run(&s[i]);
+	}
+	if (threads > 1) {
+		kshim_read_yield = 16;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		pthread_barrier_wait(&go);
+		while (elapsed(&t0) < 5 && !(elapsed(&t0) >= 0.1 &&
+					      kshim_cmpxchg_fails - races >= 50))
+			usleep(10000);
+		__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+	}
+	kshim_read_yield = 0;
+	races = kshim_cmpxchg_fails - races;
+	for (i = 0; i < threads; i++) {
+		if (threads > 1)
+			pthread_join(th[i], NULL);
+		n += s[i].n;
+	}
+	all = calloc(n, sizeof(*all));
+	for (n = 0, i = 0; i < threads; i++) {
+		memcpy(all + n, s[i].out, s[i].n * sizeof(*all));
+		n += s[i].n;
+		late += s[i].late;
+		offered += s[i].offered;
+		free(s[i].out);
+	}
+	pthread_barrier_destroy(&go);
+	sw = interleavings(all, n);
+	excess = window_excess(all, n, rate, burst, &fill, n <= 20000);
+	for (i = 0; i < (int)n; i++)
+		sent += all[i].bytes;
+	span = n ? all[n - 1].t : 0;
+	/*
+	 * Holds, every release within the budget, and not vacuously: the
+	 * policer used the bound (some window over 95 %) and sent the rate
+	 * (within 2 %) while 3 times the rate was offered.
+	 */
+	ok = n && excess <= 0 && !late && fill > 950000 &&
+	     sent * (double)NSEC_PER_SEC >= 0.98 * rate * (double)span &&
+	     offered > 2 * sent;
+	/* threads that ran one after the other would prove nothing */
+	if (threads > 1)
+		ok &= races > 0 && sw > n / 1000;
+	snprintf(msg, len, "%d stream%s (%zu interleavings, %lu lost cmpxchg), %zu trains, worst window %+.0f B vs bound, best fill %.1f %%, %llu late",
+		 threads, threads > 1 ? "s" : "", sw, races, n, excess,
+		 fill / 1e4, (unsigned long long)late);
+	free(all);
+	return ok;
+}
+
+static void test_hold_window(void)
+{
+	char msg[300];
+	bool ok;
+
+	/* bursts of at least one 64 KiB train */
+	ok = window_run(1, 1234567, 65536, 50000000, 10 * NSEC_PER_SEC, 1,
+			msg, sizeof(msg));
+	result(ok, "window invariant, burst 64 KiB, latency 50 ms: %s", msg);
+	ok = window_run(1, 125000000, 300000, 2000000, (u64)-NSEC_PER_SEC / 4,
+			2, msg, sizeof(msg));
+	result(ok, "window invariant across the clock wrap, 1 Gbit/s, burst 300 KB, latency 2 ms: %s",
+	       msg);
+	ok = window_run(4, 1234567, 65536, 50000000, 10 * NSEC_PER_SEC, 3,
+			msg, sizeof(msg));
+	result(ok, "window invariant, 4 threads reserving at once: %s", msg);
+	ok = window_run(3, 12500000, 100000, 10000000, (u64)-NSEC_PER_SEC, 4,
+			msg, sizeof(msg));
+	result(ok, "window invariant, 3 threads, 100 Mbit/s, latency 10 ms, across the wrap: %s",
+	       msg);
+	/*
+	 * A burst below one train: with a budget a whole 64 KiB train is
+	 * taken (its cost is within tau + slack) and released at one
+	 * instant, beyond the burst.
+	 */
+	ok = window_run(1, 1234567, 16384, 50000000, 10 * NSEC_PER_SEC, 5,
+			msg, sizeof(msg));
+	known_bug(ok, "a held train may cost more than tau: cap it at tau in vmp_bucket_take()",
+		  "window invariant, burst 16 KiB below a 64 KiB train: %s",
+		  msg);
+}
+
+static void test_hold_partial(void)
+{
+	struct vmp_bucket b;
+	struct vmp_train t;
+	struct vmp_cost c;
+	struct vmp_rate r;
+	u64 now = NSEC_PER_SEC, base;
+	bool ok = true;
+	s64 tau;
+	u32 k, got, n = 20;
+
+	vmp_rate_init(&r, 1000000);			/* 1 us per byte */
+	tau = vmp_rate_ns(&r, 65536);
+	vmp_train_gso(&t, 66 + n * MSS4, 66, MSS4);	/* 20 full frames */
+	vmp_cost_bytes(&c, &r, &plain, &t);
+	for (k = 0; k <= n; k++) {
+		/* burst used up: only the budget is left, k frames and a half */
+		atomic64_set(&b.tat, (s64)(now + tau));
+		got = vmp_bucket_take(&b, tau, k * c.seg + c.seg / 2, &c, n,
+				      now, &base);
+		ok &= got == k;
+		if (got)
+			ok &= vmp_release_ns(base, vmp_cost_of(&c, got), tau,
+					     now) == now + k * c.seg;
+		ok &= atomic64_read(&b.tat) == (s64)(now + tau + k * c.seg);
+	}
+	/* room for 3 frames now and 4 within the budget: 7, released 4 on */
+	atomic64_set(&b.tat, (s64)(now + tau - 3 * c.seg));
+	got = vmp_bucket_take(&b, tau, 4 * c.seg, &c, n, now, &base);
+	ok &= got == 7 &&
+	      vmp_release_ns(base, 7 * c.seg, tau, now) == now + 4 * c.seg;
+	/* a short last frame: all 5, or 4 when the budget misses it by 1 ns */
+	vmp_train_gso(&t, 66 + 4 * MSS4 + 100, 66, MSS4);
+	vmp_cost_bytes(&c, &r, &plain, &t);
+	atomic64_set(&b.tat, (s64)(now + tau));
+	ok &= vmp_bucket_take(&b, tau, vmp_cost_of(&c, 5), &c, 5, now,
+			      &base) == 5;
+	atomic64_set(&b.tat, (s64)(now + tau));
+	ok &= vmp_bucket_take(&b, tau, vmp_cost_of(&c, 5) - 1, &c, 5, now,
+			      &base) == 4;
+	result(ok, "partial admission with slack: a train of N where k fit within L gives exactly k, k = 0..N");
+}
+
+static void test_ecn_boundary(void)
+{
+	bool ok = true;
+
+	ok &= !vmp_ecn_should_mark(1000, 1000);		/* equal: no */
+	ok &= vmp_ecn_should_mark(1001, 1000);
+	ok &= !vmp_ecn_should_mark(999, 1000);
+	ok &= !vmp_ecn_should_mark(0, 0);		/* not held */
+	ok &= vmp_ecn_should_mark(1, 0);		/* threshold 0 */
+	ok &= !vmp_ecn_should_mark(U64_MAX, U64_MAX);
+	ok &= vmp_ecn_should_mark(U64_MAX, U64_MAX - 1);
+	ok &= !vmp_ecn_should_mark(0, U64_MAX);
+	result(ok, "ecn: marked only when held longer than the threshold, not at it");
+}
+
+static void test_hold_cap(void)
+{
+	unsigned long before = kshim_div_overflows;
+	u64 ten_s = 10 * NSEC_PER_SEC;
+	bool ok = true;
+
+	/* 10 Mbit/s for 10 ms is 12500 bytes, plus a train per queue */
+	ok &= vmp_hold_cap(1250000, 10000000, 0, 65536) == 12500;
+	ok &= vmp_hold_cap(1250000, 10000000, 4, 65536) == 12500 + 4 * 65536;
+	ok &= vmp_hold_cap(1250000, 0, 1, 65536) == 65536;
+	ok &= vmp_hold_cap(3, NSEC_PER_SEC / 2, 0, 0) == 1;	/* floor */
+	ok &= vmp_hold_cap(1, 999999999, 0, 0) == 0;
+	/* the largest sane ones: 1 Tbit/s for 10 s, 256 queues */
+	ok &= vmp_hold_cap(125000000000ULL, ten_s, 256, 65536) ==
+	      1250000000000ULL + 256 * 65536;
+	ok &= vmp_hold_cap(0, ten_s, U32_MAX, U32_MAX) ==
+	      (u64)U32_MAX * U32_MAX;
+	/* saturation of the sum */
+	ok &= vmp_hold_cap(U64_MAX, NSEC_PER_SEC, 0, 0) == U64_MAX;
+	ok &= vmp_hold_cap(U64_MAX, NSEC_PER_SEC, 1, 1) == U64_MAX;
+	ok &= vmp_hold_cap(U64_MAX - 5, NSEC_PER_SEC, 1, 5) == U64_MAX;
+	ok &= vmp_hold_cap(U64_MAX - 5, NSEC_PER_SEC, 1, 4) == U64_MAX - 1;
+	ok &= vmp_hold_cap(U64_MAX - 5, NSEC_PER_SEC, U32_MAX, U32_MAX) ==
+	      U64_MAX;
+	ok &= kshim_div_overflows == before;
+	result(ok, "hold cap: rate x latency + a train per queue, the sum saturates");
+
+	/*
+	 * A rate is any u64 (rate64) and latency up to 10 s: rate x latency
+	 * / 1e9 above 2^64 traps on x86-64 (divq, #DE) instead of
+	 * saturating.
+	 */
+	before = kshim_div_overflows;
+	ok = vmp_hold_cap(U64_MAX, ten_s, 1, 65536) == U64_MAX &&
+	     vmp_hold_cap(U64_MAX / 5, ten_s, 0, 0) == U64_MAX &&
+	     vmp_hold_cap(2000000000000000000ULL, ten_s, 0, 0) == U64_MAX;
+	ok &= kshim_div_overflows == before;
+	known_bug(ok, "rate x latency overflows mul_u64_u64_div_u64() (#DE on x86-64): check rate > U64_MAX / latency x 1e9 first",
+		  "hold cap saturates when rate x latency does not fit 64 bits (%lu overflows)",
+		  kshim_div_overflows - before);
+}
+
 int main(void)
 {
-	printf("TAP version 13\n1..14\n");
+	const char *env = getenv("VMP_STRICT");
+
+	strict = env && *env && strcmp(env, "0");
+	printf("TAP version 13\n1..26\n");
 	test_rate_precision();
 	test_frame_len();
 	test_train_tcp4();
@@ -419,7 +1073,14 @@ int main(void)
 	test_bucket_wrap_and_idle();
 	test_rescale();
 	test_bucket_concurrent();
-	printf("# Totals: pass:%d fail:%d xfail:0 xpass:0 skip:0 error:0\n",
-	       test_no - failed, failed);
+	test_hold_slack0_is_gcra();
+	test_hold_within_budget();
+	test_hold_release_exact();
+	test_hold_window();
+	test_hold_partial();
+	test_ecn_boundary();
+	test_hold_cap();
+	printf("# Totals: pass:%d fail:%d xfail:%d xpass:0 skip:0 error:0\n",
+	       test_no - failed - xfailed, failed, xfailed);
 	return failed ? 1 : 0;
 }
