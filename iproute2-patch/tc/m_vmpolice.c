@@ -27,14 +27,17 @@ static void explain(void)
 		"Usage: ... vmpolice [ rate BPS ] [ burst BYTES ] [ mtu BYTES ] [ peakrate BPS ]\n"
 		"		[ pkts_rate SEGMENTS pkts_burst SEGMENTS ] [ overhead BYTES ]\n"
 		"		[ mpu BYTES ] [ linklayer TYPE ] [ queue-rate BPS ]\n"
-		"		[ queue-burst BYTES ] [ CONTROL ] [ index INDEX ]\n"
+		"		[ queue-burst BYTES ] [ latency TIME [ ecn | noecn ]\n"
+		"		[ ecn-threshold TIME ] ] [ CONTROL ] [ index INDEX ]\n"
 		"       ... vmpolice index INDEX	use the existing action INDEX\n"
 		"Where:	CONTROL := conform-exceed EXCEEDACT[/CONFORMACT] | EXCEEDACT\n"
 		"	EXCEEDACT/CONFORMACT := { reclassify | drop | shot | pass | ok | pipe |\n"
 		"				  continue | goto chain CHAIN_INDEX }\n"
 		"	the verdict for segments that exceed (default reclassify, as police)\n"
 		"	and for those that conform (default ok)\n"
-		"	index INDEX: share one action (one bucket) between filters\n");
+		"	index INDEX: share one action (one bucket) between filters\n"
+		"	latency: at ingress only, and only with the conform verdict ok or\n"
+		"	pass (the kernel refuses the rest)\n");
 	vmpolice_print_options_help(true);
 }
 
@@ -169,6 +172,7 @@ static int print_vmpolice_action(struct action_util *a, FILE *f,
 {
 	struct rtattr *tb[TCA_VMPOLICE_MAX + 1];
 	struct tc_vmpolice *p;
+	bool holding;
 
 	print_string(PRINT_ANY, "kind", "%s ", "vmpolice");
 	if (!arg)
@@ -182,7 +186,7 @@ static int print_vmpolice_action(struct action_util *a, FILE *f,
 	}
 	p = RTA_DATA(tb[TCA_VMPOLICE_PARMS]);
 
-	vmpolice_print_opt(tb);
+	holding = vmpolice_print_opt(tb) != 0;
 
 	open_json_object("exceed");
 	print_action_control(f, "conform-exceed ", p->action, "");
@@ -208,10 +212,11 @@ static int print_vmpolice_action(struct action_util *a, FILE *f,
 		if (tb[TCA_VMPOLICE_STATS]) {
 			print_nl();
 			vmpolice_print_stats("totals", "\t ",
-					     tb[TCA_VMPOLICE_STATS]);
+					     tb[TCA_VMPOLICE_STATS], holding);
 		}
 		if (tb[TCA_VMPOLICE_QUEUES])
-			vmpolice_print_queues("\t ", tb[TCA_VMPOLICE_QUEUES]);
+			vmpolice_print_queues("\t ", tb[TCA_VMPOLICE_QUEUES],
+					      holding);
 	}
 	print_nl();
 	return 0;

@@ -21,10 +21,12 @@ static void explain(void)
 		"Usage: ... vmpolice [ rate BPS ] [ burst BYTES ] [ mtu BYTES ] [ peakrate BPS ]\n"
 		"		[ pkts_rate SEGMENTS pkts_burst SEGMENTS ] [ overhead BYTES ]\n"
 		"		[ mpu BYTES ] [ linklayer TYPE ] [ queue-rate BPS ]\n"
-		"		[ queue-burst BYTES ]\n"
+		"		[ queue-burst BYTES ] [ latency TIME [ ecn | noecn ]\n"
+		"		[ ecn-threshold TIME ] ]\n"
 		"Segments that conform go on to a child qdisc (see tc class show for\n"
 		"the classes and their counters); those that exceed are dropped and\n"
-		"counted: a qdisc has no conform-exceed.\n"
+		"counted: a qdisc has no conform-exceed.  With a latency, the qdisc\n"
+		"is a shaper: it holds what conforms within latency until it does.\n"
 		"A rate may also be given as a percentage of the device's speed.\n");
 	vmpolice_print_options_help(false);
 }
@@ -69,19 +71,28 @@ static int vmpolice_parse_qopt(struct qdisc_util *qu, int argc, char **argv,
 	return 0;
 }
 
+/*
+ * Whether the qdisc or class whose options were printed last holds (has
+ * a latency): tc prints its xstats next, which do not say.  Taken, and
+ * so cleared, by vmpolice_print_xstats().
+ */
+static bool vmpolice_holding;
+
 static int vmpolice_print_qopt(struct qdisc_util *qu, FILE *f,
 			       struct rtattr *opt)
 {
 	struct rtattr *tb[TCA_VMPOLICE_MAX + 1];
 
+	vmpolice_holding = false;
 	if (!opt)
 		return 0;
 
 	parse_rtattr_nested(tb, TCA_VMPOLICE_MAX, opt);
-	vmpolice_print_opt(tb);
+	vmpolice_holding = vmpolice_print_opt(tb) != 0;
 	/* the totals are the xstats; the queues are only here */
 	if (show_stats && tb[TCA_VMPOLICE_QUEUES])
-		vmpolice_print_queues(" ", tb[TCA_VMPOLICE_QUEUES]);
+		vmpolice_print_queues(" ", tb[TCA_VMPOLICE_QUEUES],
+				      vmpolice_holding);
 	return 0;
 }
 
@@ -89,10 +100,13 @@ static int vmpolice_print_qopt(struct qdisc_util *qu, FILE *f,
 static int vmpolice_print_xstats(struct qdisc_util *qu, FILE *f,
 				 struct rtattr *xstats)
 {
+	bool holding = vmpolice_holding;
+
+	vmpolice_holding = false;
 	if (!xstats)
 		return 0;
 
-	vmpolice_print_stats("xstats", " ", xstats);
+	vmpolice_print_stats("xstats", " ", xstats, holding);
 	return 0;
 }
 

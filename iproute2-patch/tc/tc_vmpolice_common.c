@@ -36,12 +36,21 @@ void vmpolice_print_options_help(bool action)
 		"	linklayer TYPE		ethernet (default), or atm/adsl for ATM cell framing\n"
 		"	queue-rate BPS		also cap each %s on its own; default none\n"
 		"	queue-burst BYTES	depth of each queue's bucket; default burst\n"
+		"	latency TIME		hold a packet that would conform within TIME and send\n"
+		"				it when it does (%s);\n"
+		"				default 0: what does not conform now exceeds; at most 10s\n"
+		"	ecn			mark held ECT packets CE when held longer than\n"
+		"				ecn-threshold (noecn: do not, the default)\n"
+		"	ecn-threshold TIME	at most latency; default latency/4\n"
 		"Units:	BPS is a rate: bit, kbit, mbit, gbit, tbit (powers of 1000) or kibit, mibit...;\n"
 		"	Bps, kbps, mbps, gbps are BYTES per second: 1024kbps = 8192kbit\n"
 		"	BYTES is a size: b, k or kb (1024), m or mb, g or gb, kbit (128 bytes), mbit\n"
+		"	TIME is a time with a unit: s, ms, us or ns (2s, 5ms, 500us)\n"
 		"	TYPE := { ethernet | atm | adsl }\n"
 		"Sizes are wire sizes: MAC header, every segment's own headers and payload.\n",
-		action ? "queue (RX at ingress, TX at egress)" : "TX queue");
+		action ? "queue (RX at ingress, TX at egress)" : "TX queue",
+		action ? "at ingress, with the conform verdict ok or pass" :
+			 "the qdisc shapes");
 }
 
 static const char * const vmpolice_verdicts[] = {
@@ -104,6 +113,58 @@ static int vmpolice_get_size(__u32 *size, const char *key, const char *str)
 		invarg("not a size (BYTES: 1500, 64kb, 1mb, ...)", str);
 	*size = v;
 	return 0;
+}
+
+/*
+ * A time in ns: a number and a unit, the units get_time64() takes.  Not
+ * get_time64() itself: it truncates (1.001ms gives 1000999ns), takes
+ * "-5ms", "inf" and "nan", and reads a bare number as ns where get_time()
+ * (and tbf's latency) read it as us; a bare number other than 0 is
+ * refused here.  Too big a time gives ~0.
+ */
+static int vmpolice_get_time(__u64 *ns, const char *str)
+{
+	static const struct {
+		const char	*unit;
+		double		ns;
+	} units[] = {
+		{ "s", NSEC_PER_SEC }, { "sec", NSEC_PER_SEC },
+		{ "secs", NSEC_PER_SEC }, { "ms", NSEC_PER_MSEC },
+		{ "msec", NSEC_PER_MSEC }, { "msecs", NSEC_PER_MSEC },
+		{ "us", NSEC_PER_USEC }, { "usec", NSEC_PER_USEC },
+		{ "usecs", NSEC_PER_USEC }, { "ns", 1 }, { "nsec", 1 },
+		{ "nsecs", 1 },
+	};
+	double t;
+	char *p;
+	size_t i;
+
+	if (!isdigit((unsigned char)*str) && *str != '.')
+		return -1;
+	t = strtod(str, &p);
+	if (p == str)
+		return -1;
+	if (*p) {
+		for (i = 0; i < ARRAY_SIZE(units); i++)
+			if (strcasecmp(p, units[i].unit) == 0)
+				break;
+		if (i == ARRAY_SIZE(units))
+			return -1;
+		t *= units[i].ns;
+	} else if (t != 0) {
+		return -1;
+	}
+	*ns = t < 1e19 ? (__u64)(t + 0.5) : ~0ULL;
+	return 0;
+}
+
+static void vmpolice_get_latency(__u64 *ns, const char *str)
+{
+	if (vmpolice_get_time(ns, str))
+		invarg("not a time (TIME: a number and a unit: 5ms, 500us, 2s)",
+		       str);
+	if (*ns > VMPOLICE_MAX_LATENCY_NS)
+		invarg("more than 10s, the longest latency", str);
 }
 
 /*
@@ -188,6 +249,17 @@ int vmpolice_parse_opt(struct vmpolice_opt *o, int *argc_p, char ***argv_p,
 		vmpolice_once(o, VMP_QBURST, "queue-burst", *argv);
 		if (vmpolice_get_size(&o->qburst, "queue-burst", *argv))
 			return -1;
+	} else if (strcmp(*argv, "latency") == 0) {
+		NEXT_ARG();
+		vmpolice_once(o, VMP_LATENCY, "latency", *argv);
+		vmpolice_get_latency(&o->latency, *argv);
+	} else if (strcmp(*argv, "ecn") == 0 || strcmp(*argv, "noecn") == 0) {
+		vmpolice_once(o, VMP_ECN, "ecn", *argv);
+		o->ecn = strcmp(*argv, "ecn") == 0;
+	} else if (strcmp(*argv, "ecn-threshold") == 0) {
+		NEXT_ARG();
+		vmpolice_once(o, VMP_ECN_THRESH, "ecn-threshold", *argv);
+		vmpolice_get_latency(&o->ecn_thresh, *argv);
 	} else {
 		return 0;
 	}
@@ -224,6 +296,12 @@ void vmpolice_add_opt(struct nlmsghdr *n, int maxlen,
 		addattr64(n, maxlen, TCA_VMPOLICE_QRATE64, o->qrate);
 	if (o->given & VMP_QBURST)
 		addattr32(n, maxlen, TCA_VMPOLICE_QBURST, o->qburst);
+	if (o->given & VMP_LATENCY)
+		addattr64(n, maxlen, TCA_VMPOLICE_LATENCY64, o->latency);
+	if (o->given & VMP_ECN)
+		addattr8(n, maxlen, TCA_VMPOLICE_ECN, o->ecn);
+	if (o->given & VMP_ECN_THRESH)
+		addattr64(n, maxlen, TCA_VMPOLICE_ECN_THRESH64, o->ecn_thresh);
 }
 
 static bool vmpolice_has(const struct rtattr *rta, size_t len)
@@ -231,9 +309,16 @@ static bool vmpolice_has(const struct rtattr *rta, size_t len)
 	return rta && RTA_PAYLOAD(rta) >= len;
 }
 
-/* Every parameter the kernel reports, in text and JSON alike. */
-void vmpolice_print_opt(struct rtattr *tb[])
+/*
+ * Every parameter the kernel reports, in text and JSON alike; the latency
+ * (0: a pure policer) is returned.  Without a latency, ecn-threshold is
+ * not printed: what it would be is no part of what is configured.
+ */
+__u64 vmpolice_print_opt(struct rtattr *tb[])
 {
+	__u64 latency = 0;
+	bool ecn = false;
+
 	SPRINT_BUF(b);
 
 	if (vmpolice_has(tb[TCA_VMPOLICE_RATE64], sizeof(__u64)))
@@ -275,6 +360,29 @@ void vmpolice_print_opt(struct rtattr *tb[])
 	if (vmpolice_has(tb[TCA_VMPOLICE_QBURST], sizeof(__u32)))
 		print_size(PRINT_ANY, "queue_burst", "queue-burst %s ",
 			   rta_getattr_u32(tb[TCA_VMPOLICE_QBURST]));
+
+	if (vmpolice_has(tb[TCA_VMPOLICE_LATENCY64], sizeof(__u64)))
+		latency = rta_getattr_u64(tb[TCA_VMPOLICE_LATENCY64]);
+	if (vmpolice_has(tb[TCA_VMPOLICE_ECN], sizeof(__u8)))
+		ecn = rta_getattr_u8(tb[TCA_VMPOLICE_ECN]);
+	if (latency) {
+		print_u64(PRINT_JSON, "latency", NULL, latency);
+		print_string(PRINT_FP, NULL, "latency %s ",
+			     sprint_time64(latency, b));
+	}
+	if (ecn)
+		print_bool(PRINT_ANY, "ecn", "ecn ", true);
+	else if (latency)
+		print_bool(PRINT_JSON, "ecn", NULL, false);
+	if (latency &&
+	    vmpolice_has(tb[TCA_VMPOLICE_ECN_THRESH64], sizeof(__u64))) {
+		__u64 thresh = rta_getattr_u64(tb[TCA_VMPOLICE_ECN_THRESH64]);
+
+		print_u64(PRINT_JSON, "ecn_threshold", NULL, thresh);
+		print_string(PRINT_FP, NULL, "ecn-threshold %s ",
+			     sprint_time64(thresh, b));
+	}
+	return latency;
 }
 
 static void vmpolice_get_stats(struct tc_vmpolice_stats *st,
@@ -287,11 +395,26 @@ static void vmpolice_get_stats(struct tc_vmpolice_stats *st,
 	memcpy(st, RTA_DATA(rta), len < sizeof(*st) ? len : sizeof(*st));
 }
 
-/* Totals: a JSON object named key, two lines of text after prefix. */
+/* Whether any of the counters of holding is not zero. */
+static bool vmpolice_held_any(const struct tc_vmpolice_stats *st)
+{
+	return st->held || st->held_bytes || st->released || st->overlimit ||
+	       st->flushed || st->ce_marked || st->backlog ||
+	       st->backlog_bytes || st->max_hold_ns;
+}
+
+/*
+ * Totals: a JSON object named key, two lines of text after prefix, and a
+ * third for holding when holding (a latency is configured) or when any of
+ * its counters is not zero.  JSON always has every counter.
+ */
 void vmpolice_print_stats(const char *key, const char *prefix,
-			  const struct rtattr *rta)
+			  const struct rtattr *rta, bool holding)
 {
 	struct tc_vmpolice_stats st;
+	enum output_type t;
+
+	SPRINT_BUF(b);
 
 	vmpolice_get_stats(&st, rta);
 	open_json_object(key);
@@ -312,6 +435,24 @@ void vmpolice_print_stats(const char *key, const char *prefix,
 		  st.exceeded);
 	print_u64(PRINT_ANY, "exceeded_bytes", "%llu bytes",
 		  st.exceeded_bytes);
+
+	t = holding || vmpolice_held_any(&st) ? PRINT_ANY : PRINT_JSON;
+	if (t == PRINT_ANY) {
+		print_nl();
+		print_string(PRINT_FP, NULL, "%s", prefix);
+	}
+	print_u64(t, "held", "held %llu pkt ", st.held);
+	print_u64(t, "held_bytes", "%llu bytes ", st.held_bytes);
+	print_u64(t, "released", "released %llu ", st.released);
+	print_u64(t, "overlimit", "overlimit %llu ", st.overlimit);
+	print_u64(t, "flushed", "flushed %llu ", st.flushed);
+	print_u64(t, "ce_marked", "ce %llu ", st.ce_marked);
+	print_u64(t, "backlog", "backlog %llup ", st.backlog);
+	print_u64(t, "backlog_bytes", "%llub ", st.backlog_bytes);
+	print_u64(PRINT_JSON, "max_hold_ns", NULL, st.max_hold_ns);
+	if (t == PRINT_ANY)
+		print_string(PRINT_FP, NULL, "max_hold %s",
+			     sprint_time64(st.max_hold_ns, b));
 	close_json_object();
 }
 
@@ -319,68 +460,113 @@ static const struct {
 	const char	*key;
 	const char	*title;
 	int		width;
+	bool		hold;	/* a counter of holding */
+	bool		time;	/* ns, printed as a time in text */
 	size_t		offset;
 } vmpolice_columns[] = {
-#define COL(key, title, width) \
-	{ #key, title, width, offsetof(struct tc_vmpolice_stats, key) }
-	COL(packets,		"packets",	10),
-	COL(bytes,		"bytes",	14),
-	COL(segments,		"segments",	10),
-	COL(conformed,		"conformed",	10),
-	COL(conformed_bytes,	"(bytes)",	14),
-	COL(exceeded,		"exceeded",	10),
-	COL(exceeded_bytes,	"(bytes)",	14),
-	COL(partial,		"partial",	9),
-	COL(malformed,		"malformed",	9),
-	COL(dodgy,		"dodgy",	9),
+#define COL(key, title, width, hold, time) \
+	{ #key, title, width, hold, time, \
+	  offsetof(struct tc_vmpolice_stats, key) }
+	COL(packets,		"packets",	10, false, false),
+	COL(bytes,		"bytes",	14, false, false),
+	COL(segments,		"segments",	10, false, false),
+	COL(conformed,		"conformed",	10, false, false),
+	COL(conformed_bytes,	"(bytes)",	14, false, false),
+	COL(exceeded,		"exceeded",	10, false, false),
+	COL(exceeded_bytes,	"(bytes)",	14, false, false),
+	COL(partial,		"partial",	9, false, false),
+	COL(malformed,		"malformed",	9, false, false),
+	COL(dodgy,		"dodgy",	9, false, false),
+	COL(held,		"held",		10, true, false),
+	COL(held_bytes,		"(bytes)",	14, true, false),
+	COL(released,		"released",	10, true, false),
+	COL(overlimit,		"overlimit",	10, true, false),
+	COL(flushed,		"flushed",	9, true, false),
+	COL(ce_marked,		"ce",		9, true, false),
+	COL(backlog,		"backlog",	9, true, false),
+	COL(backlog_bytes,	"(bytes)",	14, true, false),
+	COL(max_hold_ns,	"max_hold",	9, true, true),
 #undef COL
 };
+
+/* One TCA_VMPOLICE_QUEUE entry: its id and counters, false if not one. */
+static bool vmpolice_get_queue(const struct rtattr *q, __u32 *id,
+			       struct tc_vmpolice_stats *st)
+{
+	struct rtattr *tb[TCA_VMPOLICE_QUEUE_MAX + 1];
+
+	if ((q->rta_type & ~NLA_F_NESTED) != TCA_VMPOLICE_QUEUE)
+		return false;
+	parse_rtattr_nested(tb, TCA_VMPOLICE_QUEUE_MAX, q);
+	if (!vmpolice_has(tb[TCA_VMPOLICE_QUEUE_ID], sizeof(__u32)) ||
+	    !tb[TCA_VMPOLICE_QUEUE_STATS])
+		return false;
+	*id = rta_getattr_u32(tb[TCA_VMPOLICE_QUEUE_ID]);
+	vmpolice_get_stats(st, tb[TCA_VMPOLICE_QUEUE_STATS]);
+	return true;
+}
 
 /*
  * Per-queue counters: a JSON array "queues" of objects, and in text a
  * table, one row per queue, each line started (not ended) with a newline.
+ * The columns of holding are in the text when holding or when a queue
+ * has one of them not zero; JSON always has every counter.
  */
-void vmpolice_print_queues(const char *prefix, const struct rtattr *queues)
+void vmpolice_print_queues(const char *prefix, const struct rtattr *queues,
+			   bool holding)
 {
-	struct rtattr *tb[TCA_VMPOLICE_QUEUE_MAX + 1];
 	struct tc_vmpolice_stats st;
 	struct rtattr *q;
 	bool title = false;
 	char fmt[16];
 	size_t i;
+	__u32 id;
+
+	SPRINT_BUF(b);
+
+	rtattr_for_each_nested(q, queues)
+		if (!holding && vmpolice_get_queue(q, &id, &st))
+			holding = vmpolice_held_any(&st);
 
 	open_json_array(PRINT_JSON, "queues");
 	rtattr_for_each_nested(q, queues) {
-		if ((q->rta_type & ~NLA_F_NESTED) != TCA_VMPOLICE_QUEUE)
+		if (!vmpolice_get_queue(q, &id, &st))
 			continue;
-		parse_rtattr_nested(tb, TCA_VMPOLICE_QUEUE_MAX, q);
-		if (!vmpolice_has(tb[TCA_VMPOLICE_QUEUE_ID], sizeof(__u32)) ||
-		    !tb[TCA_VMPOLICE_QUEUE_STATS])
-			continue;
-		vmpolice_get_stats(&st, tb[TCA_VMPOLICE_QUEUE_STATS]);
 
 		if (!title && !is_json_context()) {
 			print_nl();
 			printf("%s%5s", prefix, "queue");
 			for (i = 0; i < ARRAY_SIZE(vmpolice_columns); i++)
-				printf(" %*s", vmpolice_columns[i].width,
-				       vmpolice_columns[i].title);
+				if (holding || !vmpolice_columns[i].hold)
+					printf(" %*s", vmpolice_columns[i].width,
+					       vmpolice_columns[i].title);
 		}
 		title = true;
 
 		print_nl();
 		open_json_object(NULL);
 		print_string(PRINT_FP, NULL, "%s", prefix);
-		print_uint(PRINT_ANY, "queue", "%5u",
-			   rta_getattr_u32(tb[TCA_VMPOLICE_QUEUE_ID]));
+		print_uint(PRINT_ANY, "queue", "%5u", id);
 		for (i = 0; i < ARRAY_SIZE(vmpolice_columns); i++) {
+			enum output_type t = PRINT_ANY;
+			int w = vmpolice_columns[i].width;
 			__u64 v;
 
 			memcpy(&v, (char *)&st + vmpolice_columns[i].offset,
 			       sizeof(v));
-			snprintf(fmt, sizeof(fmt), " %%%dllu",
-				 vmpolice_columns[i].width);
-			print_u64(PRINT_ANY, vmpolice_columns[i].key, fmt, v);
+			if (vmpolice_columns[i].hold && !holding)
+				t = PRINT_JSON;
+			if (vmpolice_columns[i].time) {
+				print_u64(PRINT_JSON, vmpolice_columns[i].key,
+					  NULL, v);
+				snprintf(fmt, sizeof(fmt), " %%%ds", w);
+				if (t == PRINT_ANY)
+					print_string(PRINT_FP, NULL, fmt,
+						     sprint_time64(v, b));
+				continue;
+			}
+			snprintf(fmt, sizeof(fmt), " %%%dllu", w);
+			print_u64(t, vmpolice_columns[i].key, fmt, v);
 		}
 		close_json_object();
 	}

@@ -16,12 +16,15 @@ struct vmpolice_opt {
 	__u64		pkts_rate;	/* segments/s */
 	__u64		pkts_burst;	/* segments */
 	__u64		qrate;		/* bytes/s */
+	__u64		latency;	/* ns */
+	__u64		ecn_thresh;	/* ns */
 	__u32		burst;		/* bytes */
 	__u32		mtu;		/* bytes */
 	__u32		mpu;		/* bytes */
 	__u32		qburst;		/* bytes */
 	__s32		overhead;	/* bytes */
 	__u8		linklayer;	/* TC_LINKLAYER_* */
+	__u8		ecn;		/* 0 or 1 */
 };
 
 enum {
@@ -36,6 +39,9 @@ enum {
 	VMP_LINKLAYER	= 1 << 8,
 	VMP_QRATE	= 1 << 9,
 	VMP_QBURST	= 1 << 10,
+	VMP_LATENCY	= 1 << 11,
+	VMP_ECN		= 1 << 12,
+	VMP_ECN_THRESH	= 1 << 13,
 };
 
 void vmpolice_print_options_help(bool action);
@@ -44,9 +50,10 @@ int vmpolice_parse_opt(struct vmpolice_opt *o, int *argc_p, char ***argv_p,
 		       const char *dev);
 void vmpolice_add_opt(struct nlmsghdr *n, int maxlen,
 		      const struct vmpolice_opt *o);
-void vmpolice_print_opt(struct rtattr *tb[]);
+__u64 vmpolice_print_opt(struct rtattr *tb[]);
 void vmpolice_print_stats(const char *key, const char *prefix,
-			  const struct rtattr *attr);
-void vmpolice_print_queues(const char *prefix, const struct rtattr *queues);
+			  const struct rtattr *attr, bool holding);
+void vmpolice_print_queues(const char *prefix, const struct rtattr *queues,
+			   bool holding);
 
 #endif

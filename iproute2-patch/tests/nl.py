@@ -28,9 +28,14 @@ FILTER_ACT = {"u32": (7, 6), "basic": (3, 4), "matchall": (2, None),
               "flower": (3, None), "fw": (4, 2), "bpf": (1, 2),
               "cgroup": (1, 2), "flow": (9, 10), "route": (6, 5)}
 
-STATS_FIELDS = ["packets", "bytes", "segments", "conformed",
-                "conformed_bytes", "exceeded", "exceeded_bytes", "partial",
-                "malformed", "dodgy"]
+# struct tc_vmpolice_stats: the counters of a policer, then those of
+# holding (latency), which a module older than them does not send
+POLICE_FIELDS = ["packets", "bytes", "segments", "conformed",
+                 "conformed_bytes", "exceeded", "exceeded_bytes", "partial",
+                 "malformed", "dodgy"]
+HOLD_FIELDS = ["held", "held_bytes", "released", "overlimit", "flushed",
+               "ce_marked", "backlog", "backlog_bytes", "max_hold_ns"]
+STATS_FIELDS = POLICE_FIELDS + HOLD_FIELDS
 
 
 def uapi_enums(path):
@@ -48,6 +53,14 @@ def uapi_enums(path):
             names[m.group(1)] = val
             val += 1
     return names
+
+
+def uapi_stats_fields(path):
+    """The field names of struct tc_vmpolice_stats, in order."""
+    text = open(path).read()
+    body = re.search(r"struct tc_vmpolice_stats\s*\{(.*?)\};", text, re.S)
+    body = re.sub(r"/\*.*?\*/", "", body.group(1), flags=re.S)
+    return re.findall(r"__u64\s+(\w+)\s*;", body)
 
 
 class Vmp:
