@@ -9,8 +9,11 @@
 #         stream) at 1024 ... 65536 KB/s for police and vmpolice with
 #         libvirt's exact rule (burst = rate in KiB, one second; mtu 64kb)
 #         and with a 64 KiB burst, and tbf at the guest's egress as the
-#         shaping reference; again with 1 ms and 10 ms of netem delay on
-#         the return path.  The unpoliced goodput is measured first, at
+#         shaping reference; vmpolice with a 64 KiB burst and a 5 ms
+#         delay budget (latency 5ms), without and with ecn (the guest's
+#         net.ipv4.tcp_ecn=1 for the ecn column only), up to 32768 KB/s
+#         (lat_max); again with 1 ms and 10 ms of netem delay on the
+#         return path.  The unpoliced goodput is measured first, at
 #         every delay, so that rows the generator cannot reach are marked.
 #   udp   L2 wire bytes per second through police and vmpolice against the
 #         configured rate, with the guest's UDP GSO on and off, measured
@@ -26,6 +29,7 @@
 #
 # Options on the kernel command line, vmpolice_bench=KEY=VAL,KEY=VAL:
 #   rates=1024:2048   KB/s list (default the seed's seven)
+#   lat_max=32768     highest rate (KB/s) of the latency columns
 #   rtts=0:1:10       return-path delays in ms
 #   t=4               seconds per iperf3 run
 #   parts=tcp:udp:cost
@@ -40,7 +44,11 @@ RATES="1024 2048 4096 8192 16384 32768 65536"
 RTTS="0 1 10"
 T=4
 PARTS="tcp udp cost"
-CONFIGS="police-libvirt police-64k vmpolice-libvirt vmpolice-64k tbf-64k"
+CONFIGS="police-libvirt police-64k vmpolice-libvirt vmpolice-64k"
+CONFIGS+=" vmpolice-64k-5ms vmpolice-64k-5ms-ecn tbf-64k"
+# The latency columns skip the rates above this (65536 KB/s = 524 Mbit/s
+# is about what the simulated guest carries unpoliced under TCG).
+LAT_MAX=32768
 
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
@@ -49,6 +57,7 @@ for arg in $(cat /proc/cmdline); do
 		for o in "${kv[@]}"; do
 			case "$o" in
 			rates=*) RATES=${o#rates=} ;;
+			lat_max=*) LAT_MAX=${o#lat_max=} ;;
 			rtts=*) RTTS=${o#rtts=} ;;
 			t=*) T=${o#t=} ;;
 			parts=*) PARTS=${o#parts=} ;;
@@ -87,29 +96,69 @@ configure()
 	police-64k) sg_police police rate "${r}kbps" burst 64kb mtu 64kb drop ;;
 	vmpolice-libvirt) sg_police vmpolice rate "${r}kbps" burst "${r}kb" mtu 64kb drop ;;
 	vmpolice-64k) sg_police vmpolice rate "${r}kbps" burst 64kb mtu 64kb drop ;;
+	vmpolice-64k-5ms) sg_police vmpolice rate "${r}kbps" burst 64kb mtu 64kb \
+		latency 5ms drop ;;
+	vmpolice-64k-5ms-ecn) sg_police vmpolice rate "${r}kbps" burst 64kb \
+		mtu 64kb latency 5ms ecn drop ;;
 	tbf-64k) sg_tbf rate "${r}kbps" burst 64kb latency 50ms ;;
 	*) log "unknown config $cfg"; return 1 ;;
 	esac
 }
 
-# tcp_run RTT RATE CONFIG: one iperf3 run; a "tcp" line in $DAT.
+# the guest's net.ipv4.tcp_ecn (its netns default, 2: accept, never ask)
+guest_ecn() { ip netns exec "$SG_GNS" sysctl -qw net.ipv4.tcp_ecn="$1"; }
+GUEST_ECN=$(ip netns exec "$SG_GNS" sysctl -n net.ipv4.tcp_ecn)
+
+# the guest's TcpExt counter NAME (its TCP as the sender)
+guest_tcpext()
+{
+	ip netns exec "$SG_GNS" cat /proc/net/netstat | awk -v k="$1" '
+		$1 == "TcpExt:" && !n { for (i = 1; i <= NF; i++) h[i] = $i; n = 1; next }
+		$1 == "TcpExt:" { for (i = 1; i <= NF; i++) if (h[i] == k) v = $i }
+		END { print v == "" ? "NA" : v }'
+}
+
+# The holding counters of the vmpolice action after a latency run
+JQ_HOLD='.totals | "\(.held) \(.released) \(.overlimit) \(.flushed) \(.ce_marked) \(.backlog) \(.max_hold_ns) \(.exceeded) \(.partial)"'
+
+# tcp_run RTT RATE CONFIG: one iperf3 run; a "tcp" line in $DAT, and for
+# the latency configurations a "hold" line with the action's counters.
 tcp_run()
 {
-	local rtt=$1 r=$2 cfg=$3 out=$VMP_TMP/iperf.json g=0 s=0 x=0
+	local rtt=$1 r=$2 cfg=$3 out=$VMP_TMP/iperf.json g=0 s=0 x=0 hold
+	local ce0=NA ce1=NA
 
 	if ! configure "$cfg" "$r" || ! sg_delay "$rtt"; then
 		log "tcp rtt=${rtt}ms $cfg $r: cannot configure"
 		echo "tcp $rtt $r $cfg NA NA NA" >> "$DAT"
 		return
 	fi
+	case "$cfg" in
+	*-ecn) guest_ecn 1 || log "cannot set the guest's tcp_ecn" ;;
+	esac
+	ce0=$(guest_tcpext TCPDeliveredCE)
 	if sg_iperf "$out" -t "$T" --cport 40000; then
 		read -r g x s < <(sg_iperf_summary "$out" 2)
 		echo "tcp $rtt $r $cfg $g $s $x" >> "$DAT"
 	else
 		echo "tcp $rtt $r $cfg NA NA NA" >> "$DAT"
 	fi
+	ce1=$(guest_tcpext TCPDeliveredCE)
+	case "$cfg" in
+	*-ecn) guest_ecn "$GUEST_ECN" ;;
+	esac
 	log "tcp rtt=${rtt}ms ${r}KB/s $cfg: goodput $(mbit "$g") Mbit/s," \
 		"steady $(mbit "$s"), $x retransmits"
+	case "$cfg" in
+	*-5ms*)
+		hold=$(sg_vmp_json | jq -r "$JQ_HOLD")
+		[[ "$ce0" =~ ^[0-9]+$ && "$ce1" =~ ^[0-9]+$ ]] && ce1=$((ce1 - ce0)) || ce1=NA
+		echo "hold $rtt $r $cfg ${hold:-NA NA NA NA NA NA NA NA NA} $ce1" >> "$DAT"
+		log "  held released overlimit flushed ce_marked backlog" \
+			"max_hold_ns exceeded partial: ${hold:-n/a};" \
+			"guest TCPDeliveredCE +$ce1"
+		;;
+	esac
 	sg_fwd_alive || { log "the forwarder died"; exit 1; }
 }
 
@@ -118,6 +167,8 @@ if has_part tcp; then
 		tcp_run "$rtt" 0 none
 		for r in $RATES; do
 			for cfg in $CONFIGS; do
+				[[ "$cfg" == *-5ms* && "$r" -gt "$LAT_MAX" ]] &&
+					continue
 				tcp_run "$rtt" "$r" "$cfg"
 			done
 		done
@@ -301,8 +352,19 @@ log "done in $(( $(date +%s) - T0 ))s"
 report()
 {
 	awk -v kernel="$(uname -r)" -v ncpu="$(nproc)" -v T="$T" \
-	    -v date="$(date -u '+%Y-%m-%d %H:%M UTC')" '
+	    -v latmax="$LAT_MAX" -v date="$(date -u '+%Y-%m-%d %H:%M UTC')" '
 	function f(x, d) { return x == "NA" ? "n/a" : sprintf("%." d "f", x) }
+	function legend() {
+		printf "TCP columns.  Each policer is libvirt%ss outbound line on the host tap, `tc filter add dev vnet0 parent ffff: protocol all u32 match u32 0 0 POLICER flowid :1`, with R = the row%ss rate in KB/s:\n\n", "\047", "\047"
+		printf "- `police-libvirt`: `police rate Rkbps burst Rkb mtu 64kb drop`, libvirt%ss burst of one second of traffic;\n", "\047"
+		printf "- `police-64k`: `police rate Rkbps burst 64kb mtu 64kb drop`;\n"
+		printf "- `vmpolice-libvirt`: `vmpolice rate Rkbps burst Rkb mtu 64kb drop`;\n"
+		printf "- `vmpolice-64k`: `vmpolice rate Rkbps burst 64kb mtu 64kb drop`, a pure policer (no latency);\n"
+		printf "- `vmpolice-64k-5ms`: `vmpolice rate Rkbps burst 64kb mtu 64kb latency 5ms drop`: what would conform within 5 ms is held and sent when it conforms, the rest is dropped;\n"
+		printf "- `vmpolice-64k-5ms-ecn`: the same plus `ecn` (held ECT packets are marked CE after latency/4 = 1.25 ms), with `net.ipv4.tcp_ecn=1` in the simulated guest for this column only (elsewhere the default 2: the guest never asks for ECN);\n"
+		printf "- `tbf-64k`: no policer; `tbf rate Rkbps burst 64kb latency 50ms` as the root qdisc of the guest%ss eth0, the shaping reference.\n\n", "\047"
+		printf "The two latency columns were run up to %d KB/s only (`-` above it): at 65536 KB/s (524 Mbit/s) the rate is about what the simulated guest carries unpoliced under TCG, so that row measures the generator, not the policer.\n\n", latmax
+	}
 	$1 == "tcp" {
 		rtt = $2; r = $3; c = $4
 		if (!(rtt in seen_rtt)) { seen_rtt[rtt] = 1; rtts[++nrtt] = rtt }
@@ -313,10 +375,12 @@ report()
 		g[rtt, r, c] = $5; s[rtt, r, c] = $6; x[rtt, r, c] = $7
 	}
 	$1 == "udp" { nu++; u[nu] = $0 }
+	$1 == "hold" { nh++; h[nh] = $0 }
 	$1 == "cost" && $5 != "NA" { n = ++pn[$2, $3, $4]; pv[$2, $3, $4, n] = $5
 		if (!(($2, $3) in seen_k)) { seen_k[$2, $3] = 1; keys[++nk] = $2 SUBSEP $3 } }
 	END {
 		printf "Guest kernel %s, %d vCPUs, QEMU TCG; %s.\n\n", kernel, ncpu, date
+		if (nrtt) legend()
 		for (i = 1; i <= nrtt; i++) {
 			rtt = rtts[i]
 			printf "### TCP, guest to host, %s ms added on the return path\n\n", rtt
@@ -334,11 +398,24 @@ report()
 				printf "| %d (%.1f)%s |", r, rb / 1e6, mark
 				for (j = 1; j <= nc; j++) {
 					c = cfgs[j]
+					if (!((rtt, r, c) in g)) { printf " - |"; continue }
 					if (g[rtt, r, c] == "NA" || g[rtt, r, c] == "") { printf " failed |"; continue }
 					printf " %.2f (%.2f; %.2f; %d) |", g[rtt, r, c] / 1e6,
 						g[rtt, r, c] / rb, s[rtt, r, c] / rb, x[rtt, r, c]
 				}
 				printf "\n"
+			}
+			printf "\n"
+		}
+		if (nh) {
+			printf "### Holding: the latency columns%s vmpolice counters after each TCP run\n\n", "\047"
+			printf "Totals of the action over the run (`tc -s -j actions get action vmpolice`): packets held (a GSO packet counts one), released when they conformed, refused because they would conform only after the latency (overlimit, GSO tails included), dropped while held (flushed), marked CE, still held after the run (backlog), the longest hold, and segments exceeded (all drops); the guest%ss TcpExt TCPDeliveredCE over the run (CE marks its TCP saw echoed).\n\n", "\047"
+			printf "| delay ms | rate KB/s | config | held | released | overlimit | flushed | CE marked | guest DeliveredCE | backlog | max hold ms | exceeded segs | partial |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+			for (i = 1; i <= nh; i++) {
+				split(h[i], a, " ")
+				printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+					a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[14], a[10],
+					(a[11] ~ /^[0-9]+$/ ? sprintf("%.2f", a[11] / 1e6) : "n/a"), a[12], a[13]
 			}
 			printf "\n"
 		}
@@ -392,6 +469,7 @@ echo "BENCH-END bench-tables.md"
 echo "BENCH-BEGIN bench.dat"
 echo "# kernel $(uname -r), $(nproc) vCPUs, $(date -u '+%Y-%m-%d %H:%M UTC'), iperf3 -t $T"
 echo "# tcp RTT_MS RATE_KBPS CONFIG GOODPUT_BPS STEADY_BPS RETRANSMITS"
+echo "# hold RTT_MS RATE_KBPS CONFIG HELD RELEASED OVERLIMIT FLUSHED CE_MARKED BACKLOG MAX_HOLD_NS EXCEEDED_SEGS PARTIAL GUEST_DELIVERED_CE"
 echo "# udp GSO RATE_KBPS POLICER OFFERED_L2_BPS THROUGH_L2_BPS HOW"
 echo "# cost FRAMES QUEUES ACTION PPS"
 cat "$DAT"

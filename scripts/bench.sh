@@ -64,7 +64,7 @@ say "built in $(( $(date +%s) - start ))s"
 # ---- run ----
 prefix=$LOGS/$mode-$kname
 case "$mode" in
-bench) timeout=${BENCH_TIMEOUT:-1140} ;;
+bench) timeout=${BENCH_TIMEOUT:-1800} ;;
 demo) timeout=${BENCH_TIMEOUT:-240} ;;
 *) timeout=${BENCH_TIMEOUT:-900} ;;
 esac
