@@ -111,6 +111,7 @@ static int vmp_sch_enqueue(struct sk_buff *skb, struct Qdisc *sch,
 	const struct vmp_params *prm;
 	unsigned int len;
 	u64 release;
+	u32 queue;
 	int ret;
 
 	prm = rcu_dereference_bh(q->pol->params);
@@ -134,6 +135,7 @@ static int vmp_sch_enqueue(struct sk_buff *skb, struct Qdisc *sch,
 	}
 
 	*vmp_sch_release(skb) = release;
+	queue = vmp_sch_queue(q, skb);
 	len = qdisc_pkt_len(skb);
 	ret = qdisc_enqueue(skb, q->child, to_free);
 	if (ret != NET_XMIT_SUCCESS) {
@@ -141,6 +143,8 @@ static int vmp_sch_enqueue(struct sk_buff *skb, struct Qdisc *sch,
 			qdisc_qstats_drop(sch);
 		return ret;
 	}
+	if (unlikely(release))
+		vmp_count_held(q->pol, queue, len);
 	sch->qstats.backlog += len;
 	sch->q.qlen++;
 	return NET_XMIT_SUCCESS;

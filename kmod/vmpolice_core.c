@@ -766,7 +766,8 @@ static bool vmp_ecn_mark(struct sk_buff *skb)
  * latency are admitted too, and *@release (ns, ktime_get_ns()) says when
  * the packet conforms: the caller must not send it before.  *@release is
  * 0 when the packet may go at once.  A packet held longer than the ECN
- * threshold is marked CE if it is ECT and ecn is on.
+ * threshold is marked CE if it is ECT and ecn is on.  The caller counts
+ * the packet held (vmp_count_held()) once it really keeps it.
  */
 enum vmp_verdict vmp_police(struct vmp_policer *p,
 			    const struct vmp_params *prm,
@@ -829,8 +830,6 @@ enum vmp_verdict vmp_police(struct vmp_policer *p,
 
 		if (delay) {
 			*release = when;
-			atomic64_inc(&q->held);
-			atomic64_add(bytes, &q->held_bytes);
 			vmp_atomic64_max(&q->max_hold_ns, delay);
 			if (prm->ecn &&
 			    vmp_ecn_should_mark(delay, prm->ecn_thresh_ns) &&
@@ -839,6 +838,15 @@ enum vmp_verdict vmp_police(struct vmp_policer *p,
 		}
 	}
 	return verdict;
+}
+
+/* A packet of @bytes wire bytes is really held on @queue. */
+void vmp_count_held(struct vmp_policer *p, u32 queue, u32 bytes)
+{
+	struct vmp_queue *q = vmp_policer_queue(p, queue);
+
+	atomic64_inc(&q->held);
+	atomic64_add(bytes, &q->held_bytes);
 }
 
 void vmp_queue_read(struct vmp_queue *q, struct tc_vmpolice_stats *st)

@@ -201,6 +201,7 @@ int vmp_hold_skb(struct vmp_policer *p, const struct vmp_params *prm,
 		hrtimer_start(&h->timer, ns_to_ktime(release),
 			      HRTIMER_MODE_ABS_PINNED_SOFT);
 	spin_unlock(&h->lock);
+	vmp_count_held(p, queue, bytes);
 	return 0;
 
 unaccount:
