@@ -163,6 +163,7 @@ struct opts {
 	unsigned int gqueues;
 	bool proto_set;
 	uint64_t drain_bytes;		/* send --proto tcp: UDP after it */
+	int sndbuf;			/* forward: host tap's, 0: untouched */
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -1248,12 +1249,26 @@ struct fwd {
 	int gfd[MAX_QUEUES], hfd[MAX_QUEUES];
 	unsigned int g, n;
 	struct dir_stat g2h[MAX_QUEUES], h2g[MAX_QUEUES];
+	uint64_t waits;			/* --sndbuf: writes that had to wait */
+};
+
+/*
+ * A guest frame the host tap refused for now (--sndbuf: its send buffer
+ * is full, EAGAIN), written again once the tap is writable, as vhost-net
+ * puts the descriptor back and waits: the guest's queue stops meanwhile.
+ */
+struct fwd_pending {
+	uint8_t *buf;
+	ssize_t len;			/* 0: none */
+	int fd;
+	unsigned int q;			/* host queue */
 };
 
 struct fwd_worker {
 	pthread_t tid;
 	struct fwd *fw;
 	unsigned int idx;
+	struct fwd_pending pend;
 };
 
 static void stat_add(uint64_t *p, uint64_t v)
@@ -1261,24 +1276,40 @@ static void stat_add(uint64_t *p, uint64_t v)
 	__atomic_fetch_add(p, v, __ATOMIC_RELAXED);
 }
 
+/* Count a frame of r bytes (vnet header included) as written. */
+static void fwd_count(struct fwd *fw, struct dir_stat *st, uint8_t *buf,
+		      ssize_t r)
+{
+	unsigned int vsz = fw->o->vnet_sz;
+	struct vnet_fields vh;
+	uint64_t segs;
+	bool gso;
+
+	vnet_decode(buf, &vh);
+	frame_segs(buf + vsz, r - vsz, &vh, &segs, &gso);
+	stat_add(&st->pkts, 1);
+	stat_add(&st->bytes, r - vsz);
+	stat_add(&st->gso, gso);
+	stat_add(&st->segs, segs);
+}
+
 /*
  * Move up to 64 frames from fd "from" to queue to_q of the other tap
  * (to_q < 0: a host queue chosen by flow hash). Counters are per host
- * queue: the one written (g2h) or read (h2g, from_q).
+ * queue: the one written (g2h) or read (h2g, from_q). With --sndbuf, a
+ * guest frame the host tap cannot take yet goes to pend (g2h only) and
+ * the guest is not read until it is written.
  */
 static bool fwd_copy(struct fwd *fw, uint8_t *buf, int from, bool g2h,
-		     unsigned int from_q, int to_q)
+		     unsigned int from_q, int to_q, struct fwd_pending *pend)
 {
 	unsigned int vsz = fw->o->vnet_sz, i;
 
 	for (i = 0; i < 64; i++) {
-		struct vnet_fields vh;
 		struct dir_stat *st;
-		uint64_t segs;
 		unsigned int q;
 		struct pinfo pi;
 		ssize_t r;
-		bool gso;
 		int to;
 
 		r = read(from, buf, IO_BUF);
@@ -1300,17 +1331,34 @@ static bool fwd_copy(struct fwd *fw, uint8_t *buf, int from, bool g2h,
 		to = g2h ? fw->hfd[q] : fw->gfd[q];
 		st = g2h ? &fw->g2h[q] : &fw->h2g[from_q];
 		if (write(to, buf, r) != r) {
+			if (g2h && pend && errno == EAGAIN) {
+				memcpy(pend->buf, buf, r);
+				pend->len = r;
+				pend->fd = to;
+				pend->q = q;
+				stat_add(&fw->waits, 1);
+				return true;
+			}
 			stat_add(&st->errors, 1);
 			continue;
 		}
-		vnet_decode(buf, &vh);
-		frame_segs(buf + vsz, r - vsz, &vh, &segs, &gso);
-		stat_add(&st->pkts, 1);
-		stat_add(&st->bytes, r - vsz);
-		stat_add(&st->gso, gso);
-		stat_add(&st->segs, segs);
+		fwd_count(fw, st, buf, r);
 	}
 	return true;
+}
+
+/* Write the pending guest frame again; it stays pending on EAGAIN. */
+static void fwd_retry(struct fwd *fw, struct fwd_pending *pend)
+{
+	struct dir_stat *st = &fw->g2h[pend->q];
+
+	if (write(pend->fd, pend->buf, pend->len) == pend->len)
+		fwd_count(fw, st, pend->buf, pend->len);
+	else if (errno == EAGAIN || errno == EINTR)
+		return;
+	else
+		stat_add(&st->errors, 1);
+	pend->len = 0;
 }
 
 /*
@@ -1322,40 +1370,49 @@ static void *fwd_run(void *arg)
 {
 	struct fwd_worker *w = arg;
 	struct fwd *fw = w->fw;
+	struct fwd_pending *pend = fw->o->sndbuf ? &w->pend : NULL;
 	unsigned int i = w->idx;
-	struct pollfd pfd[2] = {
+	/* host queue i, guest queue i (if any), a host queue to write */
+	struct pollfd pfd[3] = {
 		{ .fd = fw->hfd[i], .events = POLLIN },
-		{ .fd = fw->gfd[i < fw->g ? i : 0], .events = POLLIN },
+		{ .fd = i < fw->g ? fw->gfd[i] : -1, .events = POLLIN },
+		{ .fd = -1, .events = POLLOUT },
 	};
-	int npfd = i < fw->g ? 2 : 1;
 	uint8_t *buf = malloc(IO_BUF);
 
-	if (!buf)
+	if (!buf || (pend && !(pend->buf = malloc(IO_BUF))))
 		die("out of memory");
 	pin_cpu(fw->o->ncpus ? (int)fw->o->cpus[i % fw->o->ncpus] : -1);
 	while (!stop_flag) {
-		int r = poll(pfd, npfd, 100);
+		bool waiting = pend && pend->len;
+		int r;
 
+		/* a frame waits for the host tap: the guest's queue stops */
+		pfd[1].events = waiting ? 0 : POLLIN;
+		pfd[2].fd = waiting ? pend->fd : -1;
+		r = poll(pfd, 3, 100);
 		if (r < 0 && errno != EINTR)
 			break;
 		if (r <= 0)
 			continue;
-		if (npfd > 1 && (pfd[1].revents & (POLLERR | POLLNVAL)))
+		if ((pfd[1].revents | pfd[0].revents) & (POLLERR | POLLNVAL))
 			break;
-		if ((pfd[0].revents & (POLLERR | POLLNVAL)))
-			break;
-		if (npfd > 1 && (pfd[1].revents & POLLIN) &&
+		if (waiting && pfd[2].revents)
+			fwd_retry(fw, pend);
+		if (!(pend && pend->len) && (pfd[1].revents & POLLIN) &&
 		    !fwd_copy(fw, buf, pfd[1].fd, true, i,
-			      fw->g == fw->n ? (int)i : -1))
+			      fw->g == fw->n ? (int)i : -1, pend))
 			break;
 		if ((pfd[0].revents & POLLIN) &&
-		    !fwd_copy(fw, buf, pfd[0].fd, false, i, i % fw->g))
+		    !fwd_copy(fw, buf, pfd[0].fd, false, i, i % fw->g, NULL))
 			break;
 	}
 	if (!stop_flag)
 		fprintf(stderr, "%s: queue %u: tap error, stopping\n", prog, i);
 	stop_flag = 1;
 	free(buf);
+	if (pend)
+		free(pend->buf);
 	return NULL;
 }
 
@@ -1413,6 +1470,10 @@ static int do_forward(struct opts *o)
 	ns = netns_enter(o->hns);
 	tap_open(hname, fw.n, true, o->vnet_sz, !o->no_offload, true, fw.hfd,
 		 o->verbose);
+	/* the device keeps it (every queue attached later too) */
+	for (i = 0; o->sndbuf && i < fw.n; i++)
+		if (ioctl(fw.hfd[i], TUNSETSNDBUF, &o->sndbuf))
+			die("%s: TUNSETSNDBUF %d: %m", hname, o->sndbuf);
 	if (o->up)
 		link_ctl(hname, true, NULL);
 	netns_leave(ns);
@@ -1469,6 +1530,9 @@ static int do_forward(struct opts *o)
 		print_dir("g2h", &tg, false);
 		print_dir("h2g", &th, false);
 		printf("\n");
+		if (o->sndbuf)
+			printf("%s: sndbuf=%d g2h_waits=%llu\n", prog,
+			       o->sndbuf, (unsigned long long)fw.waits);
 	}
 	for (i = 0; i < fw.n; i++)
 		close(fw.hfd[i]);
@@ -2442,6 +2506,7 @@ static void usage(FILE *out)
 "       vmtap forward --guest-tap G --host-tap H [--queues N]\n"
 "                     [--guest-queues 1|N] [--guest-netns NS]\n"
 "                     [--host-netns NS] [--duration S] [--up]\n"
+"                     [--sndbuf BYTES]\n"
 "       vmtap capture --dev DEV [--queues N] [--netns NS] [--count K]\n"
 "                     [--duration S] [--verify-csum]\n"
 "       vmtap send    --dst ADDR [--netns NS] [--ipv6] [options]\n"
@@ -2483,6 +2548,10 @@ static void usage(FILE *out)
 "frames copied with their virtio_net_hdr. Guest queue i -> host queue i\n"
 "(a 5-tuple hash picks the host queue with --guest-queues 1), host queue\n"
 "i -> guest queue i. Runs until SIGINT/SIGTERM or --duration.\n"
+"--sndbuf BYTES: the host tap's send buffer (TUNSETSNDBUF, QEMU's tap\n"
+"sndbuf=; the device keeps it); a guest frame the tap refuses for lack\n"
+"of it waits, and that guest queue is not read, until the tap is\n"
+"writable (vhost-net's backpressure); the report adds g2h_waits=.\n"
 "\n"
 "send: a UDP blast from sockets (for policers on a veth): --payload\n"
 "bytes per datagram, or with --gso-size UDP_SEGMENT super-packets the\n"
@@ -2518,7 +2587,7 @@ enum {
 	O_GSO_SIZE, O_CSUM_OFFLOAD, O_TCP_FLAGS, O_SEQ, O_TOS, O_GSO_TYPE,
 	O_LIE_GSO, O_LIE_HDR, O_LIE_CSTART, O_LIE_COFF, O_VNET_FLAGS,
 	O_PCAP, O_STRICT, O_JSON, O_VNET_SZ, O_NO_OFFLOAD, O_GTAP, O_HTAP,
-	O_GNS, O_HNS, O_GQUEUES, O_VERIFY, O_DRAIN,
+	O_GNS, O_HNS, O_GQUEUES, O_VERIFY, O_DRAIN, O_SNDBUF,
 };
 
 #define MI	M_INJECT
@@ -2573,6 +2642,7 @@ static const struct {
 	{ "guest-netns", 1, O_GNS, MF },
 	{ "host-netns", 1, O_HNS, MF },
 	{ "guest-queues", 1, O_GQUEUES, MF },
+	{ "sndbuf", 1, O_SNDBUF, MF },
 	{ "verify-csum", 0, O_VERIFY, MC },
 	{ "drain-bytes", 1, O_DRAIN, MS },
 	{ "verbose", 0, 'v', MI | MF | MC | MS },
@@ -2773,6 +2843,11 @@ static void parse_args(struct opts *o, int argc, char **argv)
 			break;
 		case O_VERIFY:
 			o->verify_csum = true;
+			break;
+		case O_SNDBUF:
+			o->sndbuf = arg_u64(name, optarg, INT_MAX);
+			if (!o->sndbuf)
+				die("--sndbuf must be at least 1");
 			break;
 		case O_GQUEUES:
 			o->gqueues = arg_u64(name, optarg, MAX_QUEUES);

@@ -1,0 +1,738 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# vmpolice with a delay budget ("latency"): a packet that would conform
+# within it is held and sent at the moment it conforms, so TCP through a
+# policer with a small burst runs at the rate instead of collapsing.
+#
+# The guest is bench/simguest.sh's (a namespace whose eth0 is a
+# multiqueue tap with offloads on, `vmtap forward` playing vhost-net into
+# the host tap vnet0, policed at ingress as libvirt does).  What the
+# policer admits is routed on to a receiver namespace over a veth whose
+# sending side has TSO and GSO off: every frame the receiver's interface
+# counts is one wire frame, MAC header included, as the policer charges
+# it.  Rates are read from that counter between two moments of a steady
+# stream, each read timed on its own (bash builtins on /proc/PID/net/dev,
+# no fork), independently of the module; the policer's own counters must
+# agree with the receiver's.
+#
+#   TCP (iperf3, and vmtap's TCP send) at 8, 32 and 131 Mbit/s with a
+#   64 KiB burst and 5 ms: within 5 % below the rate, never above
+#   rate x t + burst; latency 0 is the pure policer (nothing held);
+#   UDP at 3 x the rate: within 2 %, nothing held beyond the latency;
+#   ECN: CE marks instead of drops; the host tap's send buffer
+#   (vmtap forward --sndbuf) holds the guest back instead of the policer
+#   dropping; the qdisc form with TCP; teardown of every kind while
+#   packets are held; every refusal's message.
+#
+# The debug kernel (KASAN, lockdep, kmemleak) runs about four times
+# slower under TCG: it runs lower rates.
+
+source "$(dirname "$(readlink -f "$0")")/lib.sh"
+
+SIMGUEST=$SELFTEST_DIR/../bench/simguest.sh
+
+require_root
+require_cmd jq ip iperf3 ethtool
+[ -x "$VMTAP" ] || ktap_skip_all "vmtap not built"
+[ -f "$SIMGUEST" ] || ktap_skip_all "no $SIMGUEST"
+source "$SIMGUEST"
+
+ktap_header
+
+T_START=$EPOCHREALTIME
+TCP_TOL_PCT=5		# below the rate only: above it, rate x t + burst
+TOL_PCT=2		# UDP, both ways (rate_verdict)
+LAT=5ms
+LAT_NS=5000000
+BURST=65536		# 64kb
+if gzip -dc /proc/config.gz 2>/dev/null | grep -q '^CONFIG_KASAN=y'; then
+	DEBUG=1
+	TCP_MBITS="4 16"
+	MID=8		# vmtap TCP, latency 0, ECN, UDP, send buffer, qdisc
+else
+	DEBUG=
+	TCP_MBITS="8 32 131"
+	MID=32
+fi
+# A TCP run: the stream lasts TCP_SECS; the receiver's rate is read over
+# WIN_S seconds starting WARM_S after the first bytes arrive.
+TCP_SECS=5
+WARM_S=1.2
+WIN_S=3
+
+NTC=$(tc_variants | wc -l)
+# options 2, TCP 3 per run, latency 0 2, ECN 2, UDP 3, send buffer 3,
+# refusals 9 per tc and 1, qdisc 3, teardown 12
+ktap_plan $((28 + 3 * ($(wc -w <<< "$TCP_MBITS") + 1) + 9 * NTC))
+
+mod_load vmpolice || ktap_skip_all "cannot load vmpolice"
+ktap_print "TCP at $TCP_MBITS Mbit/s, the rest at $MID${DEBUG:+ (debug kernel)}"
+
+# ------------------------------------------------------------ topology --
+
+if ! sg_setup 2; then
+	ktap_print "$(cat "$SG_FWD_LOG" 2>/dev/null)"
+	ktap_skip_all "the simulated guest does not reach the host"
+fi
+HNS=$SG_HNS GNS=$SG_GNS
+
+# NSR: the receiver, 10.9.0.2, behind r0 (host, no segmentation offload)
+setup_ns NSR
+setup_veth "$HNS" r0 10.9.0.1/24 "$NSR" r1 10.9.0.2/24
+ip netns exec "$HNS" sysctl -qw net.ipv4.ip_forward=1
+for ns in "$HNS" "$NSR" "$GNS"; do
+	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+done
+ip netns exec "$HNS" ethtool -K r0 tso off gso off >/dev/null
+ip -n "$NSR" route add default via 10.9.0.1
+ip -n "$GNS" route add 10.9.0.0/24 via "$SG_HADDR"
+ip -n "$HNS" neigh replace 10.9.0.2 dev r0 nud permanent \
+	lladdr "$(ip -n "$NSR" -j link show r1 | jq -r '.[0].address')"
+
+# a process living in NSR: its /proc/PID/net/dev is NSR's, read without
+# a fork (ip netns exec execs the command)
+ip netns exec "$NSR" sleep 100000 &
+NSR_PID=$!
+defer kill "$NSR_PID"
+
+# vnet1: a second host tap, fed by vmtap inject (UDP rates, teardown)
+ip -n "$HNS" tuntap add dev vnet1 mode tap multi_queue vnet_hdr
+ip -n "$HNS" addr add 10.8.0.1/24 dev vnet1
+ip -n "$HNS" link set vnet1 up
+$TC -n "$HNS" qdisc add dev vnet1 clsact
+
+busywait 5000 ip netns exec "$GNS" ping -c 1 -W 1 10.9.0.2 >/dev/null ||
+	ktap_print "the guest does not reach the receiver"
+
+# ------------------------------------------------------------- helpers --
+
+# rx_sample PID DEV: S_B = DEV's rx bytes in PID's namespace, S_T0/S_T1
+# the time (us) just before and just after the read
+rx_sample()
+{
+	local line
+
+	S_T0=${EPOCHREALTIME/./}
+	while read -r line; do
+		[[ $line == "$2:"* ]] && break
+	done < "/proc/$1/net/dev"
+	S_T1=${EPOCHREALTIME/./}
+	line=${line#*:}
+	set -- $line
+	S_B=$1
+}
+
+# rx_bytes PID DEV: DEV's rx bytes now
+rx_bytes() { rx_sample "$1" "$2"; echo "$S_B"; }
+
+# vmp NS INDEX: the vmpolice action object with its counters
+vmp()
+{
+	$TC -n "$1" -s -j actions get action vmpolice index "$2" |
+		jq -c '[.. | objects | select(.kind? == "vmpolice")][0]'
+}
+
+# tot JSON KEYS...: those totals of a vmp object, space separated
+tot()
+{
+	local json=$1 keys="" k
+
+	shift
+	for k in "$@"; do
+		keys+="${keys:+, }(.totals.$k // \"none\")"
+	done
+	jq -r "[$keys] | @tsv" <<< "$json" | tr '\t' ' '
+}
+
+# police_guest ARGS...: libvirt's rule with vmpolice ARGS on vnet0's
+# ingress (index 1), a fresh bucket
+police_guest() { sg_police vmpolice "$@"; }
+
+# police_tap INDEX ARGS...: vmpolice ARGS at vnet1's clsact ingress
+police_tap()
+{
+	local idx=$1
+
+	shift
+	$TC -n "$HNS" filter del dev vnet1 ingress 2>/dev/null
+	action_del "$HNS" "$idx"
+	$TC -n "$HNS" filter add dev vnet1 ingress pref 1 protocol ip \
+		matchall action vmpolice "$@" index "$idx"
+}
+
+# action_del NS INDEX: delete the action, waiting (5 s) for a filter
+# just deleted to release it (see actions_flush); fails if it stays
+action_del()
+{
+	local i
+
+	for ((i = 0; i < 50; i++)); do
+		$TC -n "$1" actions del action vmpolice index "$2" >/dev/null 2>&1
+		$TC -n "$1" actions get action vmpolice index "$2" \
+			>/dev/null 2>&1 || return 0
+		sleep 0.1
+	done
+	ktap_print "vmpolice action $2 still there after 5 s:" \
+		"$($TC -n "$1" -s actions get action vmpolice index "$2" 2>&1)"
+	return 1
+}
+
+_listening() { ip netns exec "$1" ss -Htln "sport = :$2" | grep -q .; }
+
+# window PID DEV SEND_PID: wait for DEV (in PID's namespace) to receive
+# the stream's first bytes, WARM_S more, then read its rx bytes twice
+# WIN_S apart.  W_BYTES, W_IN (us between the reads' ends and starts:
+# a lower bound of the window) and W_OUT (starts to ends: an upper bound).
+window()
+{
+	local pid=$1 dev=$2 sender=$3 b0 b1 t0i t0o i
+
+	rx_sample "$pid" "$dev"
+	b0=$S_B
+	for ((i = 0; i < 100; i++)); do
+		sleep 0.1
+		rx_sample "$pid" "$dev"
+		[ $((S_B - b0)) -gt 200000 ] && break
+		kill -0 "$sender" 2>/dev/null || break
+	done
+	sleep "$WARM_S"
+	rx_sample "$pid" "$dev"
+	b1=$S_B t0i=$S_T1 t0o=$S_T0
+	sleep "$WIN_S"
+	rx_sample "$pid" "$dev"
+	W_BYTES=$((S_B - b1))
+	W_IN=$((S_T0 - t0i))
+	W_OUT=$((S_T1 - t0o))
+}
+
+# bps_of BYTES US: bit/s
+bps_of() { echo $(($1 * 8 * 1000000 / ($2 > 0 ? $2 : 1))); }
+
+# tcp_run GEN OUT [iperf3 args]: a TCP stream of TCP_SECS from the guest
+# to the receiver, with GEN iperf3 (JSON with the server's side in OUT)
+# or vmtap (its report in OUT); sets W_* (window), RX_RUN (receiver
+# bytes over the whole run) and RUN_US.
+tcp_run()
+{
+	local gen=$1 out=$2 spid cpid rx0 t0 rc=0
+
+	shift 2
+	rx0=$(rx_bytes "$NSR_PID" r1)
+	t0=${EPOCHREALTIME/./}
+	if [ "$gen" = iperf3 ]; then
+		ip netns exec "$NSR" iperf3 -s -1 -J -B 10.9.0.2 -p 5201 \
+			>/dev/null 2>&1 &
+		spid=$!
+		busywait 5000 _listening "$NSR" 5201 >/dev/null
+		timeout $((TCP_SECS + 60)) ip netns exec "$GNS" iperf3 -J \
+			--get-server-output -c 10.9.0.2 -p 5201 \
+			-t "$TCP_SECS" "$@" > "$out" 2>&1 &
+		cpid=$!
+	else
+		"$VMTAP" sink --netns "$NSR" --dport 5300 >/dev/null 2>&1 &
+		spid=$!
+		busywait 5000 _listening "$NSR" 5300 >/dev/null
+		timeout $((TCP_SECS + 60)) "$VMTAP" send --proto tcp \
+			--netns "$GNS" --dst 10.9.0.2 --dport 5300 \
+			--payload 65000 --duration "$TCP_SECS" > "$out" 2>&1 &
+		cpid=$!
+	fi
+	window "$NSR_PID" r1 "$cpid"
+	wait "$cpid" || rc=$?
+	kill "$spid" 2>/dev/null
+	wait "$spid" 2>/dev/null
+	# what is held drains within the latency
+	sleep 0.2
+	RX_RUN=$(($(rx_bytes "$NSR_PID" r1) - rx0))
+	RUN_US=$((${EPOCHREALTIME/./} - t0))
+	[ "$rc" -eq 0 ] || ktap_print "$gen exited $rc: $(head -c 400 "$out")"
+	return "$rc"
+}
+
+# iperf3_info JSON: "receiver_payload_bytes retransmits steady_bps mss"
+# (steady: the server's intervals from 1 s on, payload bit/s)
+iperf3_info()
+{
+	jq -r '[(.end.sum_received.bytes // 0),
+		(.end.sum_sent.retransmits // 0),
+		([.server_output_json.intervals[]?.sum |
+		  select(.start >= 0.95)] as $iv |
+		 if ($iv | length) > 0 then
+			(($iv | map(.bytes) | add) * 8 /
+			 ($iv | map(.seconds) | add))
+		 else 0 end),
+		(.start.tcp_mss_default // 1448)] | map(floor) | @tsv' "$1" |
+		tr '\t' ' '
+}
+
+# rate_ok MBIT BYTES IN_US OUT_US BURST: within TCP_TOL_PCT below the
+# rate over the inner window and never above rate x outer + burst
+rate_ok()
+{
+	local r=$(($1 * 1000000)) b=$2
+
+	((b * 8 * 1000000 * 100 >= r * $3 * (100 - TCP_TOL_PCT))) &&
+		((b * 8 * 1000000 <= r * $4 + ($5 + 1514) * 8 * 1000000))
+}
+
+# ------------------------------------------------ options, as JSON -------
+
+police_guest rate 32mbit burst 64kb latency "$LAT" ecn conform-exceed drop/ok
+j=$(vmp "$HNS" 1)
+check_eq "action options in JSON: latency (ns), ecn, ecn_threshold (latency/4)" \
+	"$LAT_NS true $((LAT_NS / 4))" \
+	"$(jq -r '"\(.latency) \(.ecn) \(.ecn_threshold)"' <<< "$j")"
+zero=$(tot "$j" held held_bytes released overlimit flushed ce_marked \
+	backlog backlog_bytes max_hold_ns)
+check_eq "action: the holding counters, in totals and each queue" \
+	"0 0 0 0 0 0 0 0 0 true" \
+	"$zero $(jq -r '[.queues[]? | has("held") and has("backlog_bytes") and
+		has("max_hold_ns") and has("ce_marked")] | all' <<< "$j")"
+
+# ------------------------------------ (1) TCP from the guest, held -------
+
+# tcp_case GEN MBIT: TCP through `rate MBIT burst 64kb latency 5ms`
+tcp_case()
+{
+	local gen=$1 mbit=$2 out=$VMP_TMP/tcp.$1.$2 j w_bps cb seen ex held
+	local rel bl mh fl ovl pay retr steady mss est rc
+
+	police_guest rate "${mbit}mbit" burst 64kb latency "$LAT" drop
+	tcp_run "$gen" "$out"
+	rc=$?
+	j=$(vmp "$HNS" 1)
+	read -r cb seen ex held rel bl mh fl ovl <<< "$(tot "$j" conformed_bytes \
+		bytes exceeded_bytes held released backlog max_hold_ns flushed \
+		overlimit)"
+	w_bps=$(bps_of "$W_BYTES" "$W_IN")
+	if [ "$gen" = iperf3 ]; then
+		read -r pay retr steady mss <<< "$(iperf3_info "$out")"
+		# a segment carries at most mss bytes in mss + 66 on the wire:
+		# the payload's lower bound of the L2 rate
+		est=$((steady * (mss + 66) / (mss > 0 ? mss : 1)))
+		ktap_print "iperf3 ${mbit}mbit: receiver $pay payload bytes," \
+			"steady $steady bit/s payload (>= $est bit/s L2)," \
+			"$retr retransmits"
+	else
+		retr=$(sed -n 's/.* retransmits=\([0-9]*\).*/\1/p' "$out")
+		ktap_print "vmtap tcp ${mbit}mbit: $(grep -o 'elapsed=[^ ]*' "$out")" \
+			"$retr retransmits"
+	fi
+	ktap_print "$gen ${mbit}mbit: receiver $w_bps bit/s L2 over" \
+		"$((W_IN / 1000)) ms ($W_BYTES bytes), policer: conformed" \
+		"$cb of $seen bytes (offered $(bps_of "$seen" "$RUN_US") bit/s" \
+		"over the run), exceeded $ex, overlimit $ovl, held $held" \
+		"released $rel flushed $fl backlog $bl max_hold $mh ns;" \
+		"receiver got $RX_RUN bytes" \
+		"in all over $((RUN_US / 1000)) ms"
+	[ "$rc" -eq 0 ] && rate_ok "$mbit" "$W_BYTES" "$W_IN" "$W_OUT" "$BURST" &&
+		{ [ "$gen" != iperf3 ] ||
+		  ((est * 100 >= mbit * 1000000 * (100 - TCP_TOL_PCT))); }
+	ktap_result "$gen TCP at ${mbit}mbit, 64kb, latency $LAT: L2 rate within ${TCP_TOL_PCT}% below ($w_bps bit/s)" $?
+	# every admitted byte reached the receiver (ARP aside), and the
+	# policer never admitted more than rate x t + burst over the run
+	within 0.5 "$RX_RUN" "$cb" &&
+		((cb * 8 * 1000000 <= mbit * 1000000 * RUN_US + BURST * 8 * 1000000))
+	ktap_result "$gen TCP at ${mbit}mbit: the receiver got what the policer admitted, no more than rate x t + burst" $?
+	[ "$held" -gt 0 ] && [ "$bl" -eq 0 ] && [ "$mh" -le "$LAT_NS" ] &&
+		[ "$rel" -eq "$held" ]
+	ktap_result "$gen TCP at ${mbit}mbit: held and released them all, none longer than $LAT" $?
+}
+
+# what this guest reaches without a policer, for the record: a rate
+# near it measures the generator (TCG), not the policer
+sg_unpolice
+tcp_run iperf3 "$VMP_TMP/tcp.free"
+ktap_print "unpoliced: receiver $(bps_of "$W_BYTES" "$W_IN") bit/s L2"
+
+for m in $TCP_MBITS; do
+	tcp_case iperf3 "$m"
+done
+tcp_case vmtap "$MID"
+
+# ------------------------------------------ (2) latency 0: as before -----
+
+police_guest rate "${MID}mbit" burst 64kb latency 0 drop
+j=$(vmp "$HNS" 1)
+check_eq "latency 0: no latency in the options" "0" \
+	"$(jq -r '.latency // 0' <<< "$j")"
+tcp_run iperf3 "$VMP_TMP/tcp.l0"
+j=$(vmp "$HNS" 1)
+read -r held bl mh ex seen <<< "$(tot "$j" held backlog max_hold_ns \
+	exceeded_bytes bytes)"
+ktap_print "latency 0 at ${MID}mbit: receiver $(bps_of "$W_BYTES" "$W_IN") bit/s" \
+	"L2, exceeded $ex of $seen bytes, held $held"
+[ "$held" -eq 0 ] && [ "$bl" -eq 0 ] && [ "$mh" -eq 0 ] && [ "$ex" -gt 0 ] &&
+	((W_BYTES * 8 * 1000000 <= MID * 1000000 * W_OUT + (BURST + 1514) * 8 * 1000000))
+ktap_result "latency 0: the pure policer (drops, nothing held, never above rate x t + burst)" $?
+
+# --------------------------------------------------- (4) ECN -------------
+
+ip netns exec "$GNS" sysctl -qw net.ipv4.tcp_ecn=1
+ce_in()
+{
+	ip netns exec "$NSR" cat /proc/net/netstat |
+		awk '/^IpExt: [A-Z]/ { for (i = 2; i <= NF; i++) n[i] = $i }
+		     /^IpExt: [0-9]/ { for (i = 2; i <= NF; i++)
+			if (n[i] == "InCEPkts") print $i }'
+}
+ce0=$(ce_in)
+police_guest rate "${MID}mbit" burst 64kb latency "$LAT" ecn drop
+tcp_run iperf3 "$VMP_TMP/tcp.ecn"
+ce1=$(ce_in)
+j=$(vmp "$HNS" 1)
+read -r ce ex seen held <<< "$(tot "$j" ce_marked exceeded_bytes bytes held)"
+read -r _ retr _ _ <<< "$(iperf3_info "$VMP_TMP/tcp.ecn")"
+ktap_print "ecn at ${MID}mbit: ce_marked $ce (receiver: $((ce1 - ce0)) CE" \
+	"segments), exceeded $ex of $seen bytes, held $held, $retr" \
+	"retransmits, $(bps_of "$W_BYTES" "$W_IN") bit/s L2"
+[ "$ce" -gt 0 ] && [ $((ce1 - ce0)) -ge "$ce" ]
+ktap_result "ecn: held ECT packets marked CE (policer and receiver agree)" $?
+((ex * 100 <= seen))
+ktap_result "ecn: (almost) nothing dropped, exceeded <= 1% ($ex of $seen bytes)" $?
+ip netns exec "$GNS" sysctl -qw net.ipv4.tcp_ecn=2
+
+# ------------------------------------------ (3) UDP at 3 x the rate ------
+
+# inject on vnet1's two queues, forwarded to the receiver's discard port
+udp_over()
+{
+	local mbit=$1 burst pps out j cb seen held bl mh ovl rx0 rx1 secs r off
+
+	burst=$(burst_for "$mbit")
+	police_tap 2 rate "${mbit}mbit" burst "$burst" latency "$LAT" drop
+	pps=$((mbit * 1000000 * 3 / 8 / 1442 + 1))
+	rx0=$(rx_bytes "$NSR_PID" r1)
+	out=$("$VMTAP" inject --dev vnet1 --netns "$HNS" --queues 2 \
+		--queues-used 0,1 --threads --rate "$pps" \
+		--duration "$RATE_SECS" --proto udp --src 10.8.0.2 \
+		--dst 10.9.0.2 --dport 9 --payload 1400 2>&1)
+	sleep 0.1
+	rx1=$(rx_bytes "$NSR_PID" r1)
+	j=$(vmp "$HNS" 2)
+	read -r cb seen held bl mh ovl <<< "$(tot "$j" conformed_bytes bytes \
+		held backlog max_hold_ns overlimit)"
+	secs=$(vmtap_elapsed "$out")
+	r=$(admitted_rate "$cb" "$burst" "$secs")
+	off=$(seen_rate "$seen" "$secs")
+	ktap_print "UDP ${mbit}mbit, 3x offered: $r bit/s L2 admitted, $off" \
+		"bit/s reached the policer in $secs s; receiver got" \
+		"$((rx1 - rx0)) of $cb bytes; held $held overlimit $ovl" \
+		"backlog $bl max_hold $mh ns"
+	rate_verdict "$off" $((mbit * 1000000)) "$r"
+	case $? in
+	2) RATE_RETRY=1 udp_over "$mbit"; return ;;
+	*) ktap_result "UDP at 3x ${mbit}mbit through latency $LAT: L2 rate within ${TOL_PCT}% ($r bit/s)" $? ;;
+	esac
+	within 0.5 $((rx1 - rx0)) "$cb"
+	ktap_result "UDP: the receiver got what the policer admitted" $?
+	[ "$held" -gt 0 ] && [ "$ovl" -gt 0 ] && [ "$mh" -gt 0 ] &&
+		[ "$mh" -le "$LAT_NS" ] && [ "$bl" -eq 0 ]
+	ktap_result "UDP: held, the rest over the limit, max_hold_ns <= latency ($mh)" $?
+}
+udp_over "$MID"
+
+# ---------------------------- (5) the host tap's send buffer -------------
+
+# fwd_restart [VMTAP FORWARD OPTIONS]: the forwarder again, as sg_setup
+# starts it, with more options
+fwd_restart()
+{
+	sg_stop
+	"$VMTAP" forward --guest-tap "$SG_GDEV" --host-tap "$SG_HDEV" \
+		--guest-netns "$GNS" --host-netns "$HNS" --queues "$SG_NQ" \
+		--up --cpus 0-$(($(nproc) - 1)) "$@" > "$SG_FWD_LOG" 2>&1 &
+	SG_FWD_PID=$!
+	busywait 10000 grep -q "forward ready" "$SG_FWD_LOG" >/dev/null
+}
+
+# the host tap's send buffer: half of what the policer holds at most
+SNDBUF=$((MID * 1000000 / 8 * LAT_NS / 1000000000 / 2))
+
+bp_tcp()
+{
+	local what=$1 out=$VMP_TMP/tcp.bp.$1 j ex seen retr
+
+	police_guest rate "${MID}mbit" burst 64kb latency "$LAT" drop
+	tcp_run iperf3 "$out"
+	j=$(vmp "$HNS" 1)
+	read -r ex seen <<< "$(tot "$j" exceeded_bytes bytes)"
+	read -r _ retr _ _ <<< "$(iperf3_info "$out")"
+	ktap_print "TCP ${MID}mbit $what: exceeded $ex of $seen bytes, $retr" \
+		"retransmits, $(bps_of "$W_BYTES" "$W_IN") bit/s L2"
+	BP_EX=$ex BP_SEEN=$seen BP_RETR=$retr
+}
+
+bp_tcp "sndbuf unlimited"
+base_retr=$BP_RETR
+fwd_restart --sndbuf "$SNDBUF"
+bp_tcp "sndbuf $SNDBUF"
+((BP_EX * 100 < BP_SEEN))
+ktap_result "sndbuf $SNDBUF: TCP loses < 1% at the policer ($BP_EX of $BP_SEEN bytes)" $?
+[ "$base_retr" -ge 10 ] && ((BP_RETR * 10 <= base_retr))
+ktap_result "sndbuf $SNDBUF: TCP retransmits fall >= 10x ($base_retr -> $BP_RETR)" $?
+
+police_guest rate "${MID}mbit" burst 64kb latency "$LAT" drop
+txd0=$(ip -n "$GNS" -j -s link show eth0 | jq '.[0].stats64.tx.dropped')
+out=$("$VMTAP" send --netns "$GNS" --dst 10.9.0.2 --dport 9 --payload 1400 \
+	--rate $((MID * 1000000 * 3 / 8 / 1442)) --duration 3 2>&1)
+txd1=$(ip -n "$GNS" -j -s link show eth0 | jq '.[0].stats64.tx.dropped')
+j=$(vmp "$HNS" 1)
+read -r ex seen cb <<< "$(tot "$j" exceeded_bytes bytes conformed_bytes)"
+ktap_print "UDP at 3x ${MID}mbit, sndbuf $SNDBUF: exceeded $ex of $seen bytes" \
+	"at the policer; the guest's eth0 dropped $((txd1 - txd0)) frames" \
+	"(tun's ring: it drops rather than stop the guest's queue);" \
+	"$(grep -o 'g2h_waits=[0-9]*' "$SG_FWD_LOG")"
+[ "$seen" -gt 0 ] && ((ex * 100 < seen))
+ktap_result "sndbuf $SNDBUF: UDP loses < 1% at the policer ($ex of $seen bytes)" $?
+# the guest is done: what its tap still queues goes nowhere
+sg_stop
+sg_unpolice
+
+# ------------------------------------------------- (7) refusals ----------
+
+refusals()
+{
+	local tc=$1 v=${1##*/}
+
+	[ "$tc" = "$TC_PATCHED" ] && v=patched
+	check_fail "$v: latency with conform pipe refused" \
+		"latency needs the conform verdict ok" \
+		"$tc" -n "$HNS" filter add dev vnet1 ingress pref 9 protocol ip \
+		matchall action vmpolice rate 1mbit burst 10k latency "$LAT" \
+		conform-exceed drop/pipe
+	check_fail "$v: latency with conform continue refused" \
+		"latency needs the conform verdict ok" \
+		"$tc" -n "$HNS" filter add dev vnet1 ingress pref 9 protocol ip \
+		matchall action vmpolice rate 1mbit burst 10k latency "$LAT" \
+		conform-exceed drop/continue
+	check_fail "$v: latency with conform drop refused" \
+		"latency needs the conform verdict ok" \
+		"$tc" -n "$HNS" actions add action vmpolice rate 1mbit burst 10k \
+		latency "$LAT" conform-exceed drop/drop index 9
+	check_fail "$v: latency on an egress filter refused" \
+		"latency holds packets at ingress only" \
+		"$tc" -n "$HNS" filter add dev vnet1 egress pref 9 protocol ip \
+		matchall action vmpolice rate 1mbit burst 10k latency "$LAT" drop
+	$tc -n "$HNS" actions add action vmpolice rate 1mbit burst 10k \
+		latency "$LAT" drop index 9 >/dev/null 2>&1
+	check_fail "$v: an action with latency bound at egress refused" \
+		"latency holds packets at ingress only" \
+		"$tc" -n "$HNS" filter add dev vnet1 egress pref 9 protocol ip \
+		matchall action vmpolice index 9
+	$tc -n "$HNS" actions del action vmpolice index 9 >/dev/null 2>&1
+	check_fail "$v: latency above 10 s refused (action)" \
+		"10 ?s" \
+		"$tc" -n "$HNS" actions add action vmpolice rate 1mbit burst 10k \
+		latency 10001ms drop index 9
+	check_fail "$v: latency above 10 s refused (qdisc)" \
+		"10 ?s" \
+		"$tc" -n "$HNS" qdisc add dev r0 root vmpolice rate 1mbit \
+		burst 10k latency 11s
+	check_fail "$v: ecn-threshold above latency refused (action)" \
+		"ecn-threshold must not exceed latency" \
+		"$tc" -n "$HNS" actions add action vmpolice rate 1mbit burst 10k \
+		latency "$LAT" ecn ecn-threshold 6ms drop index 9
+	check_fail "$v: ecn-threshold above latency refused (qdisc)" \
+		"ecn-threshold must not exceed latency" \
+		"$tc" -n "$HNS" qdisc add dev r0 root vmpolice rate 1mbit \
+		burst 10k latency "$LAT" ecn ecn-threshold 6ms
+}
+while read -r t; do
+	refusals "$t"
+done < <(tc_variants)
+check "latency 10s exactly is accepted" \
+	$TC -n "$HNS" actions add action vmpolice rate 1mbit burst 10k \
+	latency 10s drop index 9
+$TC -n "$HNS" actions del action vmpolice index 9 >/dev/null 2>&1
+
+# ---------------------------------------------- the qdisc form, TCP ------
+
+setup_ns NQ1 NQ2
+setup_veth "$NQ1" q0 10.7.0.1/24 "$NQ2" q1 10.7.0.2/24
+ip netns exec "$NQ1" ethtool -K q0 tso off gso off >/dev/null
+ip netns exec "$NQ2" sleep 100000 &
+NQ2_PID=$!
+defer kill "$NQ2_PID"
+ip netns exec "$NQ1" ping -q -c 1 -W 2 10.7.0.2 >/dev/null
+
+qd() { $TC -n "$NQ1" -s -j qdisc show dev q0 | jq -c '.[] | select(.root == true)'; }
+
+$TC -n "$NQ1" qdisc add dev q0 root handle 1: vmpolice rate "${MID}mbit" \
+	burst 64kb latency "$LAT" ecn ecn-threshold 2ms
+check_eq "qdisc options in JSON: latency, ecn, ecn_threshold" \
+	"$LAT_NS true 2000000" \
+	"$(qd | jq -r '.options | "\(.latency) \(.ecn) \(.ecn_threshold)"')"
+$TC -n "$NQ1" qdisc replace dev q0 root handle 1: vmpolice \
+	rate "${MID}mbit" burst 64kb latency "$LAT"
+ip netns exec "$NQ2" iperf3 -s -1 -B 10.7.0.2 >/dev/null 2>&1 &
+spid=$!
+busywait 5000 _listening "$NQ2" 5201 >/dev/null
+t0=${EPOCHREALTIME/./}
+ip netns exec "$NQ1" iperf3 -J -c 10.7.0.2 -t "$TCP_SECS" \
+	> "$VMP_TMP/qd.json" 2>&1 &
+cpid=$!
+window "$NQ2_PID" q1 "$cpid"
+wait "$cpid"
+wait "$spid" 2>/dev/null
+j=$(qd)
+read -r held bl mh ex <<< "$(jq -r '.xstats | "\(.held) \(.backlog) \(.max_hold_ns) \(.exceeded)"' <<< "$j")"
+ktap_print "qdisc TCP ${MID}mbit: receiver $(bps_of "$W_BYTES" "$W_IN") bit/s" \
+	"L2 over $((W_IN / 1000)) ms; held $held exceeded $ex backlog $bl" \
+	"max_hold $mh ns, $(jq -r '.end.sum_sent.retransmits' "$VMP_TMP/qd.json") retransmits"
+rate_ok "$MID" "$W_BYTES" "$W_IN" "$W_OUT" "$BURST"
+ktap_result "qdisc, TCP at ${MID}mbit, 64kb, latency $LAT: L2 rate within ${TCP_TOL_PCT}% below ($(bps_of "$W_BYTES" "$W_IN") bit/s)" $?
+[ "$held" -gt 0 ] && [ "$mh" -le "$LAT_NS" ]
+ktap_result "qdisc: held, none longer than $LAT ($mh ns)" $?
+
+# ------------------------------------- (6) teardown while packets held ---
+
+# hold_traffic SECS: UDP into vnet1 at 40 frames/s, twice what 100kbit
+# admits, in the background (HOLD_PID)
+hold_traffic()
+{
+	"$VMTAP" inject --dev vnet1 --netns "$HNS" --queues 2 \
+		--queues-used 0,1 --rate 40 --duration "$1" --proto udp \
+		--src 10.8.0.2 --dst 10.9.0.2 --dport 9 --payload 1000 \
+		>/dev/null 2>&1 &
+	HOLD_PID=$!
+}
+
+# backlog_of NS INDEX: "backlog flushed" of an action
+backlog_of() { tot "$(vmp "$1" "$2")" backlog flushed; }
+
+# wait_backlog NS INDEX: until the action holds something (5 s)
+wait_backlog()
+{
+	local bl i
+
+	for ((i = 0; i < 25; i++)); do
+		read -r bl _ <<< "$(backlog_of "$1" "$2")"
+		[ "${bl:-0}" -gt 0 ] 2>/dev/null && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# change with a shorter latency: what would wait longer is flushed
+police_tap 3 rate 100kbit burst 2k latency 2s drop
+hold_traffic 6
+wait_backlog "$HNS" 3
+bl0=$(backlog_of "$HNS" 3)
+check "action change to a shorter latency while packets are held" \
+	$TC -n "$HNS" actions change action vmpolice rate 100kbit burst 2k \
+	latency 20ms drop index 3
+read -r bl fl <<< "$(backlog_of "$HNS" 3)"
+ktap_print "held before: ${bl0% *}; after the change: backlog $bl flushed $fl"
+[ "${bl0% *}" -gt 0 ] && [ "$fl" -gt 0 ] && [ "$bl" -le 2 ]
+ktap_result "change to a shorter latency: held packets flushed ($fl), backlog $bl" $?
+kill "$HOLD_PID" 2>/dev/null
+wait "$HOLD_PID" 2>/dev/null
+
+# action deleted with its filter: what it held is dropped, not sent
+police_tap 3 rate 100kbit burst 2k latency 2s drop
+hold_traffic 2
+wait_backlog "$HNS" 3
+ok=$?
+wait "$HOLD_PID" 2>/dev/null
+$TC -n "$HNS" filter del dev vnet1 ingress
+action_del "$HNS" 3
+ok=$((ok + $?))
+rx0=$(rx_bytes "$NSR_PID" r1)
+sleep 2.2
+rx1=$(rx_bytes "$NSR_PID" r1)
+ktap_print "after the delete the receiver got $((rx1 - rx0)) bytes"
+[ "$ok" -eq 0 ] && [ $((rx1 - rx0)) -lt 1042 ]
+ktap_result "action deleted while holding: nothing it held is sent afterwards" $?
+
+# device deleted: an action made on its own survives it and says so
+ip -n "$HNS" tuntap add dev vnet2 mode tap multi_queue vnet_hdr
+ip -n "$HNS" addr add 10.6.0.1/24 dev vnet2
+ip -n "$HNS" link set vnet2 up
+$TC -n "$HNS" qdisc add dev vnet2 ingress
+$TC -n "$HNS" actions add action vmpolice rate 100kbit burst 2k latency 2s \
+	drop index 4
+$TC -n "$HNS" filter add dev vnet2 parent ffff: protocol ip matchall \
+	action vmpolice index 4
+"$VMTAP" inject --dev vnet2 --netns "$HNS" --queues 2 --queues-used 0,1 \
+	--count 40 --rate 200 --proto udp --src 10.6.0.2 --dst 10.9.0.2 \
+	--dport 9 --payload 1000 >/dev/null 2>&1
+read -r bl0 _ <<< "$(backlog_of "$HNS" 4)"
+check "tap deleted while its policer holds packets" \
+	ip -n "$HNS" link del vnet2
+read -r bl fl <<< "$(backlog_of "$HNS" 4)"
+ktap_print "held before: $bl0; after the device went: backlog $bl flushed $fl"
+[ "$bl0" -gt 0 ] && [ "$fl" -gt 0 ] && [ "$bl" -eq 0 ]
+ktap_result "device deleted: its held packets flushed ($fl), backlog 0" $?
+action_del "$HNS" 4
+
+# the qdisc form: deleted, then its device deleted, while holding
+qd_hold()
+{
+	$TC -n "$NQ1" qdisc del dev q0 root 2>/dev/null
+	$TC -n "$NQ1" qdisc add dev q0 root handle 1: vmpolice \
+		rate 100kbit burst 2k latency 2s
+	"$VMTAP" send --netns "$NQ1" --dst 10.7.0.2 --dport 9 --payload 1000 \
+		--count 40 --rate 200 >/dev/null 2>&1
+	# what the child queue holds, and the vmpolice counter of it
+	qd | jq -r '"\(.qlen) \(.xstats.backlog)"'
+}
+read -r bl0 xb0 <<< "$(qd_hold)"
+check "qdisc deleted while it holds packets" \
+	$TC -n "$NQ1" qdisc del dev q0 root
+# (a packet that came due during the delete went before it)
+rx0=$(rx_bytes "$NQ2_PID" q1)
+sleep 2.2
+rx1=$(rx_bytes "$NQ2_PID" q1)
+ktap_print "qdisc held $bl0 (its backlog counter: $xb0); after its delete" \
+	"the receiver got $((rx1 - rx0)) bytes"
+[ "$bl0" -gt 0 ] && [ $((rx1 - rx0)) -lt 1042 ]
+ktap_result "qdisc deleted while holding: nothing it held is sent afterwards" $?
+check_eq "qdisc: the backlog counter is what its child queue holds" \
+	"$bl0" "$xb0"
+read -r bl0 _ <<< "$(qd_hold)"
+check "veth deleted while its vmpolice qdisc holds packets ($bl0)" \
+	ip -n "$NQ1" link del q0
+
+# a namespace deleted with an action and a qdisc holding packets
+refs0=$(mod_refcnt vmpolice)
+setup_ns NSX
+ip -n "$NSX" tuntap add dev vnetx mode tap multi_queue vnet_hdr
+ip -n "$NSX" addr add 10.5.0.1/24 dev vnetx
+ip -n "$NSX" link set vnetx up
+$TC -n "$NSX" qdisc add dev vnetx clsact
+$TC -n "$NSX" filter add dev vnetx ingress pref 1 protocol ip matchall \
+	action vmpolice rate 100kbit burst 2k latency 2s drop
+setup_veth "$NSX" x0 10.4.0.1/24 "$NSR" x1 10.4.0.2/24
+$TC -n "$NSX" qdisc add dev x0 root vmpolice rate 100kbit burst 2k latency 2s
+"$VMTAP" inject --dev vnetx --netns "$NSX" --queues 2 --queues-used 0,1 \
+	--count 40 --rate 200 --proto udp --src 10.5.0.2 --dst 10.5.0.1 \
+	--dport 9 --payload 1000 >/dev/null 2>&1
+"$VMTAP" send --netns "$NSX" --dst 10.4.0.2 --dport 9 --payload 1000 \
+	--count 40 --rate 200 >/dev/null 2>&1
+a=$($TC -n "$NSX" -s -j filter show dev vnetx ingress |
+	jq -r '[.. | objects | select(.kind? == "vmpolice")][0].totals.backlog')
+q=$($TC -n "$NSX" -s -j qdisc show dev x0 |
+	jq -r '.[] | select(.root == true) | .xstats.backlog')
+ktap_print "namespace: action holds $a, qdisc holds $q packets; module refs $refs0 before"
+check "namespace deleted while an action and a qdisc hold packets" \
+	ip netns del "$NSX"
+refs_le() { [ "$(mod_refcnt vmpolice)" -le "$1" ]; }
+busywait 10000 refs_le "$refs0" >/dev/null
+ktap_result "namespace deleted: its action and qdisc are gone (module refs back to $refs0)" $?
+
+# module unload right after its last users went, packets still held
+police_tap 3 rate 100kbit burst 2k latency 2s drop
+"$VMTAP" inject --dev vnet1 --netns "$HNS" --queues 2 --queues-used 0,1 \
+	--count 40 --rate 200 --proto udp --src 10.8.0.2 --dst 10.9.0.2 \
+	--dport 9 --payload 1000 >/dev/null 2>&1
+read -r bl0 _ <<< "$(backlog_of "$HNS" 3)"
+sg_unpolice
+$TC -n "$HNS" filter del dev vnet1 ingress
+actions_flush "$HNS" vmpolice
+check "module unloads right after its users went (they held $bl0)" \
+	mod_unload vmpolice
+
+ktap_print "vmpolice_shaping.sh: $(((${EPOCHREALTIME/./} - ${T_START/./}) / 1000000)) s"
+ktap_finish
