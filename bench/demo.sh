@@ -4,10 +4,12 @@
 # `make demo`, guest side (scripts/demo.sh boots it with
 # vmpolice_run=bench/demo.sh): a simulated 2-queue virtio guest
 # (bench/simguest.sh) sends TCP to its host with iperf3, two streams, one
-# per queue.  The host polices it with libvirt's outbound rule, with
-# `vmpolice` and with `police`, at libvirt's burst (one second) and at
-# 64 KiB; a live report shows the configured and achieved rate (IP bytes
-# into the host's stack) and vmpolice's per-queue counters
+# per queue.  The host polices it with libvirt's outbound rule: `police`
+# at libvirt's burst (one second) and at 64 KiB, then `vmpolice` at
+# 64 KiB without and with `latency 5ms` (what would conform within 5 ms
+# is held and sent when it conforms instead of being dropped).  A live
+# report shows the configured and achieved rate (IP bytes into the
+# host's stack) and vmpolice's per-queue counters
 # (`tc -s -j actions get action vmpolice`), then all four side by side.
 
 source "$(dirname "$(readlink -f "$0")")/../selftests/lib.sh"
@@ -42,7 +44,8 @@ live()
 		read -r b1 t1 _ < <(sg_sample . host_in_octets)
 		if [ "$kind" = vmpolice ]; then
 			q=$(sg_vmp_json | jq -r '[.queues[] |
-				"q\(.queue): \(.packets) pkts \(.dodgy) dodgy, segs \(.conformed) ok \(.exceeded) over, \(.partial) cut"] |
+				"q\(.queue): \(.packets) pkts, segs \(.conformed) ok \(.exceeded) over, \(.partial) cut" +
+				(if (.held // 0) > 0 then ", \(.held) held" else "" end)] |
 				join(" | ")')
 		else
 			q=$(sg_htc -s -j actions get action police index 1 |
@@ -59,31 +62,36 @@ live()
 	done
 }
 
-declare -A GOOD RETR L2
+declare -A GOOD RETR
 
-# run KIND BURST: police the guest with KIND for $SECS seconds, live
+# run KIND BURST [LATENCY]: police the guest with KIND for $SECS seconds,
+# live
 run()
 {
-	local kind=$1 burst=$2 out=$VMP_TMP/$1.json pid g x s c0 c1
+	local kind=$1 burst=$2 lat=${3:-} out=$VMP_TMP/$1.json pid g x s
+	local key="$1 $2 ${3:--}" extra=()
 
+	[ -n "$lat" ] && extra=(latency "$lat")
 	sg_unpolice
 	say ""
 	say "tc filter add dev vnet0 parent ffff: protocol all u32 match u32 0 0 \\"
-	say "        $kind rate ${RATE_KBPS}kbps burst $burst mtu 64kb drop flowid :1"
-	sg_police "$kind" rate "${RATE_KBPS}kbps" burst "$burst" mtu 64kb drop ||
-		return 1
+	say "        $kind rate ${RATE_KBPS}kbps burst $burst mtu 64kb ${extra[*]}${lat:+ }drop flowid :1"
+	sg_police "$kind" rate "${RATE_KBPS}kbps" burst "$burst" mtu 64kb \
+		"${extra[@]}" drop || return 1
 	sg_iperf "$out" -t "$SECS" -P 2 --cport 40000 &
 	pid=$!
 	live "$kind" "$pid"
 	wait "$pid" || { say "iperf3 failed"; return 1; }
 	read -r g x s < <(sg_iperf_summary "$out" 2)
-	GOOD[$kind $burst]=$g RETR[$kind $burst]=$x
-	say "$kind, burst $burst: TCP goodput $(mbit "$g") Mbit/s = $(awk -v g="$g" -v r="$RATE_BPS" \
+	GOOD[$key]=$g RETR[$key]=$x
+	say "$kind, burst $burst${lat:+, latency $lat}: TCP goodput $(mbit "$g") Mbit/s = $(awk -v g="$g" -v r="$RATE_BPS" \
 		'BEGIN { printf "%.0f", 100 * g / r }') % of the rate, $x retransmits"
 	if [ "$kind" = vmpolice ]; then
 		say "per-queue counters (tc -s -j actions get action vmpolice index 1):"
 		sg_vmp_json | jq -c '.queues[] | {queue, packets, dodgy, segments,
-			conformed, exceeded, partial, malformed, conformed_bytes}' |
+			conformed, exceeded, partial} +
+			(if (.held // 0) > 0 then {held, released, overlimit,
+			 flushed, max_hold_ms: ((.max_hold_ns // 0) / 1e6)} else {} end)' |
 			sed 's/^/demo:   /'
 	fi
 }
@@ -99,23 +107,24 @@ if sg_iperf "$VMP_TMP/none.json" -t 3 -P 2 --cport 40000; then
 	say "unpoliced: $(mbit "$g") Mbit/s guest -> host (what TCG can carry)"
 fi
 
-BURSTS="${RATE_KBPS}kb 64kb"
-for b in $BURSTS; do
-	run vmpolice "$b"
-	run police "$b"
+RUNS=("police ${RATE_KBPS}kb" "police 64kb" "vmpolice 64kb" "vmpolice 64kb 5ms")
+for r in "${RUNS[@]}"; do
+	# shellcheck disable=SC2086 # "KIND BURST [LATENCY]"
+	run $r
 done
 
 say ""
 say "side by side: libvirt's rule at ${RATE_KBPS}kbps ($(mbit "$RATE_BPS") Mbit/s), 2 TCP streams, ${SECS} s"
-say "(burst ${RATE_KBPS}kb is libvirt's default, one second; 64kb is one GSO packet)"
-printf 'demo:   %-9s %-8s %8s %8s %12s\n' policer burst "Mbit/s" "of rate" retransmits
-for b in $BURSTS; do
-	for k in police vmpolice; do
-		printf 'demo:   %-9s %-8s %8s %7s%% %12s\n' "$k" "$b" \
-			"$(mbit "${GOOD[$k $b]:-0}")" \
-			"$(awk -v g="${GOOD[$k $b]:-0}" -v r="$RATE_BPS" 'BEGIN { printf "%.0f", 100 * g / r }')" \
-			"${RETR[$k $b]:-n/a}"
-	done
+say "(burst ${RATE_KBPS}kb is libvirt's default, one second; 64kb is one GSO packet;"
+say " latency 5ms: vmpolice holds what conforms within 5 ms instead of dropping it)"
+printf 'demo:   %-9s %-8s %-8s %8s %8s %12s\n' policer burst latency "Mbit/s" "of rate" retransmits
+for r in "${RUNS[@]}"; do
+	read -r k b l <<< "$r"
+	key="$k $b ${l:--}"
+	printf 'demo:   %-9s %-8s %-8s %8s %7s%% %12s\n' "$k" "$b" "${l:--}" \
+		"$(mbit "${GOOD[$key]:-0}")" \
+		"$(awk -v g="${GOOD[$key]:-0}" -v r="$RATE_BPS" 'BEGIN { printf "%.0f", 100 * g / r }')" \
+		"${RETR[$key]:-n/a}"
 done
 sg_unpolice
 exit 0
