@@ -270,7 +270,7 @@ static int tcf_vmpolice_dump(struct sk_buff *skb, struct tc_action *a,
 	opt.action = READ_ONCE(v->tcf_action);
 	if (nla_put(skb, TCA_VMPOLICE_PARMS, sizeof(opt), &opt) ||
 	    nla_put_u32(skb, TCA_VMPOLICE_CONFORM, prm->conform) ||
-	    vmp_params_dump(skb, prm) || vmp_stats_dump(skb, v->pol))
+	    vmp_params_dump(skb, prm) || vmp_stats_dump(skb, v->pol, NULL, NULL))
 		goto nla_put_failure;
 	tcf_tm_dump(&t, &v->tcf_tm);
 	if (nla_put_64bit(skb, TCA_VMPOLICE_TM, sizeof(t), &t,

@@ -412,6 +412,29 @@ static void vmp_mq_sum(struct Qdisc *sch)
 	}
 }
 
+/*
+ * Held packets wait in the child queues, so a queue's backlog is its
+ * leaf's (multiqueue form).  The single form serves every TX queue from
+ * one child: its backlog is in the totals only.  The root's own counters
+ * are the leaves' sum after vmp_mq_sum().
+ */
+static void vmp_sch_backlog(void *ctx, int queue, struct tc_vmpolice_stats *st)
+{
+	struct Qdisc *sch = ctx, *leaf = sch;
+	struct vmp_sched *q = qdisc_priv(sch);
+
+	if (queue >= 0) {
+		if (!q->mq)
+			return;
+		leaf = vmp_mq_leaf(sch, queue + 1);
+		if (!leaf)
+			return;
+		vmp_leaf_sync(leaf);
+	}
+	st->backlog = leaf->q.qlen;
+	st->backlog_bytes = leaf->qstats.backlog;
+}
+
 static int vmp_sch_dump(struct Qdisc *sch, struct sk_buff *skb)
 {
 	struct vmp_sched *q = qdisc_priv(sch);
@@ -424,7 +447,7 @@ static int vmp_sch_dump(struct Qdisc *sch, struct sk_buff *skb)
 	if (!nest)
 		return -EMSGSIZE;
 	prm = rtnl_dereference(q->pol->params);
-	if (vmp_params_dump(skb, prm) || vmp_stats_dump(skb, q->pol)) {
+	if (vmp_params_dump(skb, prm) || vmp_stats_dump(skb, q->pol, vmp_sch_backlog, sch)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
 	}
@@ -436,7 +459,10 @@ static int vmp_sch_dump_stats(struct Qdisc *sch, struct gnet_dump *d)
 	struct vmp_sched *q = qdisc_priv(sch);
 	struct tc_vmpolice_stats st;
 
+	if (q->mq)
+		vmp_mq_sum(sch);
 	vmp_policer_totals(q->pol, &st);
+	vmp_sch_backlog(sch, -1, &st);
 	return gnet_stats_copy_app(d, &st, sizeof(st));
 }
 
@@ -529,6 +555,8 @@ static int vmp_sch_dump_class_stats(struct Qdisc *sch, unsigned long cl,
 	} else {
 		vmp_policer_totals(q->pol, &st);
 	}
+	st.backlog = leaf->q.qlen;
+	st.backlog_bytes = leaf->qstats.backlog;
 	if (gnet_stats_copy_basic(d, leaf->cpu_bstats, &leaf->bstats, true) < 0 ||
 	    qdisc_qstats_copy(d, leaf) < 0)
 		return -1;
@@ -627,6 +655,9 @@ static int vmp_leaf_dump_stats(struct Qdisc *sch, struct gnet_dump *d)
 	struct tc_vmpolice_stats st;
 
 	vmp_queue_read(vmp_policer_queue(q->pol, q->queue), &st);
+	vmp_leaf_sync(sch);
+	st.backlog = sch->q.qlen;
+	st.backlog_bytes = sch->qstats.backlog;
 	return gnet_stats_copy_app(d, &st, sizeof(st));
 }
 

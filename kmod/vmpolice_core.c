@@ -949,15 +949,22 @@ int vmp_params_dump(struct sk_buff *skb, const struct vmp_params *prm)
 /*
  * Totals, then one entry per queue that has seen traffic.  If the message
  * cannot hold every queue, the list ends early rather than failing the
- * whole dump; the totals always cover every queue.
+ * whole dump; the totals always cover every queue.  A qdisc keeps held
+ * packets in its own queues: @backlog, if given, fills in the backlog of
+ * queue @queue (-1: the totals) from them.
  */
-int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p)
+int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p,
+		   void (*backlog)(void *ctx, int queue,
+				   struct tc_vmpolice_stats *st),
+		   void *ctx)
 {
 	struct tc_vmpolice_stats st;
 	struct nlattr *queues, *entry;
 	u32 i;
 
 	vmp_policer_totals(p, &st);
+	if (backlog)
+		backlog(ctx, -1, &st);
 	if (nla_put_64bit(skb, TCA_VMPOLICE_STATS, sizeof(st), &st,
 			  TCA_VMPOLICE_PAD))
 		return -EMSGSIZE;
@@ -969,6 +976,8 @@ int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p)
 		vmp_queue_read(&p->queues[i], &st);
 		if (!st.packets)
 			continue;
+		if (backlog)
+			backlog(ctx, i, &st);
 		entry = nla_nest_start_noflag(skb, TCA_VMPOLICE_QUEUE);
 		if (!entry)
 			break;

@@ -134,7 +134,10 @@ int vmp_hold_init(void);
 void vmp_hold_exit(void);
 
 int vmp_params_dump(struct sk_buff *skb, const struct vmp_params *prm);
-int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p);
+int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p,
+		   void (*backlog)(void *ctx, int queue,
+				   struct tc_vmpolice_stats *st),
+		   void *ctx);
 size_t vmp_dump_size(void);
 
 #endif /* _VMPOLICE_CORE_H */
