@@ -89,10 +89,7 @@ static int tcf_vmpolice_act(struct sk_buff *skb, const struct tc_action *a,
 		return prm->conform;
 	if (likely(!vmp_hold_skb(v->pol, prm, queue, skb, release)))
 		return TC_ACT_CONSUMED;
-	/* over the cap on held bytes: dropped, its tokens stay spent */
-	tcf_action_inc_overlimit_qstats(&v->common);
-	tcf_action_inc_drop_qstats(&v->common);
-	return TC_ACT_SHOT;
+	/* over the cap on held bytes: it exceeds, its tokens stay spent */
 
 exceed:
 	tcf_action_inc_overlimit_qstats(&v->common);

@@ -43,10 +43,12 @@
 
 struct vmp_sched {
 	struct vmp_policer	*pol;
-	struct qdisc_watchdog	watchdog;	/* single form and leaves */
-	bool			shaping;	/* has held: check release */
 	struct Qdisc		*child;		/* single form and leaves */
 	struct Qdisc		**leaves;	/* multiqueue root, to attach */
+	/* shaping (latency): packets not due yet, in arrival order */
+	struct sk_buff_head	held;
+	u32			held_bytes;
+	struct qdisc_watchdog	watchdog;
 	u32			queue;		/* leaf: its TX queue */
 	bool			mq;		/* multiqueue root */
 	bool			leaf;
@@ -72,35 +74,95 @@ static void vmp_sch_recount(struct Qdisc *sch, struct sk_buff *skb)
 	vmp_set_pkt_segs(skb, t.segs);
 }
 
-/*
- * A packet's release time (ns; 0: at once), kept in the last 8 bytes of
- * skb->cb while it is queued here: past what tc and every qdisc use
- * (qdisc_skb_cb and its private data, tc_skb_cb), so any child keeps it.
- */
-static u64 *vmp_sch_release(struct sk_buff *skb)
-{
-	BUILD_BUG_ON(VMP_TC_CB_SIZE + sizeof(u64) > sizeof(skb->cb));
-	return (u64 *)(skb->cb + sizeof(skb->cb) - sizeof(u64));
-}
-
 static u32 vmp_sch_queue(const struct vmp_sched *q, const struct sk_buff *skb)
 {
 	return q->leaf ? q->queue : skb_get_queue_mapping(skb);
 }
 
 /*
- * Shaping (latency > 0): a packet is held in the child queue until its
- * release time; the watchdog wakes the queue then.  Release order is the
- * child's order (arrival order for the default pfifo).
+ * Shaping (latency > 0).  A packet that conforms only later waits in our
+ * own queue (q->held), where its release time travels in the qdisc's
+ * private control block; it is handed to the child once due, so the
+ * child (any qdisc, also one that segments GSO packets) only ever sees
+ * packets that may leave.  A packet that arrives while others wait queues
+ * behind them: release order is arrival order.
  */
-static bool vmp_sch_due(struct vmp_sched *q, struct sk_buff *skb)
-{
-	u64 release = *vmp_sch_release(skb);
+struct vmp_sch_cb {
+	u64	release;	/* ns; 0: due already */
+};
 
-	if (!release || (s64)(release - ktime_get_ns()) <= 0)
-		return true;
-	qdisc_watchdog_schedule_ns(&q->watchdog, release);
-	return false;
+static struct vmp_sch_cb *vmp_sch_cb(struct sk_buff *skb)
+{
+	qdisc_cb_private_validate(skb, sizeof(struct vmp_sch_cb));
+	return (struct vmp_sch_cb *)qdisc_skb_cb(skb)->data;
+}
+
+/* Move what is due to the child; wake up when the next one is. */
+static void vmp_sch_release_due(struct Qdisc *sch)
+{
+	struct vmp_sched *q = qdisc_priv(sch);
+	unsigned int dropped = 0, dropped_len = 0, len;
+	struct sk_buff *skb, *to_free = NULL;
+	u64 now = ktime_get_ns(), release;
+	struct vmp_queue *vq;
+
+	while ((skb = skb_peek(&q->held))) {
+		release = vmp_sch_cb(skb)->release;
+		if (release && (s64)(release - now) > 0) {
+			qdisc_watchdog_schedule_ns(&q->watchdog, release);
+			break;
+		}
+		__skb_unlink(skb, &q->held);
+		len = qdisc_pkt_len(skb);
+		q->held_bytes -= len;
+		vq = vmp_policer_queue(q->pol, vmp_sch_queue(q, skb));
+		if (qdisc_enqueue(skb, q->child, &to_free) == NET_XMIT_SUCCESS) {
+			atomic64_inc(&vq->released);
+			continue;
+		}
+		/* the child did not take it: it is gone */
+		atomic64_inc(&vq->flushed);
+		qdisc_qstats_drop(sch);
+		sch->q.qlen--;
+		sch->qstats.backlog -= len;
+		dropped++;
+		dropped_len += len;
+	}
+	if (dropped)
+		qdisc_tree_reduce_backlog(sch, dropped, dropped_len);
+	kfree_skb_list(to_free);
+}
+
+/*
+ * Drop held packets due after @deadline (ns; 0: all of them), counted as
+ * flushed.  Caller holds the qdisc's lock.  Returns packets dropped and,
+ * in *@bytes, their length, for the caller to tell the parents.
+ */
+static unsigned int vmp_sch_flush(struct Qdisc *sch, u64 deadline,
+				  unsigned int *bytes)
+{
+	struct vmp_sched *q = qdisc_priv(sch);
+	struct sk_buff *skb, *tmp;
+	unsigned int n = 0, len;
+
+	*bytes = 0;
+	skb_queue_walk_safe(&q->held, skb, tmp) {
+		if (deadline &&
+		    (s64)(vmp_sch_cb(skb)->release - deadline) <= 0)
+			continue;
+		__skb_unlink(skb, &q->held);
+		len = qdisc_pkt_len(skb);
+		q->held_bytes -= len;
+		atomic64_inc(&vmp_policer_queue(q->pol,
+						vmp_sch_queue(q, skb))->flushed);
+		qdisc_qstats_drop(sch);
+		sch->q.qlen--;
+		sch->qstats.backlog -= len;
+		*bytes += len;
+		n++;
+		kfree_skb_reason(skb, SKB_DROP_REASON_QDISC_DROP);
+	}
+	return n;
 }
 
 static int vmp_sch_enqueue(struct sk_buff *skb, struct Qdisc *sch,
@@ -115,10 +177,8 @@ static int vmp_sch_enqueue(struct sk_buff *skb, struct Qdisc *sch,
 	int ret;
 
 	prm = rcu_dereference_bh(q->pol->params);
-	if (unlikely(prm->latency_ns)) {
+	if (unlikely(prm->latency_ns))
 		flags |= VMP_MAY_HOLD;
-		q->shaping = true;
-	}
 	switch (vmp_police(q->pol, prm, skb, vmp_sch_queue(q, skb), flags,
 			   &release)) {
 	case VMP_CONFORM:
@@ -134,17 +194,22 @@ static int vmp_sch_enqueue(struct sk_buff *skb, struct Qdisc *sch,
 		return qdisc_drop(skb, sch, to_free);
 	}
 
-	*vmp_sch_release(skb) = release;
 	queue = vmp_sch_queue(q, skb);
 	len = qdisc_pkt_len(skb);
+	if (unlikely(release || !skb_queue_empty(&q->held))) {
+		vmp_sch_cb(skb)->release = release;
+		__skb_queue_tail(&q->held, skb);
+		q->held_bytes += len;
+		vmp_count_held(q->pol, queue, len);
+		goto queued;
+	}
 	ret = qdisc_enqueue(skb, q->child, to_free);
 	if (ret != NET_XMIT_SUCCESS) {
 		if (net_xmit_drop_count(ret))
 			qdisc_qstats_drop(sch);
 		return ret;
 	}
-	if (unlikely(release))
-		vmp_count_held(q->pol, queue, len);
+queued:
 	sch->qstats.backlog += len;
 	sch->q.qlen++;
 	return NET_XMIT_SUCCESS;
@@ -155,17 +220,11 @@ static struct sk_buff *vmp_sch_dequeue(struct Qdisc *sch)
 	struct vmp_sched *q = qdisc_priv(sch);
 	struct sk_buff *skb;
 
-	if (unlikely(q->shaping)) {
-		skb = q->child->ops->peek(q->child);
-		if (!skb || !vmp_sch_due(q, skb))
-			return NULL;
-	}
+	if (unlikely(!skb_queue_empty(&q->held)))
+		vmp_sch_release_due(sch);
 	skb = qdisc_dequeue_peeked(q->child);
 	if (!skb)
 		return NULL;
-	if (unlikely(*vmp_sch_release(skb)))
-		atomic64_inc(&vmp_policer_queue(q->pol,
-						vmp_sch_queue(q, skb))->released);
 	qdisc_qstats_backlog_dec(sch, skb);
 	qdisc_bstats_update(sch, skb);
 	sch->q.qlen--;
@@ -175,18 +234,19 @@ static struct sk_buff *vmp_sch_dequeue(struct Qdisc *sch)
 static struct sk_buff *vmp_sch_peek(struct Qdisc *sch)
 {
 	struct vmp_sched *q = qdisc_priv(sch);
-	struct sk_buff *skb = q->child->ops->peek(q->child);
 
-	if (unlikely(q->shaping) && skb && !vmp_sch_due(q, skb))
-		return NULL;
-	return skb;
+	if (unlikely(!skb_queue_empty(&q->held)))
+		vmp_sch_release_due(sch);
+	return q->child->ops->peek(q->child);
 }
 
 static void vmp_sch_reset(struct Qdisc *sch)
 {
 	struct vmp_sched *q = qdisc_priv(sch);
+	unsigned int bytes;
 
 	qdisc_watchdog_cancel(&q->watchdog);
+	vmp_sch_flush(sch, 0, &bytes);
 	if (q->child)
 		qdisc_reset(q->child);
 }
@@ -194,7 +254,7 @@ static void vmp_sch_reset(struct Qdisc *sch)
 /*
  * A leaf's child may have been grafted through the root's class, so its
  * drops do not reach the leaf (it has no parent to tell): the leaf's
- * queue length is read back from the child instead.
+ * queue length is read back from the child (plus what it holds) instead.
  */
 static void vmp_leaf_sync(struct Qdisc *sch)
 {
@@ -203,8 +263,8 @@ static void vmp_leaf_sync(struct Qdisc *sch)
 
 	spin_lock_bh(qdisc_lock(sch));
 	qdisc_qstats_qlen_backlog(q->child, &qlen, &backlog);
-	sch->q.qlen = qlen;
-	sch->qstats.backlog = backlog;
+	sch->q.qlen = qlen + skb_queue_len(&q->held);
+	sch->qstats.backlog = backlog + q->held_bytes;
 	spin_unlock_bh(qdisc_lock(sch));
 }
 
@@ -225,19 +285,48 @@ static int vmp_sch_parse(struct nlattr *opt, struct vmp_params **prm,
 	return vmp_params_parse(tb, false, prm, extack);
 }
 
+static struct Qdisc *vmp_mq_leaf(struct Qdisc *sch, unsigned long cl);
+
+/* Each leaf drops, under its own lock, what is held past @deadline. */
+static void vmp_mq_flush(struct Qdisc *sch, u64 deadline)
+{
+	struct net_device *dev = qdisc_dev(sch);
+	struct Qdisc *leaf;
+	unsigned int i, bytes;
+
+	for (i = 0; i < dev->num_tx_queues; i++) {
+		leaf = vmp_mq_leaf(sch, i + 1);
+		if (!leaf)
+			continue;
+		spin_lock_bh(qdisc_lock(leaf));
+		vmp_sch_flush(leaf, deadline, &bytes);
+		spin_unlock_bh(qdisc_lock(leaf));
+	}
+}
+
 static int vmp_sch_change(struct Qdisc *sch, struct nlattr *opt,
 			  struct netlink_ext_ack *extack)
 {
 	struct vmp_sched *q = qdisc_priv(sch);
+	unsigned int n, bytes;
 	struct vmp_params *prm;
+	u64 deadline;
 	int err;
 
 	err = vmp_sch_parse(opt, &prm, extack);
 	if (err)
 		return err;
+	deadline = ktime_get_ns() + prm->latency_ns;
 	sch_tree_lock(sch);
 	vmp_policer_apply(q->pol, prm);
+	/* a shorter latency drops what would now wait too long */
+	if (!q->mq) {
+		n = vmp_sch_flush(sch, deadline, &bytes);
+		qdisc_tree_reduce_backlog(sch, n, bytes);
+	}
 	sch_tree_unlock(sch);
+	if (q->mq)
+		vmp_mq_flush(sch, deadline);
 	return 0;
 }
 
@@ -290,6 +379,7 @@ static int vmp_sch_init(struct Qdisc *sch, struct nlattr *opt,
 
 	/* destroy() runs after a failed init: leave nothing half set */
 	q->child = &noop_qdisc;
+	__skb_queue_head_init(&q->held);
 	qdisc_watchdog_init(&q->watchdog, sch);
 	err = vmp_sch_parse(opt, &prm, extack);
 	if (err)
@@ -364,6 +454,7 @@ static void vmp_sch_destroy(struct Qdisc *sch)
 	unsigned int i;
 
 	qdisc_watchdog_cancel(&q->watchdog);
+	__skb_queue_purge(&q->held);
 	/* leaves never attached (a failed init) are still ours */
 	if (q->leaves) {
 		for (i = 0; i < dev->num_tx_queues && q->leaves[i]; i++)
@@ -413,26 +504,49 @@ static void vmp_mq_sum(struct Qdisc *sch)
 }
 
 /*
- * Held packets wait in the child queues, so a queue's backlog is its
- * leaf's (multiqueue form).  The single form serves every TX queue from
- * one child: its backlog is in the totals only.  The root's own counters
- * are the leaves' sum after vmp_mq_sum().
+ * What a qdisc holds is in its own held queue: per TX queue in the
+ * multiqueue form (each leaf's), in the totals only in the single form
+ * (one queue serves every TX queue).
  */
-static void vmp_sch_backlog(void *ctx, int queue, struct tc_vmpolice_stats *st)
+static void vmp_sch_held(struct Qdisc *sch, struct tc_vmpolice_stats *st)
 {
-	struct Qdisc *sch = ctx, *leaf = sch;
+	spinlock_t *lock = qdisc_root_sleeping_lock(sch);
 	struct vmp_sched *q = qdisc_priv(sch);
 
-	if (queue >= 0) {
-		if (!q->mq)
-			return;
-		leaf = vmp_mq_leaf(sch, queue + 1);
-		if (!leaf)
-			return;
-		vmp_leaf_sync(leaf);
+	spin_lock_bh(lock);
+	st->backlog = skb_queue_len(&q->held);
+	st->backlog_bytes = q->held_bytes;
+	spin_unlock_bh(lock);
+}
+
+static void vmp_sch_backlog(void *ctx, int queue, struct tc_vmpolice_stats *st)
+{
+	struct Qdisc *sch = ctx, *leaf;
+	struct vmp_sched *q = qdisc_priv(sch);
+	struct tc_vmpolice_stats one;
+	unsigned int i;
+
+	if (!q->mq) {
+		if (queue < 0)
+			vmp_sch_held(sch, st);
+		return;
 	}
-	st->backlog = leaf->q.qlen;
-	st->backlog_bytes = leaf->qstats.backlog;
+	if (queue >= 0) {
+		leaf = vmp_mq_leaf(sch, queue + 1);
+		if (leaf)
+			vmp_sch_held(leaf, st);
+		return;
+	}
+	st->backlog = 0;
+	st->backlog_bytes = 0;
+	for (i = 0; i < qdisc_dev(sch)->num_tx_queues; i++) {
+		leaf = vmp_mq_leaf(sch, i + 1);
+		if (!leaf)
+			continue;
+		vmp_sch_held(leaf, &one);
+		st->backlog += one.backlog;
+		st->backlog_bytes += one.backlog_bytes;
+	}
 }
 
 static int vmp_sch_dump(struct Qdisc *sch, struct sk_buff *skb)
@@ -555,8 +669,7 @@ static int vmp_sch_dump_class_stats(struct Qdisc *sch, unsigned long cl,
 	} else {
 		vmp_policer_totals(q->pol, &st);
 	}
-	st.backlog = leaf->q.qlen;
-	st.backlog_bytes = leaf->qstats.backlog;
+	vmp_sch_held(leaf, &st);
 	if (gnet_stats_copy_basic(d, leaf->cpu_bstats, &leaf->bstats, true) < 0 ||
 	    qdisc_qstats_copy(d, leaf) < 0)
 		return -1;
@@ -613,6 +726,7 @@ static int vmp_leaf_init(struct Qdisc *sch, struct nlattr *opt,
 	struct vmp_sched *q = qdisc_priv(sch);
 
 	q->leaf = true;
+	__skb_queue_head_init(&q->held);
 	qdisc_watchdog_init(&q->watchdog, sch);
 	q->child = vmp_child_create(sch, extack);
 	if (IS_ERR(q->child)) {
@@ -655,9 +769,7 @@ static int vmp_leaf_dump_stats(struct Qdisc *sch, struct gnet_dump *d)
 	struct tc_vmpolice_stats st;
 
 	vmp_queue_read(vmp_policer_queue(q->pol, q->queue), &st);
-	vmp_leaf_sync(sch);
-	st.backlog = sch->q.qlen;
-	st.backlog_bytes = sch->qstats.backlog;
+	vmp_sch_held(sch, &st);
 	return gnet_stats_copy_app(d, &st, sizeof(st));
 }
 

@@ -225,7 +225,8 @@ static inline void vmp_bucket_reset(struct vmp_bucket *b, u64 now)
  * it conforms now or will conform within @slack, i.e. if
  * max(tat, now) + cost - now <= tau + slack.  With @slack 0 this is plain
  * GCRA.  *@base receives max(tat, now) before the charge, from which
- * vmp_release_ns() tells when the taken frames conform.
+ * vmp_release_ns() tells when the taken frames conform.  With a slack,
+ * at most a burst's worth of frames (cost <= tau) is taken at once.
  */
 static inline u32 vmp_bucket_take(struct vmp_bucket *b, s64 tau, s64 slack,
 				  const struct vmp_cost *c, u32 want, u64 now,
@@ -234,6 +235,13 @@ static inline u32 vmp_bucket_take(struct vmp_bucket *b, s64 tau, s64 slack,
 	s64 old = atomic64_read(&b->tat);
 	u32 k;
 
+	/*
+	 * Held frames leave together, at the moment the last of them
+	 * conforms: never more of them than the burst, or they would leave
+	 * faster than the rate.
+	 */
+	if (slack)
+		want = vmp_cost_fit(c, tau, want);
 	do {
 		*base = (s64)((u64)old - now) > 0 ? (u64)old : now;
 		k = vmp_cost_fit(c, tau + slack - (s64)(*base - now), want);
@@ -278,8 +286,14 @@ static inline bool vmp_ecn_should_mark(u64 delay, u64 threshold)
  */
 static inline u64 vmp_hold_cap(u64 rate, u64 latency, u32 queues, u32 train)
 {
-	u64 bytes = mul_u64_u64_div_u64(rate, latency, NSEC_PER_SEC);
 	u64 extra = (u64)queues * train;
+	u64 bytes;
+
+	/* the quotient must fit 64 bits (x86-64 divides with #DE if not) */
+	if (latency > NSEC_PER_SEC &&
+	    rate > div64_u64(U64_MAX, latency) * NSEC_PER_SEC)
+		return U64_MAX;
+	bytes = mul_u64_u64_div_u64(rate, latency, NSEC_PER_SEC);
 
 	return bytes > U64_MAX - extra ? U64_MAX : bytes + extra;
 }
@@ -314,7 +328,8 @@ static inline u64 vmp_bucket_tokens(struct vmp_bucket *b, s64 tau,
 /*
  * A configuration change keeps the tokens: the units the bucket could
  * admit now stay what they were (capped by the new burst), expressed at
- * the new rate.  A bucket that did not exist before starts full.
+ * the new rate.  A bucket that did not exist before starts full.  What
+ * is reserved beyond the burst (held packets) stays reserved.
  */
 static inline void vmp_bucket_rescale(struct vmp_bucket *b,
 				      const struct vmp_rate *old_rate,
@@ -322,12 +337,25 @@ static inline void vmp_bucket_rescale(struct vmp_bucket *b,
 				      const struct vmp_rate *new_rate,
 				      s64 new_tau, u64 now)
 {
-	u64 tokens, tokens_ns;
+	u64 tokens, tokens_ns, excess;
+	s64 debt;
 
 	if (!new_rate->rate)
 		return;
 	if (!old_rate->rate) {
 		vmp_bucket_reset(b, now);
+		return;
+	}
+	debt = (s64)((u64)atomic64_read(&b->tat) - now);
+	if (debt > old_tau) {
+		/*
+		 * Reserved beyond the burst: frames held for later (latency).
+		 * They stay reserved, converted to the new rate, or the
+		 * new packets would be given the same moments to leave.
+		 */
+		excess = vmp_rate_units(old_rate, debt - old_tau);
+		atomic64_set(&b->tat, (s64)(now + (u64)new_tau +
+					    vmp_rate_ns(new_rate, excess)));
 		return;
 	}
 	tokens = vmp_bucket_tokens(b, old_tau, old_rate, now);

@@ -27,9 +27,11 @@
 
 #include <linux/hrtimer.h>
 #include <linux/netdevice.h>
+#include <linux/netfilter_netdev.h>
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <net/dst.h>
 
 #include "vmpolice_core.h"
 
@@ -73,22 +75,40 @@ void vmp_hold_register(struct vmp_policer *p)
 	spin_unlock_bh(&vmp_hold_list_lock);
 }
 
-/* Send, or drop if its device is going away, one due packet. */
+/*
+ * Send, or drop if its device is going away, one due packet.  It goes
+ * back where tc ingress took it: netfilter's netdev ingress hook, which
+ * runs after tc, sees it now (so that holding is no way around the
+ * operator's ingress rules), then the receive path resumes past tc
+ * (tc_skip_classify, as ifb does).  The egress hook must not be skipped
+ * on the device it will leave by: __netif_receive_skb_core() set
+ * nf_skip_egress for tc ingress and only clears it for a packet tc gives
+ * back.
+ */
 static void vmp_hold_send(struct vmp_hold *h, struct sk_buff *skb)
 {
 	struct net_device *dev = skb->dev;
 
 	atomic64_sub(vmp_hold_cb(skb)->bytes, &h->pol->hold_bytes);
 	memset(vmp_hold_cb(skb), 0, sizeof(struct vmp_hold_cb));
-	if (likely(READ_ONCE(dev->reg_state) == NETREG_REGISTERED &&
-		   (READ_ONCE(dev->flags) & IFF_UP))) {
-		atomic64_inc(&h->q->released);
-		skb->tc_skip_classify = 1;
-		netif_receive_skb(skb);
-	} else {
+	if (unlikely(READ_ONCE(dev->reg_state) != NETREG_REGISTERED ||
+		     !(READ_ONCE(dev->flags) & IFF_UP))) {
 		atomic64_inc(&h->q->flushed);
-		kfree_skb(skb);
+		kfree_skb_reason(skb, SKB_DROP_REASON_DEV_READY);
+		goto out;
 	}
+	atomic64_inc(&h->q->released);
+	nf_skip_egress(skb, false);
+	rcu_read_lock();
+	if (nf_hook_ingress_active(skb) && nf_hook_ingress(skb) < 0) {
+		/* netfilter took or dropped it */
+		rcu_read_unlock();
+		goto out;
+	}
+	rcu_read_unlock();
+	skb->tc_skip_classify = 1;
+	netif_receive_skb(skb);
+out:
 	dev_put(dev);
 }
 
@@ -149,14 +169,21 @@ static struct vmp_hold *vmp_hold_get(struct vmp_policer *p,
 	return h;
 }
 
-/* Largest byte rate the policer sends at, for the cap on held bytes. */
+/*
+ * Largest byte rate at which held packets can become due: a packet waits
+ * for the latest of its buckets, so the fastest one bounds what the
+ * latency can hold.
+ */
 static u64 vmp_hold_rate(const struct vmp_params *prm, u32 queues)
 {
-	if (prm->rate.rate)
-		return prm->rate.rate;
-	if (prm->pkt_rate.rate)
-		return prm->pkt_rate.rate * prm->mtu;
-	return prm->queue_rate.rate * queues;
+	u64 rate = max(prm->rate.rate, prm->peak.rate);
+
+	if (prm->pkt_rate.rate > U64_MAX / prm->mtu)
+		return U64_MAX;
+	rate = max(rate, prm->pkt_rate.rate * prm->mtu);
+	if (queues && prm->queue_rate.rate > U64_MAX / queues)
+		return U64_MAX;
+	return max(rate, prm->queue_rate.rate * queues);
 }
 
 /*
@@ -164,8 +191,10 @@ static u64 vmp_hold_rate(const struct vmp_params *prm, u32 queues)
  * success the packet is ours and the caller returns TC_ACT_CONSUMED.
  * Fails with -ENOBUFS when the policer already holds its cap of bytes,
  * -ENOMEM when a queue's hold cannot be made, -ENODEV while the policer
- * is being destroyed; the caller then drops the packet, whose tokens
- * stay spent (never under-charge).  Counted as overlimit.
+ * is being destroyed; the caller then gives the packet the exceed
+ * verdict, its tokens spent (never under-charge).  Counted as overlimit.
+ * A queue that holds nothing may always hold one packet, however long
+ * (BIG TCP).
  */
 int vmp_hold_skb(struct vmp_policer *p, const struct vmp_params *prm,
 		 u32 queue, struct sk_buff *skb, u64 release)
@@ -183,8 +212,11 @@ int vmp_hold_skb(struct vmp_policer *p, const struct vmp_params *prm,
 			   prm->latency_ns, atomic_read(&p->hold_queues),
 			   VMPOLICE_MAX_MTU);
 	err = -ENOBUFS;
-	if (atomic64_add_return(bytes, &p->hold_bytes) > cap)
+	if (atomic64_add_return(bytes, &p->hold_bytes) > cap &&
+	    !skb_queue_empty_lockless(&h->skbs))
 		goto unaccount;
+	/* the route (if any) must outlive the RCU section it was taken in */
+	skb_dst_force(skb);
 
 	vmp_hold_cb(skb)->release = release;
 	vmp_hold_cb(skb)->bytes = bytes;
@@ -246,7 +278,7 @@ void vmp_hold_flush(struct vmp_policer *p, const struct net_device *dev,
 	}
 	while ((skb = __skb_dequeue(&drop))) {
 		dev_put(skb->dev);
-		kfree_skb(skb);
+		kfree_skb_reason(skb, SKB_DROP_REASON_QDISC_DROP);
 	}
 }
 

@@ -91,14 +91,4 @@ vmp_hrtimer_setup(struct hrtimer *timer,
 }
 #endif
 
-/*
- * 6.16 folded tc_skb_cb into qdisc_skb_cb.  The qdisc keeps a held
- * packet's release time in the last 8 bytes of skb->cb, past both.
- */
-#ifdef VMP_HAVE_TC_SKB_CB
-#define VMP_TC_CB_SIZE	sizeof(struct tc_skb_cb)
-#else
-#define VMP_TC_CB_SIZE	sizeof(struct qdisc_skb_cb)
-#endif
-
 #endif /* _VMPOLICE_COMPAT_H */
