@@ -225,8 +225,10 @@ static inline void vmp_bucket_reset(struct vmp_bucket *b, u64 now)
  * it conforms now or will conform within @slack, i.e. if
  * max(tat, now) + cost - now <= tau + slack.  With @slack 0 this is plain
  * GCRA.  *@base receives max(tat, now) before the charge, from which
- * vmp_release_ns() tells when the taken frames conform.  With a slack,
- * at most a burst's worth of frames (cost <= tau) is taken at once.
+ * vmp_release_ns() tells when the taken frames conform.  The frames of a
+ * held train leave together when the last of them conforms, so a train
+ * longer than the burst (a 45-segment TCP GSO packet is 68130 wire
+ * bytes, more than a 64 KiB burst) is not cut for its own length.
  */
 static inline u32 vmp_bucket_take(struct vmp_bucket *b, s64 tau, s64 slack,
 				  const struct vmp_cost *c, u32 want, u64 now,
@@ -235,13 +237,6 @@ static inline u32 vmp_bucket_take(struct vmp_bucket *b, s64 tau, s64 slack,
 	s64 old = atomic64_read(&b->tat);
 	u32 k;
 
-	/*
-	 * Held frames leave together, at the moment the last of them
-	 * conforms: never more of them than the burst, or they would leave
-	 * faster than the rate.
-	 */
-	if (slack)
-		want = vmp_cost_fit(c, tau, want);
 	do {
 		*base = (s64)((u64)old - now) > 0 ? (u64)old : now;
 		k = vmp_cost_fit(c, tau + slack - (s64)(*base - now), want);
