@@ -12,6 +12,7 @@
 #include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
+#include <net/inet_ecn.h>
 #include <net/ip.h>
 #include <net/ip6_checksum.h>
 #include <net/tcp.h>
@@ -273,9 +274,13 @@ static void vmp_test_cut_refused(struct kunit *test)
 
 /*
  * A policer of 1000 B/s with a 16 KiB burst, built as the parser would:
- * slow enough that nothing refills while a test runs.
+ * slow enough that nothing refills while a test runs (a byte a ms).
+ * @latency (ns), @ecn and @ecn_thresh are set as vmp_params_parse() sets
+ * them for "latency", "ecn" and "ecn-threshold".
  */
-static struct vmp_policer *vmp_test_policer(struct kunit *test, u32 mtu)
+static struct vmp_policer *vmp_test_holder(struct kunit *test, u32 mtu,
+					   u64 latency, bool ecn,
+					   u64 ecn_thresh)
 {
 	struct vmp_policer *pol = vmp_policer_alloc();
 	struct vmp_params *prm;
@@ -289,8 +294,31 @@ static struct vmp_policer *vmp_test_policer(struct kunit *test, u32 mtu)
 	prm->mtu = mtu;
 	prm->framing.linklayer = VMP_LINKLAYER_ETHERNET;
 	prm->conform = TC_ACT_OK;
+	prm->latency_ns = latency;
+	prm->ecn = ecn;
+	prm->ecn_thresh_ns = ecn_thresh;
 	vmp_policer_apply(pol, prm);
 	return pol;
+}
+
+static struct vmp_policer *vmp_test_policer(struct kunit *test, u32 mtu)
+{
+	return vmp_test_holder(test, mtu, 0, false, 0);
+}
+
+/* Police @skb, then free it: the verdict, *@release as vmp_police() set it. */
+static enum vmp_verdict vmp_test_one(struct vmp_policer *pol,
+				     struct sk_buff *skb, u32 queue,
+				     unsigned int flags, u64 *release)
+{
+	const struct vmp_params *prm = rcu_dereference_protected(pol->params,
+								 1);
+	enum vmp_verdict v;
+
+	*release = U64_MAX;		/* must be set either way */
+	v = vmp_police(pol, prm, skb, queue, flags, release);
+	kfree_skb(skb);
+	return v;
 }
 
 static void vmp_test_police(struct kunit *test)
@@ -301,18 +329,23 @@ static void vmp_test_police(struct kunit *test)
 	const struct vmp_params *prm;
 	struct tc_vmpolice_stats st;
 	struct sk_buff *skb;
+	u64 release;
 
 	prm = rcu_dereference_protected(pol->params, 1);
 	skb = vmp_build(test, &p);
 	skb_record_rx_queue(skb, 3);
 	/* 16384 / 1514: the first 10 segments pass, the packet is cut */
-	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 3, true), VMP_PARTIAL);
+	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 3, VMP_MAY_CUT,
+					 &release), VMP_PARTIAL);
+	KUNIT_EXPECT_EQ(test, release, 0);
 	KUNIT_EXPECT_EQ(test, skb->len, 20 + 32 + 10 * MSS);
 	kfree_skb(skb);
 
 	/* nothing left: the next one exceeds whole and is not cut */
 	skb = vmp_build(test, &p);
-	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 3, true), VMP_EXCEED);
+	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 3, VMP_MAY_CUT,
+					 &release), VMP_EXCEED);
+	KUNIT_EXPECT_EQ(test, release, 0);
 	KUNIT_EXPECT_EQ(test, skb->len, 20 + 32 + 45 * MSS);
 	kfree_skb(skb);
 
@@ -337,17 +370,20 @@ static void vmp_test_police_no_cut(struct kunit *test)
 				 .payload = 14000 };
 	const struct vmp_params *prm;
 	struct sk_buff *skb;
+	u64 release;
 
 	prm = rcu_dereference_protected(pol->params, 1);
 	/* exceed verdict is not drop: the packet exceeds whole ... */
 	skb = vmp_build(test, &p);
-	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 0, false), VMP_EXCEED);
+	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 0, 0, &release),
+			VMP_EXCEED);
 	KUNIT_EXPECT_EQ(test, skb->len, 20 + 32 + 45 * MSS);
 	kfree_skb(skb);
 	/* ... and refunds what it took: 14 KB still fit the burst */
 	skb = vmp_build(test, &small);
-	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 0, false),
+	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 0, 0, &release),
 			VMP_CONFORM);
+	KUNIT_EXPECT_EQ(test, release, 0);
 	kfree_skb(skb);
 	vmp_policer_put(pol);
 }
@@ -356,28 +392,331 @@ static void vmp_test_police_ceiling_and_malformed(struct kunit *test)
 {
 	struct vmp_policer *pol = vmp_test_policer(test, 1042);
 	struct vmp_pkt p = { .udp = true, .ingress = true, .payload = 1001 };
-	const struct vmp_params *prm;
 	struct tc_vmpolice_stats st;
-	struct sk_buff *skb;
+	u64 release;
 
-	prm = rcu_dereference_protected(pol->params, 1);
-	skb = vmp_build(test, &p);
-	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 0, true), VMP_EXCEED);
-	kfree_skb(skb);
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_build(test, &p), 0,
+					   VMP_MAY_CUT, &release), VMP_EXCEED);
 	p.payload = 1000;
-	skb = vmp_build(test, &p);
-	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 0, true), VMP_CONFORM);
-	kfree_skb(skb);
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_build(test, &p), 0,
+					   VMP_MAY_CUT, &release),
+			VMP_CONFORM);
 
 	p = (struct vmp_pkt){ .ingress = true, .payload = 0, .gso_size = MSS };
-	skb = vmp_build(test, &p);
-	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 0, true),
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_build(test, &p), 0,
+					   VMP_MAY_CUT, &release),
 			VMP_MALFORMED);
-	kfree_skb(skb);
+	KUNIT_EXPECT_EQ(test, release, 0);
 	vmp_queue_read(vmp_policer_queue(pol, 0), &st);
 	KUNIT_EXPECT_EQ(test, st.malformed, 1);
 	KUNIT_EXPECT_EQ(test, st.conformed, 1);
 	KUNIT_EXPECT_EQ(test, st.exceeded, 2);
+	vmp_policer_put(pol);
+}
+
+#define VMP_TEST_LATENCY	(5 * NSEC_PER_SEC)	/* 5000 bytes */
+
+/* A UDP packet of @wire bytes on the wire (MAC header pulled, ingress). */
+static struct sk_buff *vmp_udp(struct kunit *test, u32 wire)
+{
+	struct vmp_pkt p = { .udp = true, .ingress = true,
+			     .payload = wire - ETH_HLEN - 20 - 8 };
+
+	return vmp_build(test, &p);
+}
+
+/* Nanoseconds @bytes cost at the test policer's rate. */
+static u64 vmp_test_ns(struct vmp_policer *pol, u32 bytes)
+{
+	const struct vmp_params *prm = rcu_dereference_protected(pol->params,
+								 1);
+
+	return vmp_rate_ns(&prm->rate, bytes);
+}
+
+/* No latency: holding allowed or not, nothing is held or counted so. */
+static void vmp_test_hold_latency0(struct kunit *test)
+{
+	struct vmp_policer *pol = vmp_test_policer(test, VMPOLICE_MAX_MTU);
+	struct vmp_pkt p = { .ingress = true, .payload = 45 * MSS,
+			     .gso_size = MSS };
+	unsigned int all = VMP_MAY_CUT | VMP_MAY_HOLD;
+	struct tc_vmpolice_stats st;
+	u64 release;
+
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_build(test, &p), 1, all,
+					   &release), VMP_PARTIAL);
+	KUNIT_EXPECT_EQ(test, release, 0);
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_build(test, &p), 1, all,
+					   &release), VMP_EXCEED);
+	KUNIT_EXPECT_EQ(test, release, 0);
+	/* 16384 - 10 x 1514 = 1244 bytes are left: 1300 exceed */
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_udp(test, 1300), 1, all,
+					   &release), VMP_EXCEED);
+	KUNIT_EXPECT_EQ(test, release, 0);
+	vmp_queue_read(vmp_policer_queue(pol, 1), &st);
+	KUNIT_EXPECT_EQ(test, st.conformed, 10);
+	KUNIT_EXPECT_EQ(test, st.exceeded, 35 + 45 + 1);
+	KUNIT_EXPECT_EQ(test, st.partial, 1);
+	KUNIT_EXPECT_EQ(test, st.held, 0);
+	KUNIT_EXPECT_EQ(test, st.held_bytes, 0);
+	KUNIT_EXPECT_EQ(test, st.overlimit, 0);
+	KUNIT_EXPECT_EQ(test, st.max_hold_ns, 0);
+	vmp_policer_put(pol);
+}
+
+/*
+ * Latency 5 s: 14042 bytes go at once, 2342 are left of the burst; a
+ * packet of 4042 then conforms 1.7 s later and is held until then; one
+ * of 8042 more would conform only after 5 s and exceeds.
+ */
+static void vmp_test_hold(struct kunit *test)
+{
+	struct vmp_policer *pol = vmp_test_holder(test, VMPOLICE_MAX_MTU,
+						  VMP_TEST_LATENCY, false, 0);
+	unsigned int flags = VMP_MAY_CUT | VMP_MAY_HOLD;
+	struct tc_vmpolice_stats st;
+	u64 t0, t1, t2, release, want;
+
+	t0 = ktime_get_ns();
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_udp(test, 14042), 2,
+					   flags, &release), VMP_CONFORM);
+	KUNIT_EXPECT_EQ(test, release, 0);
+	t1 = ktime_get_ns();
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_udp(test, 4042), 2,
+					   flags, &release), VMP_CONFORM);
+	t2 = ktime_get_ns();
+	/* the bucket's time base is when the first packet came, in [t0, t1] */
+	want = vmp_test_ns(pol, 14042) + vmp_test_ns(pol, 4042) -
+	       vmp_test_ns(pol, 16384);
+	KUNIT_EXPECT_GT(test, release, t2);
+	KUNIT_EXPECT_LE(test, release - t2, VMP_TEST_LATENCY);
+	KUNIT_EXPECT_GE(test, release, t0 + want);
+	KUNIT_EXPECT_LE(test, release, t1 + want);
+	vmp_queue_read(vmp_policer_queue(pol, 2), &st);
+	KUNIT_EXPECT_EQ(test, st.conformed, 2);
+	KUNIT_EXPECT_EQ(test, st.overlimit, 0);
+	/* the delay given: release - now of the call, in [t1, t2] */
+	KUNIT_EXPECT_LE(test, st.max_hold_ns, release - t1);
+	KUNIT_EXPECT_GE(test, st.max_hold_ns, release - t2);
+	/* held is counted by the caller once it really keeps the packet */
+	KUNIT_EXPECT_EQ(test, st.held, 0);
+	vmp_count_held(pol, 2, 4042);
+	vmp_queue_read(vmp_policer_queue(pol, 2), &st);
+	KUNIT_EXPECT_EQ(test, st.held, 1);
+	KUNIT_EXPECT_EQ(test, st.held_bytes, 4042);
+
+	/* 1.7 s + 8.042 s: beyond the budget, exceeds and is counted so */
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_udp(test, 8042), 2,
+					   flags, &release), VMP_EXCEED);
+	KUNIT_EXPECT_EQ(test, release, 0);
+	vmp_queue_read(vmp_policer_queue(pol, 2), &st);
+	KUNIT_EXPECT_EQ(test, st.held, 1);	/* the caller's count only */
+	KUNIT_EXPECT_EQ(test, st.overlimit, 1);
+	KUNIT_EXPECT_EQ(test, st.exceeded, 1);
+	KUNIT_EXPECT_EQ(test, st.exceeded_bytes, 8042);
+	/* and took nothing: 3 s of the budget are still there */
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_udp(test, 2000), 2,
+					   flags, &release), VMP_CONFORM);
+	KUNIT_EXPECT_GT(test, release, ktime_get_ns());
+	vmp_policer_put(pol);
+}
+
+/* The same packets without VMP_MAY_HOLD: a policer, as before. */
+static void vmp_test_hold_not_allowed(struct kunit *test)
+{
+	struct vmp_policer *pol = vmp_test_holder(test, VMPOLICE_MAX_MTU,
+						  VMP_TEST_LATENCY, false, 0);
+	struct tc_vmpolice_stats st;
+	u64 release;
+
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_udp(test, 14042), 2,
+					   VMP_MAY_CUT, &release),
+			VMP_CONFORM);
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_udp(test, 4042), 2,
+					   VMP_MAY_CUT, &release), VMP_EXCEED);
+	KUNIT_EXPECT_EQ(test, release, 0);
+	/* what is left of the burst still passes at once */
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_udp(test, 2342), 2, 0,
+					   &release), VMP_CONFORM);
+	KUNIT_EXPECT_EQ(test, release, 0);
+	vmp_queue_read(vmp_policer_queue(pol, 2), &st);
+	KUNIT_EXPECT_EQ(test, st.held, 0);
+	KUNIT_EXPECT_EQ(test, st.held_bytes, 0);
+	KUNIT_EXPECT_EQ(test, st.overlimit, 0);
+	KUNIT_EXPECT_EQ(test, st.max_hold_ns, 0);
+	KUNIT_EXPECT_EQ(test, st.exceeded, 1);
+	vmp_policer_put(pol);
+}
+
+/* An IPv4 TCP packet of @wire bytes with ECN field @ecn (INET_ECN_*). */
+static struct sk_buff *vmp_tcp_ecn(struct kunit *test, u32 wire, u8 ecn)
+{
+	struct vmp_pkt p = { .ingress = true,
+			     .payload = wire - ETH_HLEN - 20 - 32 };
+	struct sk_buff *skb = vmp_build(test, &p);
+
+	ip_hdr(skb)->tos = 0x20 | ecn;		/* some DSCP besides */
+	ip_send_check(ip_hdr(skb));
+	return skb;
+}
+
+/*
+ * ecn, threshold 1 s: held 0.5 s, an ECT(0) packet is left alone; held
+ * longer, ECT(0) and ECT(1) packets are marked CE with a valid checksum
+ * and the DSCP kept; a not-ECT packet is held but never marked.
+ */
+static void vmp_test_hold_ecn(struct kunit *test)
+{
+	static const struct {
+		u32 wire;
+		u8 ecn, after;		/* ECN field before and after */
+	} pk[] = {
+		{ 2842, INET_ECN_ECT_0, INET_ECN_ECT_0 },	/* 0.5 s */
+		{ 1066, INET_ECN_ECT_0, INET_ECN_CE },		/* 1.566 s */
+		{ 1066, INET_ECN_NOT_ECT, INET_ECN_NOT_ECT },	/* 2.632 s */
+		{ 1066, INET_ECN_ECT_1, INET_ECN_CE },		/* 3.698 s */
+	};
+	struct vmp_policer *pol = vmp_test_holder(test, VMPOLICE_MAX_MTU,
+						  VMP_TEST_LATENCY, true,
+						  NSEC_PER_SEC);
+	unsigned int flags = VMP_MAY_CUT | VMP_MAY_HOLD, i;
+	const struct vmp_params *prm;
+	struct tc_vmpolice_stats st;
+	struct sk_buff *skb;
+	struct iphdr *iph;
+	u64 release;
+
+	prm = rcu_dereference_protected(pol->params, 1);
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_udp(test, 14042), 0,
+					   flags, &release), VMP_CONFORM);
+	for (i = 0; i < ARRAY_SIZE(pk); i++) {
+		skb = vmp_tcp_ecn(test, pk[i].wire, pk[i].ecn);
+		KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 0, flags,
+						 &release), VMP_CONFORM);
+		KUNIT_EXPECT_GT(test, release, ktime_get_ns());
+		iph = ip_hdr(skb);
+		KUNIT_EXPECT_EQ_MSG(test, iph->tos & INET_ECN_MASK, pk[i].after,
+				    "packet %u", i);
+		KUNIT_EXPECT_EQ(test, iph->tos & ~INET_ECN_MASK, 0x20);
+		KUNIT_EXPECT_EQ_MSG(test, ip_fast_csum(iph, iph->ihl), 0,
+				    "packet %u", i);
+		kfree_skb(skb);
+	}
+	vmp_queue_read(vmp_policer_queue(pol, 0), &st);
+	KUNIT_EXPECT_EQ(test, st.ce_marked, 2);
+	vmp_policer_put(pol);
+}
+
+/*
+ * A packet that comes CE already (congestion upstream) and is held long
+ * is left as it is and not counted: ce_marked counts the ECT packets
+ * this policer marked.
+ */
+static void vmp_test_hold_ecn_ce_already(struct kunit *test)
+{
+	struct vmp_policer *pol = vmp_test_holder(test, VMPOLICE_MAX_MTU,
+						  VMP_TEST_LATENCY, true,
+						  NSEC_PER_SEC);
+	unsigned int flags = VMP_MAY_CUT | VMP_MAY_HOLD;
+	const struct vmp_params *prm;
+	struct tc_vmpolice_stats st;
+	struct sk_buff *skb;
+	u64 release;
+
+	prm = rcu_dereference_protected(pol->params, 1);
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_udp(test, 16384), 0,
+					   flags, &release), VMP_CONFORM);
+	skb = vmp_tcp_ecn(test, 3000, INET_ECN_CE);	/* held 3 s */
+	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 0, flags, &release),
+			VMP_CONFORM);
+	KUNIT_EXPECT_GT(test, release, ktime_get_ns());
+	KUNIT_EXPECT_EQ(test, ip_hdr(skb)->tos, 0x20 | INET_ECN_CE);
+	KUNIT_EXPECT_EQ(test, ip_fast_csum(ip_hdr(skb), 5), 0);
+	kfree_skb(skb);
+	vmp_queue_read(vmp_policer_queue(pol, 0), &st);
+	KUNIT_EXPECT_EQ_MSG(test, st.ce_marked, 0,
+			    "a packet CE already was counted as marked");
+	vmp_policer_put(pol);
+}
+
+/* ecn off: an ECT(0) packet held long is not marked. */
+static void vmp_test_hold_ecn_off(struct kunit *test)
+{
+	struct vmp_policer *pol = vmp_test_holder(test, VMPOLICE_MAX_MTU,
+						  VMP_TEST_LATENCY, false,
+						  NSEC_PER_SEC);
+	unsigned int flags = VMP_MAY_CUT | VMP_MAY_HOLD;
+	const struct vmp_params *prm;
+	struct tc_vmpolice_stats st;
+	struct sk_buff *skb;
+	u64 release;
+
+	prm = rcu_dereference_protected(pol->params, 1);
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_udp(test, 16384), 0,
+					   flags, &release), VMP_CONFORM);
+	skb = vmp_tcp_ecn(test, 3000, INET_ECN_ECT_0);	/* 3 s */
+	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 0, flags, &release),
+			VMP_CONFORM);
+	KUNIT_EXPECT_GT(test, release, ktime_get_ns());
+	KUNIT_EXPECT_EQ(test, ip_hdr(skb)->tos & INET_ECN_MASK,
+			INET_ECN_ECT_0);
+	kfree_skb(skb);
+	vmp_queue_read(vmp_policer_queue(pol, 0), &st);
+	KUNIT_EXPECT_EQ(test, st.ce_marked, 0);
+	vmp_policer_put(pol);
+}
+
+/*
+ * A full bucket, latency 5 s: of a 45-segment GSO packet the frames
+ * within 16384 + 5000 bytes (14 of 1514) are kept, cut and held until
+ * the 14th conforms (4.812 s); the tail is dropped and counted.
+ */
+static void vmp_test_hold_gso_partial(struct kunit *test)
+{
+	struct vmp_policer *pol = vmp_test_holder(test, VMPOLICE_MAX_MTU,
+						  VMP_TEST_LATENCY, false, 0);
+	struct vmp_pkt p = { .ingress = true, .payload = 45 * MSS,
+			     .gso_size = MSS };
+	unsigned int flags = VMP_MAY_CUT | VMP_MAY_HOLD;
+	const struct vmp_params *prm;
+	struct tc_vmpolice_stats st;
+	struct sk_buff *skb;
+	u64 t0, t1, release, want;
+
+	prm = rcu_dereference_protected(pol->params, 1);
+	skb = vmp_build(test, &p);
+	t0 = ktime_get_ns();
+	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 4, flags, &release),
+			VMP_PARTIAL);
+	t1 = ktime_get_ns();
+	KUNIT_EXPECT_EQ(test, skb->len, 20 + 32 + 14 * MSS);
+	KUNIT_EXPECT_EQ(test, skb_shinfo(skb)->gso_segs, 14);
+	KUNIT_EXPECT_EQ(test, ntohs(ip_hdr(skb)->tot_len), 20 + 32 + 14 * MSS);
+	kfree_skb(skb);
+	want = 14 * vmp_test_ns(pol, 1514) - vmp_test_ns(pol, 16384);
+	KUNIT_EXPECT_GE(test, release, t0 + want);
+	KUNIT_EXPECT_LE(test, release, t1 + want);
+	KUNIT_EXPECT_LE(test, release - t1, VMP_TEST_LATENCY);
+	vmp_queue_read(vmp_policer_queue(pol, 4), &st);
+	KUNIT_EXPECT_EQ(test, st.partial, 1);
+	KUNIT_EXPECT_EQ(test, st.conformed, 14);
+	KUNIT_EXPECT_EQ(test, st.conformed_bytes, 14 * 1514);
+	KUNIT_EXPECT_EQ(test, st.exceeded, 31);
+	KUNIT_EXPECT_EQ(test, st.overlimit, 1);
+	KUNIT_EXPECT_GE(test, st.max_hold_ns, release - t1);
+	KUNIT_EXPECT_LE(test, st.max_hold_ns, release - t0);
+
+	/* the budget is spent: the next one exceeds whole, nothing held */
+	skb = vmp_build(test, &p);
+	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 4, VMP_MAY_HOLD,
+					 &release), VMP_EXCEED);
+	KUNIT_EXPECT_EQ(test, release, 0);
+	KUNIT_EXPECT_EQ(test, skb->len, 20 + 32 + 45 * MSS);
+	kfree_skb(skb);
+	vmp_queue_read(vmp_policer_queue(pol, 4), &st);
+	KUNIT_EXPECT_EQ(test, st.overlimit, 2);
+	KUNIT_EXPECT_EQ(test, st.exceeded, 31 + 45);
 	vmp_policer_put(pol);
 }
 
@@ -393,6 +732,13 @@ static struct kunit_case vmpolice_test_cases[] = {
 	KUNIT_CASE(vmp_test_police),
 	KUNIT_CASE(vmp_test_police_no_cut),
 	KUNIT_CASE(vmp_test_police_ceiling_and_malformed),
+	KUNIT_CASE(vmp_test_hold_latency0),
+	KUNIT_CASE(vmp_test_hold),
+	KUNIT_CASE(vmp_test_hold_not_allowed),
+	KUNIT_CASE(vmp_test_hold_ecn),
+	KUNIT_CASE(vmp_test_hold_ecn_off),
+	KUNIT_CASE(vmp_test_hold_ecn_ce_already),
+	KUNIT_CASE(vmp_test_hold_gso_partial),
 	{}
 };
 
