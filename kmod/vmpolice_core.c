@@ -28,6 +28,7 @@
 #include <linux/timekeeping.h>
 #include <linux/udp.h>
 #include <net/checksum.h>
+#include <net/dsfield.h>
 #include <net/inet_ecn.h>
 #include <net/ip.h>
 #include <net/pkt_cls.h>
@@ -734,23 +735,32 @@ static void vmp_atomic64_max(atomic64_t *v, s64 val)
 /*
  * Mark an ECN-capable packet CE (RFC 3168).  A GSO packet's segments all
  * copy this IP header, so all of them are marked.  False when the packet
- * is not ECT or its header cannot be made writable.
+ * is not ECT (CE already included) or its header cannot be made writable.
  */
 static bool vmp_ecn_mark(struct sk_buff *skb)
 {
 	unsigned int hlen;
+	bool ipv4;
+	u8 ds;
 
 	switch (skb_protocol(skb, true)) {
 	case htons(ETH_P_IP):
 		hlen = sizeof(struct iphdr);
+		ipv4 = true;
 		break;
 	case htons(ETH_P_IPV6):
 		hlen = sizeof(struct ipv6hdr);
+		ipv4 = false;
 		break;
 	default:
 		return false;
 	}
 	if (skb_ensure_writable(skb, skb_network_offset(skb) + hlen))
+		return false;
+	ds = ipv4 ? ipv4_get_dsfield(ip_hdr(skb)) :
+		    ipv6_get_dsfield(ipv6_hdr(skb));
+	/* CE already: marked upstream, not by us */
+	if (INET_ECN_is_ce(ds) || INET_ECN_is_not_ect(ds))
 		return false;
 	return INET_ECN_set_ce(skb);
 }
