@@ -775,8 +775,8 @@ static bool vmp_ecn_mark(struct sk_buff *skb)
  * With VMP_MAY_HOLD and a latency, frames that conform within the
  * latency are admitted too, and *@release (ns, ktime_get_ns()) says when
  * the packet conforms: the caller must not send it before.  *@release is
- * 0 when the packet may go at once.  A packet held longer than the ECN
- * threshold is marked CE if it is ECT and ecn is on.  The caller counts
+ * 0 when the packet may go at once.  With ecn on, an ECT packet whose
+ * first frame conforms only after the ECN threshold is marked CE.  The caller counts
  * the packet held (vmp_count_held()) once it really keeps it.
  */
 enum vmp_verdict vmp_police(struct vmp_policer *p,
@@ -841,8 +841,15 @@ enum vmp_verdict vmp_police(struct vmp_policer *p,
 		if (delay) {
 			*release = when;
 			vmp_atomic64_max(&q->max_hold_ns, delay);
+			/*
+			 * ECN judges the queue ahead of the packet: when its
+			 * first frame conforms.  A GSO packet longer than the
+			 * burst waits for its own tail even into a full bucket;
+			 * that is not congestion.
+			 */
 			if (prm->ecn &&
-			    vmp_ecn_should_mark(delay, prm->ecn_thresh_ns) &&
+			    vmp_ecn_should_mark(vmp_release_all(ch, n, 1, now) -
+						now, prm->ecn_thresh_ns) &&
 			    vmp_ecn_mark(skb))
 				atomic64_inc(&q->ce_marked);
 		}

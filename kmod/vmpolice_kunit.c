@@ -12,6 +12,7 @@
 #include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
+#include <net/dsfield.h>
 #include <net/inet_ecn.h>
 #include <net/ip.h>
 #include <net/ip6_checksum.h>
@@ -668,6 +669,48 @@ static void vmp_test_hold_ecn_off(struct kunit *test)
 }
 
 /*
+ * ecn judges the queue ahead of a packet, not its own length: a GSO
+ * packet of 14 frames (21196 wire bytes) into a full 16 KiB bucket waits
+ * 4.8 s for its last frame, but its first frame conforms at once, so it
+ * is held and not marked, even with a 1 ms threshold.  A packet behind it
+ * (held 5.9 s, all of it queue ahead) is marked.
+ */
+static void vmp_test_hold_ecn_own_length(struct kunit *test)
+{
+	struct vmp_policer *pol = vmp_test_holder(test, VMPOLICE_MAX_MTU,
+						  VMP_TEST_LATENCY * 2, true,
+						  NSEC_PER_MSEC);
+	struct vmp_pkt p = { .ingress = true, .payload = 14 * MSS,
+			     .gso_size = MSS };
+	unsigned int flags = VMP_MAY_CUT | VMP_MAY_HOLD;
+	const struct vmp_params *prm;
+	struct tc_vmpolice_stats st;
+	struct sk_buff *skb;
+	u64 release;
+
+	prm = rcu_dereference_protected(pol->params, 1);
+	skb = vmp_build(test, &p);
+	ipv4_change_dsfield(ip_hdr(skb), (u8)~INET_ECN_MASK, INET_ECN_ECT_0);
+	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 0, flags, &release),
+			VMP_CONFORM);
+	KUNIT_EXPECT_GT(test, release, ktime_get_ns());
+	KUNIT_EXPECT_EQ_MSG(test, ip_hdr(skb)->tos & INET_ECN_MASK,
+			    INET_ECN_ECT_0, "marked for its own length");
+	kfree_skb(skb);
+
+	skb = vmp_tcp_ecn(test, 1066, INET_ECN_ECT_0);
+	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 0, flags, &release),
+			VMP_CONFORM);
+	KUNIT_EXPECT_EQ_MSG(test, ip_hdr(skb)->tos & INET_ECN_MASK,
+			    INET_ECN_CE, "not marked behind a queue");
+	kfree_skb(skb);
+
+	vmp_queue_read(vmp_policer_queue(pol, 0), &st);
+	KUNIT_EXPECT_EQ(test, st.ce_marked, 1);
+	vmp_policer_put(pol);
+}
+
+/*
  * A full bucket, latency 5 s: of a 45-segment GSO packet the frames
  * within 16384 + 5000 bytes (14 of 1514) are kept, cut and held until
  * the 14th conforms (4.812 s); the tail is dropped and counted.
@@ -739,6 +782,7 @@ static struct kunit_case vmpolice_test_cases[] = {
 	KUNIT_CASE(vmp_test_hold_ecn_off),
 	KUNIT_CASE(vmp_test_hold_ecn_ce_already),
 	KUNIT_CASE(vmp_test_hold_gso_partial),
+	KUNIT_CASE(vmp_test_hold_ecn_own_length),
 	{}
 };
 
