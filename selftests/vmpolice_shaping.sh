@@ -18,12 +18,25 @@
 #
 #   TCP (iperf3, and vmtap's TCP send) at 8, 32 and 131 Mbit/s with a
 #   64 KiB burst and 5 ms: within 5 % below the rate, never above
-#   rate x t + burst; latency 0 is the pure policer (nothing held);
+#   rate x t + max(burst, longest train) (a held train is not cut for
+#   its own length); latency 0 is the pure policer (nothing held);
 #   UDP at 3 x the rate: within 2 %, nothing held beyond the latency;
 #   ECN: CE marks instead of drops; the host tap's send buffer
 #   (vmtap forward --sndbuf) holds the guest back instead of the policer
 #   dropping; the qdisc form with TCP; teardown of every kind while
-#   packets are held; every refusal's message.
+#   packets are held; every refusal's message.  Wherever the counters
+#   are at rest: held = released + flushed + backlog (the action, the
+#   qdisc's single and multiqueue forms), backlog being what is held
+#   (the action's hold queues, the qdisc's own held queue).
+#
+# A TCG guest cannot always carry the highest rate (the generator, not
+# the policer, is the limit: bench/ found tbf at 0.75 of 131 Mbit/s).
+# At the rates in REF_MBITS, tbf (bench's reference: rate R burst 64kb
+# latency 50ms at the guest's egress) runs first on the same path, in
+# the same boot: when tbf reaches R within 5 %, vmpolice must too; when
+# it does not, the rate itself cannot be judged in this guest, and
+# vmpolice must reach tbf's rate within 5 % instead (said so, and the
+# case is named so).
 #
 # The debug kernel (KASAN, lockdep, kmemleak) runs about four times
 # slower under TCG: it runs lower rates.
@@ -46,14 +59,19 @@ TOL_PCT=2		# UDP, both ways (rate_verdict)
 LAT=5ms
 LAT_NS=5000000
 BURST=65536		# 64kb
+# the longest train a guest sends: a TCP GSO packet of 45 segments of
+# 1448 bytes, 45 x 1514 wire bytes; held whole, it may leave at once
+TRAIN_MAX=68130
 if gzip -dc /proc/config.gz 2>/dev/null | grep -q '^CONFIG_KASAN=y'; then
 	DEBUG=1
 	TCP_MBITS="4 16"
 	MID=8		# vmtap TCP, latency 0, ECN, UDP, send buffer, qdisc
+	REF_MBITS=
 else
 	DEBUG=
 	TCP_MBITS="8 32 131"
 	MID=32
+	REF_MBITS="131"	# judged against tbf's rate when tbf misses it
 fi
 # A TCP run: the stream lasts TCP_SECS; the receiver's rate is read over
 # WIN_S seconds starting WARM_S after the first bytes arrive.
@@ -63,8 +81,10 @@ WIN_S=3
 
 NTC=$(tc_variants | wc -l)
 # options 2, TCP 3 per run, latency 0 2, ECN 2, UDP 3, send buffer 3,
-# refusals 9 per tc and 1, qdisc 3, teardown 12
-ktap_plan $((28 + 3 * ($(wc -w <<< "$TCP_MBITS") + 1) + 9 * NTC))
+# refusals 9 per tc and 1, qdisc 3, teardown 22 (action 6, the qdisc's
+# two forms 5 each, qdisc deleted 3, namespace 2, module 1)
+PLAN_FIXED=38
+ktap_plan $((PLAN_FIXED + 3 * ($(wc -w <<< "$TCP_MBITS") + 1) + 9 * NTC))
 
 mod_load vmpolice || ktap_skip_all "cannot load vmpolice"
 ktap_print "TCP at $TCP_MBITS Mbit/s, the rest at $MID${DEBUG:+ (debug kernel)}"
@@ -266,14 +286,53 @@ iperf3_info()
 		tr '\t' ' '
 }
 
-# rate_ok MBIT BYTES IN_US OUT_US BURST: within TCP_TOL_PCT below the
-# rate over the inner window and never above rate x outer + burst
+# rate_ok MBIT BYTES IN_US OUT_US BURST [FLOOR_BPS]: within TCP_TOL_PCT
+# below FLOOR_BPS (default: the rate) over the inner window and never
+# above rate x outer + BURST (plus a frame on the way)
 rate_ok()
 {
-	local r=$(($1 * 1000000)) b=$2
+	local r=$(($1 * 1000000)) b=$2 floor=${6:-$(($1 * 1000000))}
 
-	((b * 8 * 1000000 * 100 >= r * $3 * (100 - TCP_TOL_PCT))) &&
+	((b * 8 * 1000000 * 100 >= floor * $3 * (100 - TCP_TOL_PCT))) &&
 		((b * 8 * 1000000 <= r * $4 + ($5 + 1514) * 8 * 1000000))
+}
+
+# pct_ok MEASURED WANTED: MEASURED is at least WANTED - TCP_TOL_PCT %
+pct_ok() { (($1 * 100 >= $2 * (100 - TCP_TOL_PCT))); }
+
+# what a bucket may let out at once when it holds: the longest of burst
+# and train (Documentation/vmpolice.rst, the invariant)
+HOLD_BOUND=$((BURST > TRAIN_MAX ? BURST : TRAIN_MAX))
+
+# The holding identity, held = released + flushed + backlog, of a jq
+# object with those counters; at rest (nothing arriving or due) it holds
+# exactly (the counters are read one after the other).
+JQ_IDENT='def ident: .held == .released + .flushed + .backlog;'
+
+# ident_of JSON PATH...: "true" when the identity holds for the object at
+# each jq PATH (".totals", ".queues[]?"...) of JSON
+ident_of()
+{
+	local json=$1 paths="" p
+
+	shift
+	for p in "$@"; do
+		paths+="${paths:+, }($p | ident)"
+	done
+	jq -r "$JQ_IDENT [$paths] | all" <<< "$json"
+}
+
+# hold_str OBJ_JSON: its holding counters, for the diagnostics
+hold_str()
+{
+	jq -r '"held \(.held) released \(.released) flushed \(.flushed) backlog \(.backlog)"' <<< "$1"
+}
+
+# section NAME: how long the test has run, when a part starts (the debug
+# guest has 300 s for all of it)
+section()
+{
+	ktap_print "[$(((${EPOCHREALTIME/./} - ${T_START/./}) / 1000000)) s] $*"
 }
 
 # ------------------------------------------------ options, as JSON -------
@@ -292,12 +351,48 @@ check_eq "action: the holding counters, in totals and each queue" \
 
 # ------------------------------------ (1) TCP from the guest, held -------
 
-# tcp_case GEN MBIT: TCP through `rate MBIT burst 64kb latency 5ms`
+# tbf_ref MBIT: the shaping reference on the same path, right before
+# vmpolice's run at MBIT: tbf as bench/ runs it (rate MBIT burst 64kb
+# latency 50ms at the guest's egress, no policer).  REF_BPS: the
+# receiver's L2 rate over the window, REF_EST: iperf3's steady payload
+# as L2, measured as tcp_case measures vmpolice.
+tbf_ref()
+{
+	local mbit=$1 out=$VMP_TMP/tcp.tbf.$1 pay retr steady mss
+
+	sg_unpolice
+	sg_tbf rate "${mbit}mbit" burst 64kb latency 50ms
+	tcp_run iperf3 "$out"
+	sg_unpolice
+	REF_BPS=$(bps_of "$W_BYTES" "$W_IN")
+	read -r pay retr steady mss <<< "$(iperf3_info "$out")"
+	REF_EST=$((steady * (mss + 66) / (mss > 0 ? mss : 1)))
+	ktap_print "tbf ${mbit}mbit (reference): receiver $REF_BPS bit/s L2" \
+		"over $((W_IN / 1000)) ms, steady $steady bit/s payload" \
+		"(>= $REF_EST bit/s L2), $retr retransmits"
+}
+
+# tcp_case GEN MBIT: TCP through `rate MBIT burst 64kb latency 5ms`; at
+# the rates of REF_MBITS after tbf_ref, judged against tbf's rate when
+# tbf itself does not reach MBIT
 tcp_case()
 {
 	local gen=$1 mbit=$2 out=$VMP_TMP/tcp.$1.$2 j w_bps cb seen ex held
-	local rel bl mh fl ovl pay retr steady mss est rc
+	local rel bl mh fl ovl pay retr steady mss est rc floor efloor what
 
+	floor=$((mbit * 1000000)) efloor=$floor
+	what="L2 rate within ${TCP_TOL_PCT}% below"
+	if [ "$gen" = iperf3 ] && [[ " $REF_MBITS " == *" $mbit "* ]]; then
+		tbf_ref "$mbit"
+		if ! pct_ok "$REF_BPS" "$floor"; then
+			ktap_print "tbf reaches only $REF_BPS of $floor bit/s here:" \
+				"this guest cannot carry ${mbit}mbit, so the rate" \
+				"itself could not be judged; vmpolice is judged" \
+				"against tbf's rate on the same path"
+			floor=$REF_BPS efloor=$REF_EST
+			what="rate not judged (guest cannot carry it): L2 rate within ${TCP_TOL_PCT}% of tbf's ($REF_BPS bit/s)"
+		fi
+	fi
 	police_guest rate "${mbit}mbit" burst 64kb latency "$LAT" drop
 	tcp_run "$gen" "$out"
 	rc=$?
@@ -326,18 +421,22 @@ tcp_case()
 		"released $rel flushed $fl backlog $bl max_hold $mh ns;" \
 		"receiver got $RX_RUN bytes" \
 		"in all over $((RUN_US / 1000)) ms"
-	[ "$rc" -eq 0 ] && rate_ok "$mbit" "$W_BYTES" "$W_IN" "$W_OUT" "$BURST" &&
-		{ [ "$gen" != iperf3 ] ||
-		  ((est * 100 >= mbit * 1000000 * (100 - TCP_TOL_PCT))); }
-	ktap_result "$gen TCP at ${mbit}mbit, 64kb, latency $LAT: L2 rate within ${TCP_TOL_PCT}% below ($w_bps bit/s)" $?
+	[ "$rc" -eq 0 ] &&
+		rate_ok "$mbit" "$W_BYTES" "$W_IN" "$W_OUT" "$HOLD_BOUND" "$floor" &&
+		{ [ "$gen" != iperf3 ] || pct_ok "$est" "$efloor"; }
+	ktap_result "$gen TCP at ${mbit}mbit, 64kb, latency $LAT: $what ($w_bps bit/s)" $?
 	# every admitted byte reached the receiver (ARP aside), and the
 	# policer never admitted more than rate x t + burst over the run
+	# (what it admits is reserved within the latency; the run ends
+	# 0.2 s after the sender, more than the latency)
 	within 0.5 "$RX_RUN" "$cb" &&
 		((cb * 8 * 1000000 <= mbit * 1000000 * RUN_US + BURST * 8 * 1000000))
 	ktap_result "$gen TCP at ${mbit}mbit: the receiver got what the policer admitted, no more than rate x t + burst" $?
-	[ "$held" -gt 0 ] && [ "$bl" -eq 0 ] && [ "$mh" -le "$LAT_NS" ] &&
-		[ "$rel" -eq "$held" ]
-	ktap_result "$gen TCP at ${mbit}mbit: held and released them all, none longer than $LAT" $?
+	# nothing tore anything down: every held packet was released
+	[ "$held" -gt 0 ] && [ "$bl" -eq 0 ] && [ "$fl" -eq 0 ] &&
+		[ "$mh" -le "$LAT_NS" ] &&
+		[ "$(ident_of "$j" .totals '.queues[]?')" = true ]
+	ktap_result "$gen TCP at ${mbit}mbit: held = released + flushed + backlog, all released ($rel of $held), none longer than $LAT" $?
 }
 
 # what this guest reaches without a policer, for the record: a rate
@@ -347,12 +446,15 @@ tcp_run iperf3 "$VMP_TMP/tcp.free"
 ktap_print "unpoliced: receiver $(bps_of "$W_BYTES" "$W_IN") bit/s L2"
 
 for m in $TCP_MBITS; do
+	section "iperf3 TCP at ${m}mbit"
 	tcp_case iperf3 "$m"
 done
+section "vmtap TCP at ${MID}mbit"
 tcp_case vmtap "$MID"
 
 # ------------------------------------------ (2) latency 0: as before -----
 
+section "latency 0"
 police_guest rate "${MID}mbit" burst 64kb latency 0 drop
 j=$(vmp "$HNS" 1)
 check_eq "latency 0: no latency in the options" "0" \
@@ -369,6 +471,7 @@ ktap_result "latency 0: the pure policer (drops, nothing held, never above rate 
 
 # --------------------------------------------------- (4) ECN -------------
 
+section "ecn"
 ip netns exec "$GNS" sysctl -qw net.ipv4.tcp_ecn=1
 ce_in()
 {
@@ -383,6 +486,8 @@ tcp_run iperf3 "$VMP_TMP/tcp.ecn"
 ce1=$(ce_in)
 j=$(vmp "$HNS" 1)
 read -r ce ex seen held <<< "$(tot "$j" ce_marked exceeded_bytes bytes held)"
+# (a packet that arrived CE already is not counted: nobody marks here
+# but the policer, so the receiver sees at least the policer's marks)
 read -r _ retr _ _ <<< "$(iperf3_info "$VMP_TMP/tcp.ecn")"
 ktap_print "ecn at ${MID}mbit: ce_marked $ce (receiver: $((ce1 - ce0)) CE" \
 	"segments), exceeded $ex of $seen bytes, held $held, $retr" \
@@ -428,9 +533,11 @@ udp_over()
 	within 0.5 $((rx1 - rx0)) "$cb"
 	ktap_result "UDP: the receiver got what the policer admitted" $?
 	[ "$held" -gt 0 ] && [ "$ovl" -gt 0 ] && [ "$mh" -gt 0 ] &&
-		[ "$mh" -le "$LAT_NS" ] && [ "$bl" -eq 0 ]
-	ktap_result "UDP: held, the rest over the limit, max_hold_ns <= latency ($mh)" $?
+		[ "$mh" -le "$LAT_NS" ] && [ "$bl" -eq 0 ] &&
+		[ "$(ident_of "$j" .totals '.queues[]?')" = true ]
+	ktap_result "UDP: held, the rest over the limit, max_hold_ns <= latency ($mh), held = released + flushed + backlog ($(hold_str "$(jq -c .totals <<< "$j")"))" $?
 }
+section "UDP at 3 x ${MID}mbit"
 udp_over "$MID"
 
 # ---------------------------- (5) the host tap's send buffer -------------
@@ -447,31 +554,76 @@ fwd_restart()
 	busywait 10000 grep -q "forward ready" "$SG_FWD_LOG" >/dev/null
 }
 
-# the host tap's send buffer: half of what the policer holds at most
-SNDBUF=$((MID * 1000000 / 8 * LAT_NS / 1000000000 / 2))
+# The host tap's send buffer.  tun lets the forwarder (vhost-net) write
+# a frame while what the tap has charged is under the send buffer, and
+# a held packet keeps its charge: up to SNDBUF plus one frame is held.
+# A frame arriving then is admitted whole only if what is held and the
+# frame fit the policer's budget, rate x latency (20000 bytes at 32mbit
+# and 5ms); a guest's TCP frame is a GSO train of up to TRAIN_MAX bytes.
+#
+# With SNDBUF 10000 at 32mbit and 5ms, as this test had it (218 -> 36
+# once; with the module's current holding 162 -> 38 and three more 8 s
+# runs 3.4-4.1x, all on 6.12), the run with a send buffer did not lose
+# at its start (before TCP adapts) but all along: per second
+# of 8-second runs 4-21 retransmits against 21-32 without the buffer
+# (and 56-215 in the first second there), the policer dropping the tails
+# of the frames that did not fit (the forwarder's frames averaged 9.5 KB
+# there, many above the 10000 bytes left).  Backpressure keeps the guest
+# from losing packets only where the budget holds the send buffer and a
+# frame; the retransmits fall 3-4x elsewhere, which is no test of it.
+# So the TCP runs here (both, so they compare) take a latency whose
+# budget holds SNDBUF + TRAIN_MAX with a quarter to spare; the 10x
+# criterion stays, over the whole run.  (UDP frames are 1442 bytes: the
+# UDP run keeps 5ms.)
+SNDBUF=10000
+LAT_BP_MS=$(((SNDBUF + TRAIN_MAX) * 5 / 4 * 8 / (MID * 1000) + 1))
+
+# iperf3_steps JSON KEY: the sender's per-second KEY ("retransmits";
+# "snd_cwnd" and "rtt" of the stream), space separated
+iperf3_steps()
+{
+	case $2 in
+	retransmits) jq -r '[.intervals[]?.sum.retransmits // 0 | tostring] | join(" ")' "$1" ;;
+	*) jq -r --arg k "$2" '[.intervals[]?.streams[0][$k] // 0 | tostring] | join(" ")' "$1" ;;
+	esac
+}
+
+# iperf3_retr_from JSON SECS: the sender's retransmits in the intervals
+# that start at SECS or later
+iperf3_retr_from()
+{
+	jq -r --argjson s "$2" '[.intervals[]?.sum | select(.start >= $s - 0.05) |
+		.retransmits // 0] | add // 0' "$1"
+}
 
 bp_tcp()
 {
 	local what=$1 out=$VMP_TMP/tcp.bp.$1 j ex seen retr
 
-	police_guest rate "${MID}mbit" burst 64kb latency "$LAT" drop
+	police_guest rate "${MID}mbit" burst 64kb latency "${LAT_BP_MS}ms" drop
 	tcp_run iperf3 "$out"
 	j=$(vmp "$HNS" 1)
 	read -r ex seen <<< "$(tot "$j" exceeded_bytes bytes)"
 	read -r _ retr _ _ <<< "$(iperf3_info "$out")"
-	ktap_print "TCP ${MID}mbit $what: exceeded $ex of $seen bytes, $retr" \
-		"retransmits, $(bps_of "$W_BYTES" "$W_IN") bit/s L2"
+	BP_RETR_STEADY=$(iperf3_retr_from "$out" "$BP_SKIP")
+	ktap_print "TCP ${MID}mbit latency ${LAT_BP_MS}ms $what: exceeded $ex of $seen bytes, $retr" \
+		"retransmits ($BP_RETR_STEADY from ${BP_SKIP} s on)," \
+		"$(bps_of "$W_BYTES" "$W_IN") bit/s L2;" \
+		"per second: retransmits $(iperf3_steps "$out" retransmits)," \
+		"cwnd $(iperf3_steps "$out" snd_cwnd), rtt us $(iperf3_steps "$out" rtt)"
 	BP_EX=$ex BP_SEEN=$seen BP_RETR=$retr
 }
 
+BP_SKIP=${BP_SKIP:-2}
+section "send buffer"
 bp_tcp "sndbuf unlimited"
 base_retr=$BP_RETR
 fwd_restart --sndbuf "$SNDBUF"
 bp_tcp "sndbuf $SNDBUF"
 ((BP_EX * 100 < BP_SEEN))
-ktap_result "sndbuf $SNDBUF: TCP loses < 1% at the policer ($BP_EX of $BP_SEEN bytes)" $?
+ktap_result "sndbuf $SNDBUF, latency ${LAT_BP_MS}ms: TCP loses < 1% at the policer ($BP_EX of $BP_SEEN bytes)" $?
 [ "$base_retr" -ge 10 ] && ((BP_RETR * 10 <= base_retr))
-ktap_result "sndbuf $SNDBUF: TCP retransmits fall >= 10x ($base_retr -> $BP_RETR)" $?
+ktap_result "sndbuf $SNDBUF, latency ${LAT_BP_MS}ms: TCP retransmits fall >= 10x ($base_retr -> $BP_RETR)" $?
 
 police_guest rate "${MID}mbit" burst 64kb latency "$LAT" drop
 txd0=$(ip -n "$GNS" -j -s link show eth0 | jq '.[0].stats64.tx.dropped')
@@ -480,14 +632,15 @@ out=$("$VMTAP" send --netns "$GNS" --dst 10.9.0.2 --dport 9 --payload 1400 \
 txd1=$(ip -n "$GNS" -j -s link show eth0 | jq '.[0].stats64.tx.dropped')
 j=$(vmp "$HNS" 1)
 read -r ex seen cb <<< "$(tot "$j" exceeded_bytes bytes conformed_bytes)"
+# the guest is done: what its tap still queues goes nowhere (and the
+# forwarder writes its report, g2h_waits, when it stops)
+sg_stop
 ktap_print "UDP at 3x ${MID}mbit, sndbuf $SNDBUF: exceeded $ex of $seen bytes" \
 	"at the policer; the guest's eth0 dropped $((txd1 - txd0)) frames" \
 	"(tun's ring: it drops rather than stop the guest's queue);" \
 	"$(grep -o 'g2h_waits=[0-9]*' "$SG_FWD_LOG")"
 [ "$seen" -gt 0 ] && ((ex * 100 < seen))
 ktap_result "sndbuf $SNDBUF: UDP loses < 1% at the policer ($ex of $seen bytes)" $?
-# the guest is done: what its tap still queues goes nowhere
-sg_stop
 sg_unpolice
 
 # ------------------------------------------------- (7) refusals ----------
@@ -557,8 +710,11 @@ NQ2_PID=$!
 defer kill "$NQ2_PID"
 ip netns exec "$NQ1" ping -q -c 1 -W 2 10.7.0.2 >/dev/null
 
-qd() { $TC -n "$NQ1" -s -j qdisc show dev q0 | jq -c '.[] | select(.root == true)'; }
+# qd [DEV]: the root vmpolice qdisc of DEV (q0) in NQ1, with counters:
+# .xstats the totals, .options.queues[] each queue
+qd() { $TC -n "$NQ1" -s -j qdisc show dev "${1:-q0}" | jq -c '.[] | select(.root == true)'; }
 
+section "the qdisc form"
 $TC -n "$NQ1" qdisc add dev q0 root handle 1: vmpolice rate "${MID}mbit" \
 	burst 64kb latency "$LAT" ecn ecn-threshold 2ms
 check_eq "qdisc options in JSON: latency, ecn, ecn_threshold" \
@@ -576,15 +732,20 @@ cpid=$!
 window "$NQ2_PID" q1 "$cpid"
 wait "$cpid"
 wait "$spid" 2>/dev/null
+sleep 0.1
 j=$(qd)
-read -r held bl mh ex <<< "$(jq -r '.xstats | "\(.held) \(.backlog) \(.max_hold_ns) \(.exceeded)"' <<< "$j")"
+read -r held bl mh ex fl <<< "$(jq -r '.xstats | "\(.held) \(.backlog) \(.max_hold_ns) \(.exceeded) \(.flushed)"' <<< "$j")"
 ktap_print "qdisc TCP ${MID}mbit: receiver $(bps_of "$W_BYTES" "$W_IN") bit/s" \
-	"L2 over $((W_IN / 1000)) ms; held $held exceeded $ex backlog $bl" \
-	"max_hold $mh ns, $(jq -r '.end.sum_sent.retransmits' "$VMP_TMP/qd.json") retransmits"
+	"L2 over $((W_IN / 1000)) ms; exceeded $ex max_hold $mh ns," \
+	"$(hold_str "$(jq -c .xstats <<< "$j")"), qlen $(jq -r .qlen <<< "$j")," \
+	"$(jq -r '.end.sum_sent.retransmits' "$VMP_TMP/qd.json") retransmits"
+# q0 sends no GSO (offloads off): every train is one frame
 rate_ok "$MID" "$W_BYTES" "$W_IN" "$W_OUT" "$BURST"
 ktap_result "qdisc, TCP at ${MID}mbit, 64kb, latency $LAT: L2 rate within ${TCP_TOL_PCT}% below ($(bps_of "$W_BYTES" "$W_IN") bit/s)" $?
-[ "$held" -gt 0 ] && [ "$mh" -le "$LAT_NS" ]
-ktap_result "qdisc: held, none longer than $LAT ($mh ns)" $?
+# nothing tore it down and the child (a pfifo of 1000) refused nothing
+[ "$held" -gt 0 ] && [ "$mh" -le "$LAT_NS" ] && [ "$bl" -eq 0 ] &&
+	[ "$fl" -eq 0 ] && [ "$(ident_of "$j" .xstats)" = true ]
+ktap_result "qdisc: held = released + flushed + backlog, all released, none longer than $LAT ($mh ns)" $?
 
 # ------------------------------------- (6) teardown while packets held ---
 
@@ -615,6 +776,7 @@ wait_backlog()
 	return 1
 }
 
+section "teardown while packets are held"
 # change with a shorter latency: what would wait longer is flushed
 police_tap 3 rate 100kbit burst 2k latency 2s drop
 hold_traffic 6
@@ -629,6 +791,13 @@ ktap_print "held before: ${bl0% *}; after the change: backlog $bl flushed $fl"
 ktap_result "change to a shorter latency: held packets flushed ($fl), backlog $bl" $?
 kill "$HOLD_PID" 2>/dev/null
 wait "$HOLD_PID" 2>/dev/null
+# at rest: nothing arrives, what is left is due within 20 ms
+sleep 0.1
+j=$(vmp "$HNS" 3)
+ktap_print "at rest: $(hold_str "$(jq -c .totals <<< "$j")")"
+[ "$(ident_of "$j" .totals '.queues[]?')" = true ] &&
+	[ "$(jq -r .totals.flushed <<< "$j")" -gt 0 ]
+ktap_result "action at rest after the change: held = released + flushed + backlog (totals and each queue)" $?
 
 # action deleted with its filter: what it held is dropped, not sent
 police_tap 3 rate 100kbit burst 2k latency 2s drop
@@ -661,37 +830,121 @@ $TC -n "$HNS" filter add dev vnet2 parent ffff: protocol ip matchall \
 read -r bl0 _ <<< "$(backlog_of "$HNS" 4)"
 check "tap deleted while its policer holds packets" \
 	ip -n "$HNS" link del vnet2
-read -r bl fl <<< "$(backlog_of "$HNS" 4)"
-ktap_print "held before: $bl0; after the device went: backlog $bl flushed $fl"
-[ "$bl0" -gt 0 ] && [ "$fl" -gt 0 ] && [ "$bl" -eq 0 ]
-ktap_result "device deleted: its held packets flushed ($fl), backlog 0" $?
+j=$(vmp "$HNS" 4)
+read -r bl fl <<< "$(tot "$j" backlog flushed)"
+ktap_print "held before: $bl0; after the device went: backlog $bl flushed $fl;" \
+	"$(hold_str "$(jq -c .totals <<< "$j")")"
+[ "$bl0" -gt 0 ] && [ "$fl" -gt 0 ] && [ "$bl" -eq 0 ] &&
+	[ "$(ident_of "$j" .totals '.queues[]?')" = true ]
+ktap_result "device deleted: its held packets flushed ($fl), backlog 0, held = released + flushed + backlog" $?
 action_del "$HNS" 4
 
-# the qdisc form: deleted, then its device deleted, while holding
+# The qdisc keeps what it holds in its own queue: backlog is that
+# queue's length (the single form: in the totals only; the multiqueue
+# form: each leaf's, per queue, and their sum in the totals), and its
+# qlen at rest (its child, a pfifo on a veth, keeps nothing).
+
+# a multiqueue veth for the qdisc's multiqueue form (a leaf per TX queue)
+ip link add m0 netns "$NQ1" numtxqueues 2 numrxqueues 2 type veth \
+	peer name m1 netns "$NQ2" numtxqueues 2 numrxqueues 2
+ip -n "$NQ1" addr add 10.3.0.1/24 dev m0
+ip -n "$NQ2" addr add 10.3.0.2/24 dev m1
+ip -n "$NQ1" link set m0 up
+ip -n "$NQ2" link set m1 up
+ip netns exec "$NQ1" ethtool -K m0 tso off gso off >/dev/null
+ip netns exec "$NQ1" ping -q -c 1 -W 2 10.3.0.2 >/dev/null
+
+# qd_hold DEV DST: a fresh vmpolice qdisc at DEV's root (20kbit burst 2k
+# latency 10s) holding packets: 40 UDP frames to DST within 0.2 s, about
+# 24 held (2500 bytes/s for 10 s), the rest refused.  One leaves every
+# 0.42 s: under TCG a tc command takes 0.4-2 s, and a budget of 2 s had
+# let them all go before the change meant to flush them.
+QD_HOLD="rate 20kbit burst 2k"
 qd_hold()
 {
-	$TC -n "$NQ1" qdisc del dev q0 root 2>/dev/null
-	$TC -n "$NQ1" qdisc add dev q0 root handle 1: vmpolice \
-		rate 100kbit burst 2k latency 2s
-	"$VMTAP" send --netns "$NQ1" --dst 10.7.0.2 --dport 9 --payload 1000 \
+	$TC -n "$NQ1" qdisc del dev "$1" root 2>/dev/null
+	$TC -n "$NQ1" qdisc add dev "$1" root handle 1: vmpolice $QD_HOLD \
+		latency 10s
+	"$VMTAP" send --netns "$NQ1" --dst "$2" --dport 9 --payload 1000 \
 		--count 40 --rate 200 >/dev/null 2>&1
-	# what the child queue holds, and the vmpolice counter of it
-	qd | jq -r '"\(.qlen) \(.xstats.backlog)"'
 }
-read -r bl0 xb0 <<< "$(qd_hold)"
-check "qdisc deleted while it holds packets" \
+
+# qd_backlog_ok JSON FORM: the counter of what is held is the qdisc's
+# queue length (qlen, read in the same dump); in the multiqueue form the
+# queues' (each leaf's) add up to it
+qd_backlog_ok()
+{
+	jq -e --arg form "$2" '.qlen > 0 and .xstats.backlog == .qlen and
+		($form == "single" or
+		 ([.options.queues[]?.backlog] | add) == .xstats.backlog)' \
+		<<< "$1" >/dev/null
+}
+
+# qd_forms DEV DST FORM: the counters of holding while packets are held,
+# after a change to a shorter latency and after a reset (link down)
+qd_forms()
+{
+	local dev=$1 dst=$2 form=$3 j bl0 q=.options.queues[]?
+
+	qd_hold "$dev" "$dst"
+	j=$(qd "$dev")
+	# a release between the two reads of one dump: read once more
+	qd_backlog_ok "$j" "$form" || j=$(qd "$dev")
+	ktap_print "$form qdisc holding: qlen $(jq -r .qlen <<< "$j")," \
+		"$(hold_str "$(jq -c .xstats <<< "$j")"), per queue backlog" \
+		"$(jq -r '[.options.queues[]? | "\(.queue):\(.backlog)"] | join(" ")' <<< "$j")"
+	qd_backlog_ok "$j" "$form"
+	ktap_result "$form qdisc: backlog counts what it holds in its own queue (its qlen; the queues add up)" $?
+
+	bl0=$(jq -r .xstats.backlog <<< "$j")
+	check "$form qdisc: change to a shorter latency while it holds ($bl0)" \
+		$TC -n "$NQ1" qdisc change dev "$dev" root handle 1: vmpolice \
+		$QD_HOLD latency 20ms
+	# at rest: what is left is due within 20 ms
+	sleep 0.1
+	j=$(qd "$dev")
+	ktap_print "$form qdisc after the change, at rest: $(hold_str "$(jq -c .xstats <<< "$j")")"
+	[ "$bl0" -gt 0 ] && [ "$(jq -r .xstats.flushed <<< "$j")" -gt 0 ] &&
+		[ "$(jq -r .xstats.backlog <<< "$j")" -eq 0 ] &&
+		[ "$(ident_of "$j" .xstats "$q")" = true ]
+	ktap_result "$form qdisc: shorter latency flushed what would wait longer; held = released + flushed + backlog" $?
+
+	qd_hold "$dev" "$dst"
+	bl0=$(qd "$dev" | jq -r .xstats.backlog)
+	check "$form qdisc: link down (qdisc reset) while it holds ($bl0)" \
+		ip -n "$NQ1" link set "$dev" down
+	j=$(qd "$dev")
+	ktap_print "$form qdisc after the reset: qlen $(jq -r .qlen <<< "$j")," \
+		"$(hold_str "$(jq -c .xstats <<< "$j")")"
+	# (flushed: what it held at the reset, after some left meanwhile)
+	[ "$bl0" -gt 0 ] && [ "$(jq -r .xstats.flushed <<< "$j")" -gt 0 ] &&
+		[ "$(jq -r .xstats.backlog <<< "$j")" -eq 0 ] &&
+		[ "$(jq -r .qlen <<< "$j")" -eq 0 ] &&
+		[ "$(ident_of "$j" .xstats "$q")" = true ]
+	ktap_result "$form qdisc: reset flushed what it held, backlog 0, held = released + flushed + backlog" $?
+	ip -n "$NQ1" link set "$dev" up
+}
+section "the qdisc's holding counters"
+qd_forms q0 10.7.0.2 single
+qd_forms m0 10.3.0.2 multiqueue
+ip -n "$NQ1" link del m0
+busywait 5000 ip netns exec "$NQ1" ping -q -c 1 -W 1 10.7.0.2 >/dev/null
+
+# the qdisc deleted, then its device deleted, while holding
+qd_hold q0 10.7.0.2
+bl0=$(qd | jq -r .xstats.backlog)
+check "qdisc deleted while it holds packets ($bl0)" \
 	$TC -n "$NQ1" qdisc del dev q0 root
 # (a packet that came due during the delete went before it)
 rx0=$(rx_bytes "$NQ2_PID" q1)
 sleep 2.2
 rx1=$(rx_bytes "$NQ2_PID" q1)
-ktap_print "qdisc held $bl0 (its backlog counter: $xb0); after its delete" \
-	"the receiver got $((rx1 - rx0)) bytes"
+ktap_print "qdisc held $bl0; after its delete the receiver got" \
+	"$((rx1 - rx0)) bytes"
 [ "$bl0" -gt 0 ] && [ $((rx1 - rx0)) -lt 1042 ]
 ktap_result "qdisc deleted while holding: nothing it held is sent afterwards" $?
-check_eq "qdisc: the backlog counter is what its child queue holds" \
-	"$bl0" "$xb0"
-read -r bl0 _ <<< "$(qd_hold)"
+qd_hold q0 10.7.0.2
+bl0=$(qd | jq -r .xstats.backlog)
 check "veth deleted while its vmpolice qdisc holds packets ($bl0)" \
 	ip -n "$NQ1" link del q0
 
