@@ -81,9 +81,10 @@ WIN_S=3
 
 NTC=$(tc_variants | wc -l)
 # options 2, TCP 3 per run, latency 0 2, ECN 2, UDP 3, send buffer 3,
-# refusals 9 per tc and 1, qdisc 3, teardown 22 (action 6, the qdisc's
-# two forms 5 each, qdisc deleted 3, namespace 2, module 1)
-PLAN_FIXED=38
+# refusals 9 per tc and 1, qdisc 3, teardown 24 (action 6, the qdisc's
+# single form 7, multiqueue form 5, qdisc deleted 3, namespace 2,
+# module 1)
+PLAN_FIXED=40
 ktap_plan $((PLAN_FIXED + 3 * ($(wc -w <<< "$TCP_MBITS") + 1) + 9 * NTC))
 
 mod_load vmpolice || ktap_skip_all "cannot load vmpolice"
@@ -884,7 +885,7 @@ qd_backlog_ok()
 # after a change to a shorter latency and after a reset (link down)
 qd_forms()
 {
-	local dev=$1 dst=$2 form=$3 j bl0 q=.options.queues[]?
+	local dev=$1 dst=$2 form=$3 j bl0 q=.options.queues[]? rel0 fl bl
 
 	qd_hold "$dev" "$dst"
 	j=$(qd "$dev")
@@ -923,6 +924,31 @@ qd_forms()
 		[ "$(ident_of "$j" .xstats "$q")" = true ]
 	ktap_result "$form qdisc: reset flushed what it held, backlog 0, held = released + flushed + backlog" $?
 	ip -n "$NQ1" link set "$dev" up
+	[ "$form" = single ] || return 0
+
+	# a child that refuses what comes due: held packets it refuses are
+	# flushed, the rest stay held in the qdisc's own queue (then a
+	# shorter latency flushes them: at rest, nothing was released after
+	# the child came)
+	qd_hold "$dev" "$dst"
+	check "$form qdisc: its child replaced by one that refuses all (pfifo limit 0) while it holds" \
+		$TC -n "$NQ1" qdisc replace dev "$dev" parent 1:1 pfifo limit 0
+	rel0=$(qd "$dev" | jq -r .xstats.released)
+	sleep 1
+	j=$(qd "$dev")
+	ktap_print "$form qdisc, its child refusing for 1 s: $(hold_str "$(jq -c .xstats <<< "$j")")"
+	fl=$(jq -r .xstats.flushed <<< "$j")
+	bl=$(jq -r .xstats.backlog <<< "$j")
+	$TC -n "$NQ1" qdisc change dev "$dev" root handle 1: vmpolice \
+		$QD_HOLD latency 20ms
+	sleep 0.1
+	j=$(qd "$dev")
+	ktap_print "... then latency 20ms, at rest: $(hold_str "$(jq -c .xstats <<< "$j")")"
+	[ "$fl" -gt 0 ] && [ "$bl" -gt 0 ] &&
+		[ "$(jq -r .xstats.released <<< "$j")" -eq "$rel0" ] &&
+		[ "$(jq -r .xstats.backlog <<< "$j")" -eq 0 ] &&
+		[ "$(ident_of "$j" .xstats "$q")" = true ]
+	ktap_result "$form qdisc: what the child refused is flushed, the rest stays held; held = released + flushed + backlog" $?
 }
 section "the qdisc's holding counters"
 qd_forms q0 10.7.0.2 single
