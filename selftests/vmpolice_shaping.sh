@@ -63,15 +63,21 @@ BURST=65536		# 64kb
 # 1448 bytes, 45 x 1514 wire bytes; held whole, it may leave at once
 TRAIN_MAX=68130
 if gzip -dc /proc/config.gz 2>/dev/null | grep -q '^CONFIG_KASAN=y'; then
+	# unpoliced, the simulated guest carried 5.5 Mbit/s of TCP (at
+	# 4 and 16 it reached 3.3, at 8 the ECN and send buffer runs
+	# never outran the rate); and 300 s for all: no vmtap TCP, the
+	# refusals (tc's parsing, the kernel's messages) with one tc
 	DEBUG=1
-	TCP_MBITS="4 16"
-	MID=8		# vmtap TCP, latency 0, ECN, UDP, send buffer, qdisc
-	REF_MBITS=
+	TCP_MBITS="1 2"
+	MID=2		# latency 0, ECN, UDP, send buffer, qdisc
+	REF_MBITS="2"
+	VMTAP_TCP=
 else
 	DEBUG=
 	TCP_MBITS="8 32 131"
-	MID=32
+	MID=32		# and vmtap TCP
 	REF_MBITS="131"	# judged against tbf's rate when tbf misses it
+	VMTAP_TCP=1
 fi
 # A TCP run: the stream lasts TCP_SECS; the receiver's rate is read over
 # WIN_S seconds starting WARM_S after the first bytes arrive.
@@ -79,13 +85,15 @@ TCP_SECS=5
 WARM_S=1.2
 WIN_S=3
 
-NTC=$(tc_variants | wc -l)
+# the tc binaries the refusals run with
+tc_used() { if [ -n "$DEBUG" ]; then tc_variants | head -n 1; else tc_variants; fi; }
+NTC=$(tc_used | wc -l)
 # options 2, TCP 3 per run, latency 0 2, ECN 2, UDP 3, send buffer 3,
 # refusals 9 per tc and 1, qdisc 3, teardown 24 (action 6, the qdisc's
 # single form 7, multiqueue form 5, qdisc deleted 3, namespace 2,
 # module 1)
 PLAN_FIXED=40
-ktap_plan $((PLAN_FIXED + 3 * ($(wc -w <<< "$TCP_MBITS") + 1) + 9 * NTC))
+ktap_plan $((PLAN_FIXED + 3 * ($(wc -w <<< "$TCP_MBITS") + ${VMTAP_TCP:-0}) + 9 * NTC))
 
 mod_load vmpolice || ktap_skip_all "cannot load vmpolice"
 ktap_print "TCP at $TCP_MBITS Mbit/s, the rest at $MID${DEBUG:+ (debug kernel)}"
@@ -442,16 +450,20 @@ tcp_case()
 
 # what this guest reaches without a policer, for the record: a rate
 # near it measures the generator (TCG), not the policer
-sg_unpolice
-tcp_run iperf3 "$VMP_TMP/tcp.free"
-ktap_print "unpoliced: receiver $(bps_of "$W_BYTES" "$W_IN") bit/s L2"
+if [ -z "$DEBUG" ]; then
+	sg_unpolice
+	tcp_run iperf3 "$VMP_TMP/tcp.free"
+	ktap_print "unpoliced: receiver $(bps_of "$W_BYTES" "$W_IN") bit/s L2"
+fi
 
 for m in $TCP_MBITS; do
 	section "iperf3 TCP at ${m}mbit"
 	tcp_case iperf3 "$m"
 done
-section "vmtap TCP at ${MID}mbit"
-tcp_case vmtap "$MID"
+if [ -n "$VMTAP_TCP" ]; then
+	section "vmtap TCP at ${MID}mbit"
+	tcp_case vmtap "$MID"
+fi
 
 # ------------------------------------------ (2) latency 0: as before -----
 
@@ -504,7 +516,7 @@ ip netns exec "$GNS" sysctl -qw net.ipv4.tcp_ecn=2
 # inject on vnet1's two queues, forwarded to the receiver's discard port
 udp_over()
 {
-	local mbit=$1 burst pps out j cb seen held bl mh ovl rx0 rx1 secs r off
+	local mbit=$1 burst pps out j cb seen held bl mh ovl rx0 rx1 secs r off hs
 
 	burst=$(burst_for "$mbit")
 	police_tap 2 rate "${mbit}mbit" burst "$burst" latency "$LAT" drop
@@ -533,10 +545,12 @@ udp_over()
 	esac
 	within 0.5 $((rx1 - rx0)) "$cb"
 	ktap_result "UDP: the receiver got what the policer admitted" $?
+	# (the description is expanded before $?: no command in it)
+	hs=$(hold_str "$(jq -c .totals <<< "$j")")
 	[ "$held" -gt 0 ] && [ "$ovl" -gt 0 ] && [ "$mh" -gt 0 ] &&
 		[ "$mh" -le "$LAT_NS" ] && [ "$bl" -eq 0 ] &&
 		[ "$(ident_of "$j" .totals '.queues[]?')" = true ]
-	ktap_result "UDP: held, the rest over the limit, max_hold_ns <= latency ($mh), held = released + flushed + backlog ($(hold_str "$(jq -c .totals <<< "$j")"))" $?
+	ktap_result "UDP: held, the rest over the limit, max_hold_ns <= latency ($mh), held = released + flushed + backlog ($hs)" $?
 }
 section "UDP at 3 x ${MID}mbit"
 udp_over "$MID"
@@ -623,8 +637,13 @@ fwd_restart --sndbuf "$SNDBUF"
 bp_tcp "sndbuf $SNDBUF"
 ((BP_EX * 100 < BP_SEEN))
 ktap_result "sndbuf $SNDBUF, latency ${LAT_BP_MS}ms: TCP loses < 1% at the policer ($BP_EX of $BP_SEEN bytes)" $?
-[ "$base_retr" -ge 10 ] && ((BP_RETR * 10 <= base_retr))
-ktap_result "sndbuf $SNDBUF, latency ${LAT_BP_MS}ms: TCP retransmits fall >= 10x ($base_retr -> $BP_RETR)" $?
+if [ -n "$DEBUG" ] && [ "$base_retr" -lt 10 ]; then
+	ktap_skip "sndbuf $SNDBUF, latency ${LAT_BP_MS}ms: TCP retransmits fall >= 10x" \
+		"the debug guest's TCP did not outrun the rate ($base_retr retransmits without the buffer): nothing to compare"
+else
+	[ "$base_retr" -ge 10 ] && ((BP_RETR * 10 <= base_retr))
+	ktap_result "sndbuf $SNDBUF, latency ${LAT_BP_MS}ms: TCP retransmits fall >= 10x ($base_retr -> $BP_RETR)" $?
+fi
 
 police_guest rate "${MID}mbit" burst 64kb latency "$LAT" drop
 txd0=$(ip -n "$GNS" -j -s link show eth0 | jq '.[0].stats64.tx.dropped')
@@ -695,7 +714,7 @@ refusals()
 }
 while read -r t; do
 	refusals "$t"
-done < <(tc_variants)
+done < <(tc_used)
 check "latency 10s exactly is accepted" \
 	$TC -n "$HNS" actions add action vmpolice rate 1mbit burst 10k \
 	latency 10s drop index 9
@@ -740,9 +759,12 @@ ktap_print "qdisc TCP ${MID}mbit: receiver $(bps_of "$W_BYTES" "$W_IN") bit/s" \
 	"L2 over $((W_IN / 1000)) ms; exceeded $ex max_hold $mh ns," \
 	"$(hold_str "$(jq -c .xstats <<< "$j")"), qlen $(jq -r .qlen <<< "$j")," \
 	"$(jq -r '.end.sum_sent.retransmits' "$VMP_TMP/qd.json") retransmits"
-# q0 sends no GSO (offloads off): every train is one frame
+# q0 sends no GSO (offloads off): every train is one frame.  (The
+# description is expanded before $?: a command in it made this case
+# pass whatever the rate.)
+w_bps=$(bps_of "$W_BYTES" "$W_IN")
 rate_ok "$MID" "$W_BYTES" "$W_IN" "$W_OUT" "$BURST"
-ktap_result "qdisc, TCP at ${MID}mbit, 64kb, latency $LAT: L2 rate within ${TCP_TOL_PCT}% below ($(bps_of "$W_BYTES" "$W_IN") bit/s)" $?
+ktap_result "qdisc, TCP at ${MID}mbit, 64kb, latency $LAT: L2 rate within ${TCP_TOL_PCT}% below ($w_bps bit/s)" $?
 # nothing tore it down and the child (a pfifo of 1000) refused nothing
 [ "$held" -gt 0 ] && [ "$mh" -le "$LAT_NS" ] && [ "$bl" -eq 0 ] &&
 	[ "$fl" -eq 0 ] && [ "$(ident_of "$j" .xstats)" = true ]
