@@ -90,6 +90,7 @@ static int tcf_vmpolice_act(struct sk_buff *skb, const struct tc_action *a,
 	if (likely(!vmp_hold_skb(v->pol, prm, queue, skb, release)))
 		return TC_ACT_CONSUMED;
 	/* over the cap on held bytes: it exceeds, its tokens stay spent */
+	vmp_count_refused(v->pol, queue, skb);
 
 exceed:
 	tcf_action_inc_overlimit_qstats(&v->common);

@@ -857,6 +857,26 @@ enum vmp_verdict vmp_police(struct vmp_policer *p,
 	return verdict;
 }
 
+/*
+ * A packet vmp_police() admitted, to be held, could not be kept after all
+ * (the cap on held bytes): its frames move from conformed to exceeded.
+ */
+void vmp_count_refused(struct vmp_policer *p, u32 queue,
+		       const struct sk_buff *skb)
+{
+	struct vmp_queue *q = vmp_policer_queue(p, queue);
+	struct vmp_train t;
+	u64 bytes;
+
+	if (!vmp_skb_train(skb, &t))
+		return;
+	bytes = vmp_train_bytes(&t, t.segs);
+	atomic64_sub(t.segs, &q->conformed);
+	atomic64_sub(bytes, &q->conformed_bytes);
+	atomic64_add(t.segs, &q->exceeded);
+	atomic64_add(bytes, &q->exceeded_bytes);
+}
+
 /* A packet of @bytes wire bytes is really held on @queue. */
 void vmp_count_held(struct vmp_policer *p, u32 queue, u32 bytes)
 {

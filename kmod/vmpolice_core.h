@@ -120,6 +120,8 @@ struct vmp_queue *vmp_policer_queue(struct vmp_policer *p, u32 queue);
 
 u32 vmp_skb_wire_len(const struct sk_buff *skb);
 void vmp_count_held(struct vmp_policer *p, u32 queue, u32 bytes);
+void vmp_count_refused(struct vmp_policer *p, u32 queue,
+		       const struct sk_buff *skb);
 
 /* The action's hold queues (vmpolice_hold.c). */
 int vmp_hold_skb(struct vmp_policer *p, const struct vmp_params *prm,
