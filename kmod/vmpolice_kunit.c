@@ -610,14 +610,14 @@ static void vmp_test_hold_ecn(struct kunit *test)
 }
 
 /*
- * A packet that comes CE already (congestion upstream) and is held long
- * is left as it is and not counted: ce_marked counts the ECT packets
- * this policer marked.
+ * A packet held 3 s that this policer must leave as it is: @ecn off, or
+ * a packet that comes CE already (congestion upstream).  ce_marked counts
+ * the ECT packets this policer marked, so it stays 0.
  */
-static void vmp_test_hold_ecn_ce_already(struct kunit *test)
+static void vmp_test_hold_unmarked(struct kunit *test, bool ecn, u8 tos)
 {
 	struct vmp_policer *pol = vmp_test_holder(test, VMPOLICE_MAX_MTU,
-						  VMP_TEST_LATENCY, true,
+						  VMP_TEST_LATENCY, ecn,
 						  NSEC_PER_SEC);
 	unsigned int flags = VMP_MAY_CUT | VMP_MAY_HOLD;
 	const struct vmp_params *prm;
@@ -628,44 +628,28 @@ static void vmp_test_hold_ecn_ce_already(struct kunit *test)
 	prm = rcu_dereference_protected(pol->params, 1);
 	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_udp(test, 16384), 0,
 					   flags, &release), VMP_CONFORM);
-	skb = vmp_tcp_ecn(test, 3000, INET_ECN_CE);	/* held 3 s */
+	skb = vmp_tcp_ecn(test, 3000, tos);	/* held 3 s */
 	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 0, flags, &release),
 			VMP_CONFORM);
 	KUNIT_EXPECT_GT(test, release, ktime_get_ns());
-	KUNIT_EXPECT_EQ(test, ip_hdr(skb)->tos, 0x20 | INET_ECN_CE);
+	KUNIT_EXPECT_EQ(test, ip_hdr(skb)->tos, 0x20 | tos);
 	KUNIT_EXPECT_EQ(test, ip_fast_csum(ip_hdr(skb), 5), 0);
 	kfree_skb(skb);
 	vmp_queue_read(vmp_policer_queue(pol, 0), &st);
 	KUNIT_EXPECT_EQ_MSG(test, st.ce_marked, 0,
-			    "a packet CE already was counted as marked");
+			    "counted as marked (ecn %d, tos %#x)", ecn, tos);
 	vmp_policer_put(pol);
+}
+
+static void vmp_test_hold_ecn_ce_already(struct kunit *test)
+{
+	vmp_test_hold_unmarked(test, true, INET_ECN_CE);
 }
 
 /* ecn off: an ECT(0) packet held long is not marked. */
 static void vmp_test_hold_ecn_off(struct kunit *test)
 {
-	struct vmp_policer *pol = vmp_test_holder(test, VMPOLICE_MAX_MTU,
-						  VMP_TEST_LATENCY, false,
-						  NSEC_PER_SEC);
-	unsigned int flags = VMP_MAY_CUT | VMP_MAY_HOLD;
-	const struct vmp_params *prm;
-	struct tc_vmpolice_stats st;
-	struct sk_buff *skb;
-	u64 release;
-
-	prm = rcu_dereference_protected(pol->params, 1);
-	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_udp(test, 16384), 0,
-					   flags, &release), VMP_CONFORM);
-	skb = vmp_tcp_ecn(test, 3000, INET_ECN_ECT_0);	/* 3 s */
-	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 0, flags, &release),
-			VMP_CONFORM);
-	KUNIT_EXPECT_GT(test, release, ktime_get_ns());
-	KUNIT_EXPECT_EQ(test, ip_hdr(skb)->tos & INET_ECN_MASK,
-			INET_ECN_ECT_0);
-	kfree_skb(skb);
-	vmp_queue_read(vmp_policer_queue(pol, 0), &st);
-	KUNIT_EXPECT_EQ(test, st.ce_marked, 0);
-	vmp_policer_put(pol);
+	vmp_test_hold_unmarked(test, false, INET_ECN_ECT_0);
 }
 
 /*

