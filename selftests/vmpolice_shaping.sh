@@ -653,9 +653,14 @@ fwd_restart --sndbuf "$SNDBUF"
 bp_tcp "sndbuf $SNDBUF"
 ((BP_EX * 100 < BP_SEEN))
 ktap_result "sndbuf $SNDBUF, latency ${LAT_BP_MS}ms: TCP loses < 1% at the policer ($BP_EX of $BP_SEEN bytes)" $?
-if [ -n "$DEBUG" ] && [ "$base_retr" -lt 10 ]; then
+# With the budget that holds the buffer, TCP without the buffer loses
+# little as well: 28-44 retransmits in most runs, 8-9 in two (make check
+# of 2026-11-30, 6.1 and 6.12).  Under 10, a tenfold fall cannot be
+# shown: said so as a skip, never passed; the loss at the policer above
+# is judged in every run.
+if [ "$base_retr" -lt 10 ]; then
 	ktap_skip "sndbuf $SNDBUF, latency ${LAT_BP_MS}ms: TCP retransmits fall >= 10x" \
-		"the debug guest's TCP did not outrun the rate ($base_retr retransmits without the buffer): nothing to compare"
+		"TCP lost too little without the buffer ($base_retr retransmits, $BP_RETR with it): a tenfold fall cannot be shown"
 else
 	[ "$base_retr" -ge 10 ] && ((BP_RETR * 10 <= base_retr))
 	ktap_result "sndbuf $SNDBUF, latency ${LAT_BP_MS}ms: TCP retransmits fall >= 10x ($base_retr -> $BP_RETR)" $?
