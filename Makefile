@@ -6,6 +6,8 @@
 #   make [module]          build kmod/vmpolice.ko against KDIR
 #   make install           modules_install + depmod
 #   make dkms-install      copy the tree to /usr/src and dkms add/build/install
+#   make deb               Debian packages vmpolice-dkms, vmpolice-tc in build/deb/
+#   make deb-check         install/purge them in a Debian 12 chroot (KTAP)
 #   make modules-all       build for the 6.1, 6.12 and debug guest kernels, W=1
 #   make vmtest KERNEL=6.1|6.12|debug [TESTS="a.sh b.sh"]
 #   make checkpatch        checkpatch.pl --strict on kmod/
@@ -51,6 +53,12 @@ clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	rm -rf build
 
+deb:
+	scripts/build-deb.sh
+
+deb-check:
+	scripts/deb-check.sh
+
 modules-all:
 	@for k in 6.1 6.12 debug; do \
 		scripts/build-module.sh $$k || exit 1; \
@@ -79,5 +87,5 @@ bench:
 	BENCH_COMMAND="make bench$(if $(filter command line,$(origin KERNEL)), KERNEL=$(KERNEL))" \
 		scripts/bench.sh $(BENCH_KERNEL)
 
-.PHONY: all module module-install install dkms-install clean modules-all \
+.PHONY: all module module-install install dkms-install deb deb-check clean modules-all \
 	debug-kernel vmtest checkpatch style check demo bench

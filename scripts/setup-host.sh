@@ -55,12 +55,14 @@ EOT
 }
 
 # Kernel and module builds, the tc side, the guest initramfs (busybox,
-# real userland copied from the host, zstd-compressed cpio), QEMU, and
-# checkpatch (perl).
+# real userland copied from the host, zstd-compressed cpio), QEMU,
+# checkpatch (perl), and the Debian packages with their chroot check
+# (debhelper, dh-dkms, lintian, debootstrap; scripts/build-deb.sh,
+# scripts/deb-check.sh).
 HOST_PKGS="build-essential bc bison flex libelf-dev libssl-dev cpio xz-utils
 zstd kmod rsync busybox-static iperf3 ethtool jq iproute2
 strace procps iputils-ping libmnl-dev libbpf-dev libcap-dev pkg-config dpkg-dev
-gnuplot-nox python3 perl file"
+gnuplot-nox python3 perl file debhelper dh-dkms lintian debootstrap"
 
 install_host_pkgs() {
 	local missing=() p
