@@ -6,6 +6,10 @@
 #
 # Usage: checkpatch.sh [FILE...]   (default: kmod/ sources, compat and UAPI headers)
 #
+# A FILE ending in .patch is checked as a patch (its commit message too),
+# the others as source files.  CHECKPATCH_IGNORE (TYPE[,TYPE...]) is
+# passed on as --ignore.
+#
 # checkpatch.pl comes from the debug kernel tree if it is built, else
 # only scripts/ is unpacked from linux-source-7.3 into the cache.
 set -euo pipefail
@@ -57,11 +61,15 @@ paths=()
 for f in "${files[@]}"; do
 	paths+=("$(readlink -f "$f")")
 done
+opts=()
+[ -z "${CHECKPATCH_IGNORE:-}" ] || opts+=(--ignore "$CHECKPATCH_IGNORE")
 rc=0
 for f in "${paths[@]}"; do
+	mode=-f
+	case $f in *.patch) mode=--patch ;; esac
 	out=$(cd "$ktree" && GIT_DIR=/nonexistent perl "$cp_script" \
-		--no-tree --root="$ktree" -f --strict --terse --show-types \
-		--color=never "$f" 2>&1) || rc=1
+		--no-tree --root="$ktree" "$mode" --strict --terse --show-types \
+		--color=never "${opts[@]}" "$f" 2>&1) || rc=1
 	if [ -n "$out" ]; then
 		echo "$out"
 		rc=1
