@@ -1,25 +1,39 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# mkpatch.sh TREE PATCH COMMITFILE DESCRIPTION HOOKS DEST=SRC...
+# mkpatch.sh TREE OUT COMMITFILE -- MESSAGE ITEM... [-- MESSAGE ITEM...]
 #
-# Make the vmpolice commit on top of the vmpolice-base tag of the git
-# repository TREE without touching its work tree: start an index from
-# the base, apply HOOKS (a diff against existing iproute2 files) to it,
-# add each SRC file as DEST, commit with DESCRIPTION as the message, and
-# write the commit as a git-format-patch PATCH.  The commit id goes to
-# COMMITFILE.  Identity and dates come from PATCH_AUTHOR and PATCH_DATE,
-# so the same sources always give the same bytes.
+# Make commits on top of the vmpolice-base tag of the git repository
+# TREE without touching its work tree, one per group after a "--": start
+# an index from the commit before, apply each ITEM that is a diff (hooks,
+# against existing iproute2 files) to it, add each ITEM of the form
+# DEST=SRC (SRC as the file DEST), commit with MESSAGE as the message.
+# The last commit's id goes to COMMITFILE.
+#
+# One group: OUT is that commit as a git-format-patch file.  Several
+# groups: OUT is a directory that gets the series, numbered, with a
+# cover letter made from the file COVER (its first line is the subject,
+# the rest the text; format-patch adds the shortlog and diffstat), and
+# "base-commit: UPSTREAM_BASE" at its end when that is set.
+#
+# OVERRIDE names one of the hooks: the files it changes are left out of
+# the other hooks of its group, so that it replaces their hunks there
+# (compat-6.1/hooks.diff: the hunks whose context differs in 6.1).
+# SIGNOFF=1 adds "Signed-off-by: PATCH_AUTHOR" to each message.
+# Identity and dates come from PATCH_AUTHOR and PATCH_DATE, so the same
+# sources always give the same bytes.
 
 set -eu
 
-tree=$1 patch=$2 commitfile=$3 description=$4 hooks=$5
-shift 5
+tree=$1 out=$2 commitfile=$3
+shift 3
+[ "${1-}" = -- ] || { echo "mkpatch.sh: no group" >&2; exit 2; }
 
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
 unset GIT_DIR GIT_WORK_TREE 2>/dev/null || true
 export GIT_INDEX_FILE="$tree/.git/vmpolice.index.$$"
-trap 'rm -f "$GIT_INDEX_FILE"' EXIT
+msgtmp="$tree/.git/vmpolice.msg.$$"
+trap 'rm -f "$GIT_INDEX_FILE" "$msgtmp"' EXIT
 rm -f "$GIT_INDEX_FILE"
 
 name=${PATCH_AUTHOR% <*}
@@ -31,20 +45,83 @@ export GIT_AUTHOR_DATE="$PATCH_DATE" GIT_COMMITTER_DATE="$PATCH_DATE"
 
 g() { git -C "$tree" "$@"; }
 
-g read-tree vmpolice-base
-g apply --cached "$hooks"
-for pair in "$@"; do
-	dest=${pair%%=*}
-	src=${pair#*=}
-	blob=$(g hash-object -w --no-filters "$src")
-	g update-index --add --cacheinfo "100644,$blob,$dest"
+override=${OVERRIDE:-}
+excludes=
+if [ -n "$override" ]; then
+	for f in $(g apply --numstat "$override" | cut -f3); do
+		excludes="$excludes --exclude=$f"
+	done
+fi
+
+parent=$(g rev-parse vmpolice-base)
+message=
+ngroups=0
+
+commit_group() {
+	treeid=$(g write-tree)
+	if [ "${SIGNOFF:-0}" = 1 ]; then
+		git interpret-trailers --no-divider \
+			--trailer "Signed-off-by: $PATCH_AUTHOR" \
+			<"$message" >"$msgtmp"
+	else
+		cat "$message" >"$msgtmp"
+	fi
+	parent=$(g commit-tree "$treeid" -p "$parent" <"$msgtmp")
+	ngroups=$((ngroups + 1))
+}
+
+shift
+while [ $# -gt 0 ]; do
+	message=$1
+	shift
+	g read-tree "$parent"
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		case $1 in
+		*=*)
+			dest=${1%%=*}
+			src=${1#*=}
+			blob=$(g hash-object -w --no-filters "$src")
+			g update-index --add --cacheinfo "100644,$blob,$dest"
+			;;
+		*)
+			if [ -n "$override" ] && [ "$1" != "$override" ]; then
+				# shellcheck disable=SC2086
+				g apply --cached $excludes "$1"
+			else
+				g apply --cached "$1"
+			fi
+			;;
+		esac
+		shift
+	done
+	[ $# -gt 0 ] && shift
+	commit_group
 done
-treeid=$(g write-tree)
-commit=$(g commit-tree "$treeid" -p vmpolice-base <"$description")
 rm -f "$GIT_INDEX_FILE"
 
-g -c core.abbrev=12 -c diff.algorithm=myers format-patch --stdout \
-	--zero-commit --no-signature --no-renames --no-numbered \
-	--subject-prefix="PATCH iproute2-next" -1 "$commit" >"$patch.tmp"
-mv "$patch.tmp" "$patch"
-echo "$commit" >"$commitfile"
+fp() {
+	g -c core.abbrev=12 -c diff.algorithm=myers -c "$fpconf" format-patch \
+		--zero-commit --no-signature --no-renames "$@"
+}
+
+fpconf=format.coverLetter=false
+if [ "$ngroups" = 1 ]; then
+	fp --stdout --no-numbered --subject-prefix="PATCH iproute2-next" \
+		-1 "$parent" >"$out.tmp"
+	mv "$out.tmp" "$out"
+else
+	g update-ref refs/heads/vmpolice-series "$parent"
+	rm -rf "$out.tmp"
+	fpconf="branch.vmpolice-series.description=$(cat "$COVER")"
+	fp -q -o "$out.tmp" --numbered --cover-letter \
+		--cover-from-description=subject \
+		--subject-prefix="${SUBJECT_PREFIX:-PATCH iproute2-next v1}" \
+		vmpolice-base..vmpolice-series >/dev/null
+	if [ -n "${UPSTREAM_BASE:-}" ]; then
+		printf 'base-commit: %s\n' "$UPSTREAM_BASE" \
+			>>"$out.tmp/0000-cover-letter.patch"
+	fi
+	rm -rf "$out"
+	mv "$out.tmp" "$out"
+fi
+echo "$parent" >"$commitfile"

@@ -47,7 +47,7 @@ static void usage(void)
 	exit(-1);
 }
 
-static int parse_vmpolice_action(struct action_util *a, int *argc_p,
+static int parse_vmpolice_action(const struct action_util *a, int *argc_p,
 				 char ***argv_p, int tca_id,
 				 struct nlmsghdr *n)
 {
@@ -167,7 +167,7 @@ int parse_vmpolice(int *argc_p, char ***argv_p, int tca_id, struct nlmsghdr *n)
 	return 0;
 }
 
-static int print_vmpolice_action(struct action_util *a, FILE *f,
+static int print_vmpolice_action(const struct action_util *a, FILE *f,
 				 struct rtattr *arg)
 {
 	struct rtattr *tb[TCA_VMPOLICE_MAX + 1];
@@ -189,12 +189,12 @@ static int print_vmpolice_action(struct action_util *a, FILE *f,
 	holding = vmpolice_print_opt(tb) != 0;
 
 	open_json_object("exceed");
-	print_action_control(f, "conform-exceed ", p->action, "");
+	print_action_control("conform-exceed ", p->action, "");
 	close_json_object();
 	if (tb[TCA_VMPOLICE_CONFORM] &&
 	    RTA_PAYLOAD(tb[TCA_VMPOLICE_CONFORM]) >= sizeof(__u32)) {
 		open_json_object("conform");
-		print_action_control(f, "/",
+		print_action_control("/",
 				     rta_getattr_u32(tb[TCA_VMPOLICE_CONFORM]),
 				     "");
 		close_json_object();
@@ -208,7 +208,7 @@ static int print_vmpolice_action(struct action_util *a, FILE *f,
 	if (show_stats) {
 		if (tb[TCA_VMPOLICE_TM] &&
 		    RTA_PAYLOAD(tb[TCA_VMPOLICE_TM]) >= sizeof(struct tcf_t))
-			print_tm(f, RTA_DATA(tb[TCA_VMPOLICE_TM]));
+			print_tm(RTA_DATA(tb[TCA_VMPOLICE_TM]));
 		if (tb[TCA_VMPOLICE_STATS]) {
 			print_nl();
 			vmpolice_print_stats("totals", "\t ",

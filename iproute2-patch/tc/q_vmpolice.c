@@ -31,8 +31,8 @@ static void explain(void)
 	vmpolice_print_options_help(false);
 }
 
-static int vmpolice_parse_qopt(struct qdisc_util *qu, int argc, char **argv,
-			       struct nlmsghdr *n, const char *dev)
+static int vmpolice_parse_qopt(const struct qdisc_util *qu, int argc,
+			       char **argv, struct nlmsghdr *n, const char *dev)
 {
 	struct vmpolice_opt o = {};
 	struct rtattr *tail;
@@ -78,7 +78,7 @@ static int vmpolice_parse_qopt(struct qdisc_util *qu, int argc, char **argv,
  */
 static bool vmpolice_holding;
 
-static int vmpolice_print_qopt(struct qdisc_util *qu, FILE *f,
+static int vmpolice_print_qopt(const struct qdisc_util *qu, FILE *f,
 			       struct rtattr *opt)
 {
 	struct rtattr *tb[TCA_VMPOLICE_MAX + 1];
@@ -97,7 +97,7 @@ static int vmpolice_print_qopt(struct qdisc_util *qu, FILE *f,
 }
 
 /* struct tc_vmpolice_stats, for the qdisc and for each class (TX queue) */
-static int vmpolice_print_xstats(struct qdisc_util *qu, FILE *f,
+static int vmpolice_print_xstats(const struct qdisc_util *qu, FILE *f,
 				 struct rtattr *xstats)
 {
 	bool holding = vmpolice_holding;
