@@ -42,7 +42,7 @@ if [ -z "${VMPOLICE_DEB_CHECK_NS:-}" ] && [ "$(id -u)" = 0 ] &&
 	exec unshare --mount --propagation private "$0" "$@"
 fi
 
-NTESTS=17
+NTESTS=18
 n=0
 failed=0
 echo "TAP version 13"
@@ -347,6 +347,22 @@ if printf '%s\n' "$dep" | tr ',' '\n' | grep -qx " *iproute2 (= $have)"; then
 else
 	nok "vmpolice-tc depends on iproute2 (= $have), the chroot's"
 	echo "Depends: $dep" | diag
+fi
+
+# Out of range (6.1 to 7.3): dkms must refuse before it even looks for
+# the headers (exit 77, its BUILD_EXCLUSIVE verdict).
+res=
+for k in 6.0.0-1-amd64 7.4.0-1-amd64; do
+	inch "dkms build -m vmpolice -v $version -k $k" > "$run/excl.log" 2>&1
+	rc=$?
+	res+="$k: dkms build exit $rc"$'\n'
+	[ "$rc" = 77 ] || { res+=$(tail -n 3 "$run/excl.log")$'\n'; rc=x; break; }
+done
+if [ "$rc" = 77 ]; then
+	ok "dkms build for 6.0 and 7.4 kernels: refused as BUILD_EXCLUSIVE (exit 77)"
+else
+	nok "dkms build for 6.0 and 7.4 kernels: refused as BUILD_EXCLUSIVE (exit 77)"
+	printf '%s' "$res" | diag
 fi
 
 # ------------------------------------------------------------ purge ---
