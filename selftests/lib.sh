@@ -35,6 +35,7 @@ KSFT_SKIP=4
 # binary if the test loops over tc_variants.
 TC_STOCK=${TC_STOCK:-/usr/sbin/tc}
 TC_PATCHED=${TC_PATCHED:-/opt/vmpolice/bin/tc}
+TC_PATCHED71=${TC_PATCHED71:-/opt/vmpolice/bin/tc-7.1}
 TC=${TC:-tc}
 IP=${IP:-ip}
 
@@ -395,12 +396,13 @@ tc_action_get()
 }
 
 # tc_variants: the tc binaries to exercise (stock tc with our plugins,
-# and the patched tc), one per line; only those present.
+# the patched 6.1 tc, the patched upstream 7.1.0 tc), one per line; only
+# those present.
 tc_variants()
 {
 	local t
 
-	for t in "$TC_STOCK" "$TC_PATCHED"; do
+	for t in "$TC_STOCK" "$TC_PATCHED" "$TC_PATCHED71"; do
 		[ -x "$t" ] && echo "$t"
 	done
 	return 0

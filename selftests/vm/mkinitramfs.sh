@@ -163,6 +163,26 @@ if [ -x "$TC_BUILD/tc" ]; then
 else
 	missing "$TC_BUILD/tc not built (make -C iproute2-patch)"
 fi
+# Upstream iproute2 7.1.0 with the series: only where its tarball is
+# (make -C iproute2-patch builds it then).  tc prefers a plugin in its
+# TC_LIB_DIR to its own module, and ours there are built for 6.1's
+# module interface (7.1.0 crashes in them): it runs with a TC_LIB_DIR
+# of its own, holding only the netem tables.
+if [ -x "$TC_BUILD/tc-7.1" ]; then
+	copy_bin "$TC_BUILD/tc-7.1" /opt/vmpolice/libexec/tc-7.1
+	mkdir -p "$root/opt/vmpolice/lib/tc-7.1"
+	for dist in "$root$tclib"/*.dist; do
+		[ -e "$dist" ] || continue
+		ln -s "$tclib/${dist##*/}" "$root/opt/vmpolice/lib/tc-7.1/"
+	done
+	cat > "$root/opt/vmpolice/bin/tc-7.1" <<-'EOF'
+	#!/bin/sh
+	TC_LIB_DIR=/opt/vmpolice/lib/tc-7.1 exec /opt/vmpolice/libexec/tc-7.1 "$@"
+	EOF
+	chmod 755 "$root/opt/vmpolice/bin/tc-7.1"
+else
+	say "no $TC_BUILD/tc-7.1 (no iproute2 7.1.0 tarball): two tc variants"
+fi
 
 # Selftests (not the host-side harness or unit tests).
 mkdir -p "$root/opt/vmpolice/selftests"
