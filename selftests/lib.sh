@@ -601,10 +601,11 @@ vmtap_total()
 {
 	local nl=$'\n' re
 
-	re="(^|$nl)vmtap: total [^$nl]*[ ,]$1=([0-9]+)"
+	# KEY first after "total" or after a space or comma
+	re="(^|$nl)vmtap: total ([^$nl]*[ ,])?$1=([0-9]+)"
 
 	# a bash match, not sed: a fork costs 0.1 s on the debug guest
-	[[ $2 =~ $re ]] && echo "${BASH_REMATCH[2]}"
+	[[ $2 =~ $re ]] && echo "${BASH_REMATCH[3]}"
 }
 
 # vmtap_elapsed REPORT: seconds a vmtap run sent for

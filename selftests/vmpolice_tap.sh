@@ -134,7 +134,7 @@ sent=$(vmtap_total sent "$out")
 ktap_print "$out" "gso_size 0: $sent accepted by tun," \
 	"vmpolice saw $(stat packets), charged $(stat bytes) bytes"
 # accepted or not, never charged less than the frame's own length
-[ "$(stat bytes)" -ge $((sent * (14 + 20 + 20 + 10 * MSS))) ]
+[ -n "$sent" ] && [ "$(stat bytes)" -ge $((sent * (14 + 20 + 20 + 10 * MSS))) ]
 ktap_result "gso_size 0: never charged less than the frame" $?
 
 police rate 10gbit burst 10m drop
@@ -142,8 +142,8 @@ out=$(vmtap --count 10 --proto tcp --payload $((10 * MSS)) \
 	--gso-size $MSS --lie-csum-start 60000 2>&1)
 sent=$(vmtap_total sent "$out")
 ktap_print "csum_start beyond the frame: $sent accepted, $(stat malformed) malformed"
-[ "$sent" -eq 0 ] || [ "$(stat malformed)" -eq "$sent" ] ||
-	[ "$(stat bytes)" -ge $((sent * (14 + 20 + 20 + 10 * MSS))) ]
+[ -n "$sent" ] && { [ "$sent" -eq 0 ] || [ "$(stat malformed)" -eq "$sent" ] ||
+	[ "$(stat bytes)" -ge $((sent * (14 + 20 + 20 + 10 * MSS))) ]; }
 ktap_result "csum_start beyond the frame: refused, or counted and charged in full" $?
 
 ktap_finish
