@@ -192,7 +192,7 @@ work_root()
 	rm_run || return 1
 	mkdir -p "$run/upper" "$run/work" "$ROOT"
 	if ! mount -t overlay overlay \
-		-o lowerdir="$base",upperdir="$run/upper",workdir="$run/work" \
+		-o "lowerdir=$base,upperdir=$run/upper,workdir=$run/work" \
 		"$ROOT" 2>/dev/null; then
 		echo "# no overlayfs: copying the base"
 		cp -a "$base/." "$ROOT/"
@@ -224,7 +224,7 @@ fi
 
 # ------------------------------------------------------------ build ---
 if wait "$build_pid"; then
-	ok "make deb: packages built, lintian without errors"
+	ok "make deb: packages built, lintian without errors (done after $(( $(date +%s) - start ))s)"
 	grep -E '^  [EWI]: ' "$OUT/build-deb.log" | diag
 else
 	nok "make deb: packages built, lintian without errors"
