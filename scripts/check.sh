@@ -13,6 +13,12 @@
 #                  tc against a netlink stand-in (make -C iproute2-patch
 #                  check)
 #   vmtap-selftest the test tool's own KTAP self-test
+#   deb-check      make deb, then both packages installed, checked and
+#                  purged in a Debian 12 chroot with the 6.1 and 6.12
+#                  headers, and make dkms-install there
+#                  (scripts/deb-check.sh)
+#   deb-guest      the 6.12 module DKMS built there, in a 6.12 guest
+#                  running vmpolice_basic.sh (scripts/deb-guest.sh)
 #   vmtest-*       the selftests in a QEMU guest on each kernel, one
 #                  after the other (GUESTS_PARALLEL=1: the debug guest
 #                  beside the stock ones, quicker but the TCP rate tests
@@ -95,6 +101,11 @@ step tc-check make -C iproute2-patch check
 step tools make -C selftests/tools
 step vmtap-selftest selftests/tools/vmtap selftest
 
+# The Debian packages, before the guests (the longest part).  Their
+# KTAP cases count with the selftests' below.
+step deb-check "$TOP/scripts/deb-check.sh"
+step deb-guest "$TOP/scripts/deb-guest.sh"
+
 # guest KERNEL: one vmtest in the background, its log in
 # build/logs/vmtest-KERNEL.log and "EXIT SECONDS" in .status next to it.
 guest()
@@ -150,6 +161,15 @@ host_cpu=$(awk -v b=$((busy1 - busy0)) -v s=$((steal1 - steal0)) \
 echo "$ME: $host_cpu"
 
 pass=0 fail=0 skip=0
+for name in deb-check deb-guest; do
+	log=$LOGS/$name.log
+	p=$(grep -E '^ok [0-9]+' "$log" 2>/dev/null | grep -vc '# SKIP')
+	f=$(grep -E '^not ok [0-9]+' "$log" 2>/dev/null | grep -c .)
+	s=$(grep -E '^ok [0-9]+' "$log" 2>/dev/null | grep -c '# SKIP')
+	grep -E '^(not ok|ok .*# SKIP)' "$log" 2>/dev/null | sed "s/^/    $name: /"
+	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
+	summary+=("$(printf '  %-18s %s passed, %s failed, %s skipped' "$name" "$p" "$f" "$s")")
+done
 for k in $KERNELS; do
 	name=vmtest-$k
 	log=$LOGS/$name.log
