@@ -11,7 +11,8 @@
 # the action's and the qdisc's aliases), the stock tc loads the plugins,
 # man finds tc-vmpolice(8), the tc package pins the chroot's iproute2;
 # that apt-get purge removes every file the packages and their
-# dependencies brought; and that "make dkms-install" works there too.
+# dependencies brought; and that "make dkms-install" works in a second
+# chroot on the same base (while the packages build).
 # The DKMS-built 6.12 module is kept in build/deb-check/ for
 # scripts/deb-guest.sh, which boots it in a guest.
 #
@@ -75,6 +76,7 @@ skip_rest()
 }
 finish()
 {
+	[ -n "${dkms_install_pid:-}" ] && wait "$dkms_install_pid"
 	[ "$n" = "$NTESTS" ] || { echo "# $ME: ran $n of $NTESTS tests"; failed=1; }
 	echo "# $ME: $(( $(date +%s) - start ))s"
 	exit "$failed"
@@ -99,7 +101,10 @@ k61=$(krel 6.1 2>/dev/null) k612=$(krel 6.12 2>/dev/null)
 # changes)
 base=$DC/base-r2-$k61-$k612
 run=$DC/run
-ROOT=$run/root
+# two chroots on the same base: pkg for the packages, src for make
+# dkms-install (which runs while the packages build)
+ROOT=$run/pkg/root
+SRCROOT=$run/src/root
 
 # inch CMD: run a shell command in the chroot, as root with a clean
 # environment.
@@ -185,19 +190,31 @@ rm_run()
 	rm -rf --one-file-system "$run"
 }
 
-# work_root: $ROOT as an overlay on $base (a copy when overlayfs is not
-# available).
-work_root()
+# overlay DIR: $base as an overlay at DIR/root (a copy when overlayfs is
+# not available), with /proc, /dev and apt's archives.
+overlay()
 {
-	rm_run || return 1
-	mkdir -p "$run/upper" "$run/work" "$ROOT"
+	local d=$1
+
+	mkdir -p "$d/upper" "$d/work" "$d/root"
 	if ! mount -t overlay overlay \
-		-o "lowerdir=$base,upperdir=$run/upper,workdir=$run/work" \
-		"$ROOT" 2>/dev/null; then
+		-o "lowerdir=$base,upperdir=$d/upper,workdir=$d/work" \
+		"$d/root" 2>/dev/null; then
 		echo "# no overlayfs: copying the base"
-		cp -a "$base/." "$ROOT/"
+		cp -a "$base/." "$d/root/"
 	fi
-	mounts
+	ROOT=$d/root mounts
+}
+
+cleanup()
+{
+	local d
+
+	for d in pkg src; do
+		ROOT=$run/$d/root umounts
+		umount "$run/$d/root" 2>/dev/null
+	done
+	rm_run
 }
 
 why=
@@ -222,6 +239,27 @@ if [ -z "$why" ] && [ ! -d "$base" ]; then
 	base_log+=$'\n'"base chroot made in $(( $(date +%s) - t0 ))s"
 fi
 
+# The chroots, and make dkms-install in one of them while make deb runs
+# (it installs dkms first, before the other chroot's apt-get runs: they
+# share the archives and their lock).
+chroot_ok=
+dkms_install_pid=
+if [ -z "$why" ]; then
+	trap cleanup EXIT
+	if rm_run && overlay "$run/pkg" && overlay "$run/src"; then
+		chroot_ok=1
+		mkdir -p "$SRCROOT/root/vmpolice"
+		(cd "$TOP" && git ls-files -z -co --exclude-standard -- Kbuild Makefile dkms.conf LICENSE kmod |
+			rsync -a --from0 --files-from=- ./ "$SRCROOT/root/vmpolice/")
+		if ROOT=$SRCROOT inch "apt-get install $APT_OPTS --no-install-recommends dkms" \
+			> "$OUT/dkms-install.log" 2>&1; then
+			ROOT=$SRCROOT inch "cd /root/vmpolice && make dkms-install KERNELRELEASE=$k61" \
+				>> "$OUT/dkms-install.log" 2>&1 &
+			dkms_install_pid=$!
+		fi
+	fi
+fi
+
 # ------------------------------------------------------------ build ---
 if wait "$build_pid"; then
 	ok "make deb: packages built, lintian without errors (done after $(( $(date +%s) - start ))s)"
@@ -241,14 +279,13 @@ if [ -n "$why" ]; then
 	skip_rest "no chroot: $why"
 	finish
 fi
-if work_root; then
+if [ -n "$chroot_ok" ]; then
 	ok "Debian 12 chroot with linux-headers-$k61 and -$k612"
 else
 	nok "Debian 12 chroot with linux-headers-$k61 and -$k612"
 	skip_rest "no chroot"
 	finish
 fi
-trap 'umounts; umount "$ROOT" 2>/dev/null; rm_run' EXIT
 
 # Everything but apt/dpkg state, caches, logs and virtual filesystems.
 file_list()
@@ -422,23 +459,23 @@ else
 fi
 
 # ---------------------------------------------------- make dkms-install ---
-# After the purge: it installs the same module name and version.  It
-# builds for one kernel (KERNELRELEASE); dkms itself from apt.
-rm -rf "$ROOT/root/vmpolice"
-mkdir -p "$ROOT/root/vmpolice"
-(cd "$TOP" && git ls-files -z -co --exclude-standard -- Kbuild Makefile dkms.conf LICENSE kmod |
-	rsync -a --from0 --files-from=- ./ "$ROOT/root/vmpolice/")
-if inch "apt-get install $APT_OPTS --no-install-recommends dkms &&
-	cd /root/vmpolice && make dkms-install KERNELRELEASE=$k61" \
-	> "$OUT/dkms-install.log" 2>&1 &&
-   inch "dkms status" | grep -qx "vmpolice/$version, $k61, x86_64: installed" &&
-   vm=$(inch "modinfo -F vermagic $(ko_of "$k61")") &&
+# In its own chroot (dkms from apt, the tree's Kbuild, Makefile,
+# dkms.conf and kmod/), for one kernel (KERNELRELEASE).
+rc=1
+if [ -n "$dkms_install_pid" ]; then
+	wait "$dkms_install_pid"
+	rc=$?
+	dkms_install_pid=
+fi
+if [ "$rc" = 0 ] &&
+   ROOT=$SRCROOT inch "dkms status" | grep -qx "vmpolice/$version, $k61, x86_64: installed" &&
+   vm=$(ROOT=$SRCROOT inch "modinfo -F vermagic $(ROOT=$SRCROOT ko_of "$k61")") &&
    [ "${vm%% *}" = "$k61" ]; then
 	ok "make dkms-install KERNELRELEASE=$k61: installed, vermagic $k61"
 else
 	nok "make dkms-install KERNELRELEASE=$k61: installed, vermagic $k61"
 	tail -n 20 "$OUT/dkms-install.log" | diag
-	inch "dkms status" 2>&1 | diag
+	ROOT=$SRCROOT inch "dkms status" 2>&1 | diag
 fi
 
 finish
