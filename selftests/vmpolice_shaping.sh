@@ -896,7 +896,10 @@ ip -n "$HNS" tuntap add dev vnet2 mode tap multi_queue vnet_hdr
 ip -n "$HNS" addr add 10.6.0.1/24 dev vnet2
 ip -n "$HNS" link set vnet2 up
 $TC -n "$HNS" qdisc add dev vnet2 ingress
-$TC -n "$HNS" actions add action vmpolice rate 100kbit burst 2k latency 2s \
+# (10kbit and 10s: what is held waits seconds, longer than the reads
+# before the delete take on the debug kernel; with 100kbit and 2s all
+# had left by then once)
+$TC -n "$HNS" actions add action vmpolice rate 10kbit burst 2k latency 10s \
 	drop index 4
 $TC -n "$HNS" filter add dev vnet2 parent ffff: protocol ip matchall \
 	action vmpolice index 4
