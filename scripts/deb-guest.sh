@@ -71,11 +71,11 @@ mod_unload vmpolice >/dev/null 2>&1
 check "modprobe vmpolice" mod_load vmpolice
 file=\$(modinfo -n vmpolice)
 have=\$(sha256sum "\$file" | cut -d' ' -f1)
-ktap_print "modprobe's vmpolice: \$file" "sha256 \$have" \
+ktap_print "modprobe's vmpolice: \$file" "sha256 \$have" \\
 	"srcversion \$(cat /sys/module/vmpolice/srcversion 2>&1)"
-check "\$file is the DKMS-built module (sha256 $sum)" \
+check "\$file is the DKMS-built module (sha256 $sum)" \\
 	test "\$have" = "$sum"
-check "the loaded module's srcversion is the file's" \
+check "the loaded module's srcversion is the file's" \\
 	test "\$(cat /sys/module/vmpolice/srcversion)" = "\$(modinfo -F srcversion "\$file")"
 mod_unload vmpolice >/dev/null 2>&1
 ktap_finish
