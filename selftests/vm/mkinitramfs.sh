@@ -158,28 +158,35 @@ for so in m_vmpolice.so q_vmpolice.so; do
 		missing "$TC_BUILD/$so not built (make -C iproute2-patch)"
 	fi
 done
+# patched_tc SRC NAME: a patched tc as /opt/vmpolice/bin/NAME.  tc
+# prefers a plugin in its TC_LIB_DIR to its own module: with ours there
+# a patched tc ran the plugins' code, not the patch's (and 7.1.0 crashes
+# in plugins built for 6.1's module interface).  So it runs behind a
+# wrapper with a TC_LIB_DIR of its own, holding only the netem tables.
+patched_tc()
+{
+	local lib=/opt/vmpolice/lib/$2 dist
+
+	copy_bin "$1" "/opt/vmpolice/libexec/$2"
+	mkdir -p "$root$lib"
+	for dist in "$root$tclib"/*.dist; do
+		[ -e "$dist" ] || continue
+		ln -s "$tclib/${dist##*/}" "$root$lib/"
+	done
+	printf '#!/bin/sh\nTC_LIB_DIR=%s exec /opt/vmpolice/libexec/%s "$@"\n' \
+		"$lib" "$2" > "$root/opt/vmpolice/bin/$2"
+	chmod 755 "$root/opt/vmpolice/bin/$2"
+}
+
 if [ -x "$TC_BUILD/tc" ]; then
-	copy_bin "$TC_BUILD/tc" /opt/vmpolice/bin/tc
+	patched_tc "$TC_BUILD/tc" tc
 else
 	missing "$TC_BUILD/tc not built (make -C iproute2-patch)"
 fi
 # Upstream iproute2 7.1.0 with the series: only where its tarball is
-# (make -C iproute2-patch builds it then).  tc prefers a plugin in its
-# TC_LIB_DIR to its own module, and ours there are built for 6.1's
-# module interface (7.1.0 crashes in them): it runs with a TC_LIB_DIR
-# of its own, holding only the netem tables.
+# (make -C iproute2-patch builds it then).
 if [ -x "$TC_BUILD/tc-7.1" ]; then
-	copy_bin "$TC_BUILD/tc-7.1" /opt/vmpolice/libexec/tc-7.1
-	mkdir -p "$root/opt/vmpolice/lib/tc-7.1"
-	for dist in "$root$tclib"/*.dist; do
-		[ -e "$dist" ] || continue
-		ln -s "$tclib/${dist##*/}" "$root/opt/vmpolice/lib/tc-7.1/"
-	done
-	cat > "$root/opt/vmpolice/bin/tc-7.1" <<-'EOF'
-	#!/bin/sh
-	TC_LIB_DIR=/opt/vmpolice/lib/tc-7.1 exec /opt/vmpolice/libexec/tc-7.1 "$@"
-	EOF
-	chmod 755 "$root/opt/vmpolice/bin/tc-7.1"
+	patched_tc "$TC_BUILD/tc-7.1" tc-7.1
 else
 	say "no $TC_BUILD/tc-7.1 (no iproute2 7.1.0 tarball): two tc variants"
 fi
