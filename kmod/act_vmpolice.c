@@ -29,6 +29,7 @@
 struct tcf_vmpolice {
 	struct tc_action	common;
 	struct vmp_policer	*pol;
+	bool			bound_egress;	/* in a filter at egress once */
 };
 
 #define to_vmpolice(a) ((struct tcf_vmpolice *)(a))
@@ -66,8 +67,13 @@ static int tcf_vmpolice_act(struct sk_buff *skb, const struct tc_action *a,
 
 	prm = rcu_dereference_bh(v->pol->params);
 	flags = exceed == TC_ACT_SHOT ? VMP_MAY_CUT : 0;
-	/* held packets go back into the receive path: ingress only */
-	if (unlikely(prm->latency_ns) && skb_at_tc_ingress(skb))
+	/*
+	 * Held packets go back into the receive path: ingress only, and not
+	 * on a device with a generic XDP program, which the receive path
+	 * runs before tc and so would run on them a second time.
+	 */
+	if (unlikely(prm->latency_ns) && skb_at_tc_ingress(skb) &&
+	    !rcu_access_pointer(skb->dev->xdp_prog))
 		flags |= VMP_MAY_HOLD;
 	queue = vmp_act_queue(skb);
 	switch (vmp_police(v->pol, prm, skb, queue, flags, &release)) {
@@ -85,8 +91,13 @@ static int tcf_vmpolice_act(struct sk_buff *skb, const struct tc_action *a,
 	case VMP_EXCEED:
 		goto exceed;
 	}
-	if (likely(!release))
-		return prm->conform;
+	if (likely(!release)) {
+		if (likely(!(flags & VMP_MAY_HOLD)) ||
+		    !vmp_hold_busy(v->pol, queue))
+			return prm->conform;
+		/* due now, but not before what its queue holds */
+		release = ktime_get_ns();
+	}
 	if (likely(!vmp_hold_skb(v->pol, prm, queue, skb, release)))
 		return TC_ACT_CONSUMED;
 	/* over the cap on held bytes: it exceeds, its tokens stay spent */
@@ -137,6 +148,8 @@ static bool vmp_act_holds(struct tcf_vmpolice *v)
 
 #define VMP_EGRESS_MSG \
 	"latency holds packets at ingress only: at egress use the vmpolice qdisc"
+#define VMP_EGRESS_BOUND_MSG \
+	"latency holds packets at ingress only, and this action was bound in an egress filter: at egress use the vmpolice qdisc"
 
 static int tcf_vmpolice_init(struct net *net, struct nlattr *nla,
 			     struct nlattr *est, struct tc_action **a,
@@ -172,12 +185,14 @@ static int tcf_vmpolice_init(struct net *net, struct nlattr *nla,
 	if (err < 0)
 		return err;
 	if (err && bind) {
-		if (vmp_act_holds(to_vmpolice(*a)) &&
-		    !vmp_tp_maybe_ingress(tp)) {
+		if (vmp_tp_maybe_ingress(tp))
+			return ACT_P_BOUND;
+		if (vmp_act_holds(to_vmpolice(*a))) {
 			tcf_idr_release(*a, bind);
 			NL_SET_ERR_MSG_MOD(extack, VMP_EGRESS_MSG);
 			return -EOPNOTSUPP;
 		}
+		to_vmpolice(*a)->bound_egress = true;
 		return ACT_P_BOUND;
 	}
 	if (!err) {
@@ -209,12 +224,22 @@ static int tcf_vmpolice_init(struct net *net, struct nlattr *nla,
 	err = vmp_params_parse(tb, true, &prm, extack);
 	if (err)
 		goto put_chain;
-	if (prm->latency_ns && !vmp_tp_maybe_ingress(tp)) {
+	/*
+	 * A change (no filter to tell where it runs) is refused as well once
+	 * the action was bound in an egress filter.
+	 */
+	if (prm->latency_ns &&
+	    (!vmp_tp_maybe_ingress(tp) || v->bound_egress)) {
 		kfree(prm);
-		NL_SET_ERR_MSG_MOD(extack, VMP_EGRESS_MSG);
+		if (v->bound_egress)
+			NL_SET_ERR_MSG_MOD(extack, VMP_EGRESS_BOUND_MSG);
+		else
+			NL_SET_ERR_MSG_MOD(extack, VMP_EGRESS_MSG);
 		err = -EOPNOTSUPP;
 		goto put_chain;
 	}
+	if (bind && !vmp_tp_maybe_ingress(tp))
+		v->bound_egress = true;
 
 	latency = prm->latency_ns;
 	spin_lock_bh(&v->tcf_lock);
@@ -223,10 +248,12 @@ static int tcf_vmpolice_init(struct net *net, struct nlattr *nla,
 	spin_unlock_bh(&v->tcf_lock);
 	/*
 	 * What is held was admitted within the old budget: a shorter one
-	 * drops what would now wait too long (counted as flushed).
+	 * drops what would now wait too long (counted as flushed), and the
+	 * buckets give back the time reserved for it.
 	 */
-	if (ret != ACT_P_CREATED)
-		vmp_hold_flush(v->pol, NULL, ktime_get_ns() + latency);
+	if (ret != ACT_P_CREATED &&
+	    vmp_hold_flush(v->pol, NULL, ktime_get_ns() + latency))
+		vmp_policer_unreserve(v->pol, true);
 
 	if (goto_ch)
 		tcf_chain_put_by_act(goto_ch);

@@ -246,7 +246,10 @@ static void vmp_sch_reset(struct Qdisc *sch)
 	unsigned int bytes;
 
 	qdisc_watchdog_cancel(&q->watchdog);
-	vmp_sch_flush(sch, 0, &bytes);
+	/* a leaf's siblings may still hold, within the latency */
+	if (vmp_sch_flush(sch, 0, &bytes))
+		vmp_policer_unreserve(q->pol,
+				      q->leaf && vmp_policer_holds(q->pol));
 	if (q->child)
 		qdisc_reset(q->child);
 }
@@ -287,28 +290,32 @@ static int vmp_sch_parse(struct nlattr *opt, struct vmp_params **prm,
 
 static struct Qdisc *vmp_mq_leaf(struct Qdisc *sch, unsigned long cl);
 
-/* Each leaf drops, under its own lock, what is held past @deadline. */
-static void vmp_mq_flush(struct Qdisc *sch, u64 deadline)
+/*
+ * Each leaf drops, under its own lock, what is held past @deadline.
+ * Returns how many packets were dropped.
+ */
+static unsigned int vmp_mq_flush(struct Qdisc *sch, u64 deadline)
 {
 	struct net_device *dev = qdisc_dev(sch);
+	unsigned int i, bytes, n = 0;
 	struct Qdisc *leaf;
-	unsigned int i, bytes;
 
 	for (i = 0; i < dev->num_tx_queues; i++) {
 		leaf = vmp_mq_leaf(sch, i + 1);
 		if (!leaf)
 			continue;
 		spin_lock_bh(qdisc_lock(leaf));
-		vmp_sch_flush(leaf, deadline, &bytes);
+		n += vmp_sch_flush(leaf, deadline, &bytes);
 		spin_unlock_bh(qdisc_lock(leaf));
 	}
+	return n;
 }
 
 static int vmp_sch_change(struct Qdisc *sch, struct nlattr *opt,
 			  struct netlink_ext_ack *extack)
 {
 	struct vmp_sched *q = qdisc_priv(sch);
-	unsigned int n, bytes;
+	unsigned int n = 0, bytes;
 	struct vmp_params *prm;
 	u64 deadline;
 	int err;
@@ -319,14 +326,19 @@ static int vmp_sch_change(struct Qdisc *sch, struct nlattr *opt,
 	deadline = ktime_get_ns() + prm->latency_ns;
 	sch_tree_lock(sch);
 	vmp_policer_apply(q->pol, prm);
-	/* a shorter latency drops what would now wait too long */
+	/*
+	 * a shorter latency drops what would now wait too long, and the
+	 * buckets give back the time reserved for it
+	 */
 	if (!q->mq) {
 		n = vmp_sch_flush(sch, deadline, &bytes);
 		qdisc_tree_reduce_backlog(sch, n, bytes);
 	}
 	sch_tree_unlock(sch);
 	if (q->mq)
-		vmp_mq_flush(sch, deadline);
+		n = vmp_mq_flush(sch, deadline);
+	if (n)
+		vmp_policer_unreserve(q->pol, true);
 	return 0;
 }
 

@@ -294,6 +294,24 @@ static inline u64 vmp_hold_cap(u64 rate, u64 latency, u32 queues, u32 train)
 }
 
 /*
+ * Held packets were dropped before they left: give back what the bucket
+ * reserved for them beyond @limit (ns), so that the traffic after them
+ * is not charged for packets that never left.  The caller puts @limit
+ * past the reservations of every packet still held (they conform within
+ * the latency).  Only lowers tat: a tat in the past reads as a full
+ * bucket, so this never credits more than the burst.
+ */
+static inline void vmp_bucket_clamp(struct vmp_bucket *b, u64 limit)
+{
+	s64 old = atomic64_read(&b->tat);
+
+	do {
+		if ((s64)((u64)old - limit) <= 0)
+			return;
+	} while (!atomic64_try_cmpxchg(&b->tat, &old, (s64)limit));
+}
+
+/*
  * Give back the cost of frames that were taken from @b but then refused
  * by another bucket.  The refund can leave tat in the past, which reads
  * the same as a full bucket: it never credits more than the burst.

@@ -460,6 +460,50 @@ void vmp_policer_apply(struct vmp_policer *p, struct vmp_params *newp)
 		kfree_rcu((struct vmp_params *)old, rcu);
 }
 
+/*
+ * Held packets of @p were dropped (a shorter latency, a device that went,
+ * a qdisc reset): each bucket gives back what it reserved past its burst
+ * beyond the point where every packet still held conforms: the current
+ * latency from now when @some_held (a packet is held at most that long),
+ * now when none is.  Without this the dropped packets' time delayed or
+ * dropped the traffic after them, for up to the old latency.  Any context.
+ */
+void vmp_policer_unreserve(struct vmp_policer *p, bool some_held)
+{
+	const struct vmp_params *prm;
+	u64 limit = ktime_get_ns();
+	u32 i;
+
+	rcu_read_lock();
+	prm = rcu_dereference(p->params);
+	if (prm) {
+		if (some_held)
+			limit += prm->latency_ns;
+		vmp_bucket_clamp(&p->rate, limit + prm->burst_ns);
+		vmp_bucket_clamp(&p->peak, limit + prm->peak_burst_ns);
+		vmp_bucket_clamp(&p->pkt, limit + prm->pkt_burst_ns);
+		for (i = 0; i < VMPOLICE_MAX_QUEUES; i++)
+			vmp_bucket_clamp(&p->queues[i].bucket,
+					 limit + prm->queue_burst_ns);
+	}
+	rcu_read_unlock();
+}
+
+/* Some queue of @p holds packets now (held = released + flushed + backlog). */
+bool vmp_policer_holds(struct vmp_policer *p)
+{
+	struct vmp_queue *q;
+	u32 i;
+
+	for (i = 0; i < VMPOLICE_MAX_QUEUES; i++) {
+		q = &p->queues[i];
+		if (atomic64_read(&q->held) != atomic64_read(&q->released) +
+					       atomic64_read(&q->flushed))
+			return true;
+	}
+	return false;
+}
+
 /* MAC header bytes in front of skb->data: mac_len at ingress, 0 at egress. */
 static u32 vmp_mac_bytes(const struct sk_buff *skb)
 {

@@ -101,6 +101,8 @@ void vmp_policer_put(struct vmp_policer *p);
 int vmp_params_parse(struct nlattr **tb, bool action,
 		     struct vmp_params **newp, struct netlink_ext_ack *extack);
 void vmp_policer_apply(struct vmp_policer *p, struct vmp_params *newp);
+void vmp_policer_unreserve(struct vmp_policer *p, bool some_held);
+bool vmp_policer_holds(struct vmp_policer *p);
 
 /* What the caller of vmp_police() can do with a packet. */
 #define VMP_MAY_CUT	BIT(0)	/* drop a GSO packet's tail: exceed drops */
@@ -124,10 +126,11 @@ void vmp_count_refused(struct vmp_policer *p, u32 queue,
 		       const struct sk_buff *skb);
 
 /* The action's hold queues (vmpolice_hold.c). */
+bool vmp_hold_busy(struct vmp_policer *p, u32 queue);
 int vmp_hold_skb(struct vmp_policer *p, const struct vmp_params *prm,
 		 u32 queue, struct sk_buff *skb, u64 release);
-void vmp_hold_flush(struct vmp_policer *p, const struct net_device *dev,
-		    u64 deadline);
+unsigned int vmp_hold_flush(struct vmp_policer *p,
+			    const struct net_device *dev, u64 deadline);
 void vmp_hold_register(struct vmp_policer *p);
 void vmp_hold_unregister(struct vmp_policer *p);
 void vmp_hold_free(struct vmp_queue *q);

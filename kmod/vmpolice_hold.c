@@ -187,6 +187,18 @@ static u64 vmp_hold_rate(const struct vmp_params *prm, u32 queues)
 }
 
 /*
+ * @queue holds packets: one that conforms at once must wait behind them,
+ * as release order is arrival order within a queue (after a change to a
+ * higher rate or a shorter latency it would overtake them otherwise).
+ */
+bool vmp_hold_busy(struct vmp_policer *p, u32 queue)
+{
+	struct vmp_hold *h = READ_ONCE(vmp_policer_queue(p, queue)->hold);
+
+	return h && !skb_queue_empty_lockless(&h->skbs);
+}
+
+/*
  * Keep @skb, arrived on @queue of its device, until @release (ns).  On
  * success the packet is ours and the caller returns TC_ACT_CONSUMED.
  * Fails with -ENOBUFS when the policer already holds its cap of bytes,
@@ -246,14 +258,15 @@ refuse:
 /*
  * Drop held packets of @p: all of them (@dev NULL, @deadline 0), those
  * on @dev, or those due after @deadline (ns).  Counted as flushed.
- * Any context but hardirq.
+ * Returns how many were dropped.  Any context but hardirq.
  */
-void vmp_hold_flush(struct vmp_policer *p, const struct net_device *dev,
-		    u64 deadline)
+unsigned int vmp_hold_flush(struct vmp_policer *p,
+			    const struct net_device *dev, u64 deadline)
 {
 	struct sk_buff *skb, *tmp;
 	struct sk_buff_head drop;
 	struct vmp_hold *h;
+	unsigned int n = 0;
 	u32 i;
 
 	__skb_queue_head_init(&drop);
@@ -279,7 +292,9 @@ void vmp_hold_flush(struct vmp_policer *p, const struct net_device *dev,
 	while ((skb = __skb_dequeue(&drop))) {
 		dev_put(skb->dev);
 		kfree_skb_reason(skb, SKB_DROP_REASON_QDISC_DROP);
+		n++;
 	}
+	return n;
 }
 
 /*
@@ -345,8 +360,9 @@ static int vmp_hold_netdev_event(struct notifier_block *nb,
 	/* a policer leaves the list before it is destroyed: see above */
 	spin_lock_bh(&vmp_hold_list_lock);
 	list_for_each_entry(p, &vmp_hold_list, hold_node)
-		if (atomic_read(&p->hold_queues))
-			vmp_hold_flush(p, dev, 0);
+		/* packets on other devices stay held, within the latency */
+		if (atomic_read(&p->hold_queues) && vmp_hold_flush(p, dev, 0))
+			vmp_policer_unreserve(p, true);
 	spin_unlock_bh(&vmp_hold_list_lock);
 	return NOTIFY_DONE;
 }

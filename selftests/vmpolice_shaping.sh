@@ -104,10 +104,10 @@ fi
 tc_used() { if [ -n "$DEBUG" ]; then tc_variants | head -n 1; else tc_variants; fi; }
 NTC=$(tc_used | wc -l)
 # options 2, TCP 3 per run, latency 0 2, ECN 2, UDP 3, send buffer 3,
-# refusals 9 per tc and 1, qdisc 3, teardown 24 (action 6, the qdisc's
-# single form 7, multiqueue form 5, qdisc deleted 3, namespace 2,
+# refusals 9 per tc and 1, qdisc 3, teardown 31 (action 9, the qdisc's
+# single form 9, multiqueue form 7, qdisc deleted 3, namespace 2,
 # module 1)
-PLAN_FIXED=40
+PLAN_FIXED=47
 ktap_plan $((PLAN_FIXED + 3 * ($(wc -w <<< "$TCP_MBITS") + ${VMTAP_TCP:-0}) + 9 * NTC))
 
 mod_load vmpolice || ktap_skip_all "cannot load vmpolice"
@@ -874,6 +874,50 @@ ktap_print "at rest: $(hold_str "$(jq -c .totals <<< "$j")")"
 [ "$(ident_of "$j" .totals '.queues[]?')" = true ] &&
 	[ "$(jq -r .totals.flushed <<< "$j")" -gt 0 ]
 ktap_result "action at rest after the change: held = released + flushed + backlog (totals and each queue)" $?
+# what was flushed never left: the buckets gave its time back, so
+# traffic at a quarter of the rate passes (it was all exceeded while the
+# flushed packets' reservations, up to 2 s, stayed)
+read -r ex0 <<< "$(tot "$j" exceeded)"
+rx0=$(rx_bytes "$NSR_PID" r1)
+"$VMTAP" inject --dev vnet1 --netns "$HNS" --queues 2 --queue 0 --count 3 \
+	--rate 3 --proto udp --src 10.8.0.2 --dst 10.9.0.2 --dport 9 \
+	--payload 1000 >/dev/null 2>&1
+sleep 0.2
+rx1=$(rx_bytes "$NSR_PID" r1)
+read -r ex1 <<< "$(tot "$(vmp "$HNS" 3)" exceeded)"
+ktap_print "after the flush, 3 frames at a quarter of the rate: exceeded" \
+	"+$((ex1 - ex0)), receiver +$((rx1 - rx0)) bytes"
+[ $((ex1 - ex0)) -eq 0 ] && [ $((rx1 - rx0)) -ge $((3 * 1042)) ]
+ktap_result "action: traffic under the rate passes right after a change flushed what was held" $?
+
+# release order is arrival order within a queue: after a rate increase
+# a packet that conforms at once waits behind what its queue holds
+police_tap 3 rate 20kbit burst 2k latency 10s drop
+"$VMTAP" inject --dev vnet1 --netns "$HNS" --queues 2 --queue 0 --count 30 \
+	--rate 200 --proto udp --src 10.8.0.2 --dst 10.9.0.2 --dport 9 \
+	--payload 1000 >/dev/null 2>&1
+$TC -n "$HNS" actions change action vmpolice rate 1gbit burst 2k \
+	latency 10s drop index 3
+read -r h0 bl0 <<< "$(tot "$(vmp "$HNS" 3)" held backlog)"
+"$VMTAP" inject --dev vnet1 --netns "$HNS" --queues 2 --queue 0 --count 1 \
+	--proto udp --src 10.8.0.2 --dst 10.9.0.2 --dport 10 \
+	--payload 1000 >/dev/null 2>&1
+read -r h1 bl1 <<< "$(tot "$(vmp "$HNS" 3)" held backlog)"
+ktap_print "queue 0 held $bl0 older packets; the new one: held +$((h1 - h0))," \
+	"backlog after it $bl1"
+[ "$bl0" -gt 0 ] && [ $((h1 - h0)) -eq 1 ]
+ktap_result "action: a packet that conforms at once waits behind what its queue holds" $?
+
+# an action bound at egress takes no latency, by a change either
+$TC -n "$HNS" qdisc add dev vnet1 clsact 2>/dev/null
+$TC -n "$HNS" filter add dev vnet1 egress pref 1 protocol ip matchall \
+	action vmpolice rate 1mbit burst 10k drop index 7
+check_fail "an action bound at egress refuses a change to a latency" \
+	"bound in an egress filter" \
+	$TC -n "$HNS" actions change action vmpolice rate 1mbit burst 10k \
+	latency 5ms drop index 7
+$TC -n "$HNS" filter del dev vnet1 egress
+action_del "$HNS" 7
 
 # action deleted with its filter: what it held is dropped, not sent
 police_tap 3 rate 100kbit burst 2k latency 2s drop
@@ -959,6 +1003,26 @@ qd_backlog_ok()
 		<<< "$1" >/dev/null
 }
 
+# qd_after DEV DST DESC: what was flushed never left, so the buckets gave
+# its time back: 2 frames at a quarter of the rate are neither refused
+# nor held (with the reservations of up to 10 s left behind, they were)
+qd_after()
+{
+	local j0 j1
+
+	j0=$(qd "$1")
+	"$VMTAP" send --netns "$NQ1" --dst "$2" --dport 9 --payload 1000 \
+		--count 2 --rate 1 >/dev/null 2>&1
+	sleep 0.2
+	j1=$(qd "$1")
+	ktap_print "2 frames at a quarter of the rate: exceeded +$(($(jq .xstats.exceeded <<< "$j1") - $(jq .xstats.exceeded <<< "$j0")))," \
+		"held +$(($(jq .xstats.held <<< "$j1") - $(jq .xstats.held <<< "$j0")))"
+	jq -e -n --argjson a "$j0" --argjson b "$j1" \
+		'$b.xstats.exceeded == $a.xstats.exceeded and
+		 $b.xstats.held == $a.xstats.held' >/dev/null
+	ktap_result "$3" $?
+}
+
 # qd_forms DEV DST FORM: the counters of holding while packets are held,
 # after a change to a shorter latency and after a reset (link down)
 qd_forms()
@@ -987,6 +1051,7 @@ qd_forms()
 		[ "$(jq -r .xstats.backlog <<< "$j")" -eq 0 ] &&
 		[ "$(ident_of "$j" .xstats "$q")" = true ]
 	ktap_result "$form qdisc: shorter latency flushed what would wait longer; held = released + flushed + backlog" $?
+	qd_after "$dev" "$dst" "$form qdisc: traffic under the rate passes right after a change flushed what was held"
 
 	qd_hold "$dev" "$dst"
 	bl0=$(qd "$dev" | jq -r .xstats.backlog)
@@ -1002,6 +1067,7 @@ qd_forms()
 		[ "$(ident_of "$j" .xstats "$q")" = true ]
 	ktap_result "$form qdisc: reset flushed what it held, backlog 0, held = released + flushed + backlog" $?
 	ip -n "$NQ1" link set "$dev" up
+	qd_after "$dev" "$dst" "$form qdisc: traffic under the rate passes right after a reset dropped what was held"
 	[ "$form" = single ] || return 0
 
 	# a child that refuses what comes due: held packets it refuses are

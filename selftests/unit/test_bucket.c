@@ -292,6 +292,44 @@ static void test_bucket_refund(void)
 	result(ok, "refund returns exactly the frames another bucket refused");
 }
 
+/*
+ * A flush gives back what was reserved past the limit: the frames after
+ * it conform as if the flushed ones had never come, and nothing else
+ * changes (a tat at or below the limit stays; a tat in the past, a full
+ * bucket, stays full).
+ */
+static void test_bucket_clamp(void)
+{
+	struct vmp_bucket b;
+	struct vmp_train t;
+	struct vmp_cost c;
+	struct vmp_rate r;
+	u64 now = NSEC_PER_SEC, base, slack = 10 * NSEC_PER_SEC;
+	bool ok = true;
+	s64 tau;
+
+	vmp_rate_init(&r, 2500);		/* 20 kbit/s */
+	tau = vmp_rate_ns(&r, 2048);
+	vmp_train_single(&t, 1042);
+	vmp_cost_bytes(&c, &r, &plain, &t);
+	vmp_bucket_reset(&b, now);
+	/* 24 frames held within 10 s of slack: ~10 s reserved past tau */
+	for (int i = 0; i < 24; i++)
+		ok &= vmp_bucket_take(&b, tau, slack, &c, 1, now, &base) == 1;
+	ok &= !vmp_bucket_take(&b, tau, 0, &c, 1, now, &base);
+	/* all flushed: at most the burst is spent, a frame waits its cost */
+	vmp_bucket_clamp(&b, now + tau);
+	ok &= atomic64_read(&b.tat) == (s64)(now + tau);
+	ok &= vmp_bucket_take(&b, tau, 0, &c, 1, now + c.last, &base) == 1;
+	/* below the limit: unchanged; in the past: unchanged */
+	vmp_bucket_clamp(&b, now + 100 * tau);
+	ok &= atomic64_read(&b.tat) == (s64)(now + tau + c.last);
+	vmp_bucket_reset(&b, now - NSEC_PER_SEC);
+	vmp_bucket_clamp(&b, now + tau);
+	ok &= atomic64_read(&b.tat) == (s64)(now - NSEC_PER_SEC);
+	result(ok, "clamp after a flush gives back what was reserved past the limit, nothing more");
+}
+
 static void test_bucket_wrap_and_idle(void)
 {
 	struct vmp_bucket b1, b2;
@@ -1044,7 +1082,7 @@ static void test_hold_cap(void)
 
 int main(void)
 {
-	printf("TAP version 13\n1..26\n");
+	printf("TAP version 13\n1..27\n");
 	test_rate_precision();
 	test_frame_len();
 	test_train_tcp4();
@@ -1056,6 +1094,7 @@ int main(void)
 	test_bucket_gso_partial();
 	test_bucket_pps();
 	test_bucket_refund();
+	test_bucket_clamp();
 	test_bucket_wrap_and_idle();
 	test_rescale();
 	test_bucket_concurrent();
