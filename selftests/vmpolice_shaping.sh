@@ -78,14 +78,15 @@ if gzip -dc /proc/config.gz 2>/dev/null | grep -q '^CONFIG_KASAN=y'; then
 	# far less than the 2594 bytes a TSO packet needs beyond the
 	# burst: such a policer drops what TCP sends however well it
 	# holds (Documentation/vmpolice.rst).  The TCP runs take 100ms
-	# instead, 12.5-25 KB as 5ms is at 20-40 Mbit/s.  No vmtap TCP,
-	# and the refusals (tc's parsing, the kernel's messages) with one
-	# tc.
+	# instead, 12.5-25 KB as 5ms is at 20-40 Mbit/s.  vmtap's TCP at
+	# 1 Mbit/s too; the refusals (tc's parsing, the kernel's messages)
+	# with one tc.
 	DEBUG=1
 	TCP_MBITS="1"	# at 2, 1.17 Mbit/s with 100ms, tbf 2.09 (one run)
 	MID=2		# latency 0, ECN, UDP, send buffer, qdisc
 	REF_MBITS=
-	VMTAP_TCP=
+	VMTAP_TCP=1
+	VMTAP_MBIT=1
 	TCP_SECS=10
 	TCP_LAT=100ms
 	TCP_LAT_NS=100000000
@@ -95,6 +96,7 @@ else
 	MID=32		# and vmtap TCP
 	REF_MBITS="131"	# judged against tbf's rate when tbf misses it
 	VMTAP_TCP=1
+	VMTAP_MBIT=$MID
 	TCP_SECS=5
 	TCP_LAT=$LAT
 	TCP_LAT_NS=$LAT_NS
@@ -479,8 +481,8 @@ for m in $TCP_MBITS; do
 	tcp_case iperf3 "$m"
 done
 if [ -n "$VMTAP_TCP" ]; then
-	section "vmtap TCP at ${MID}mbit"
-	tcp_case vmtap "$MID"
+	section "vmtap TCP at ${VMTAP_MBIT}mbit"
+	tcp_case vmtap "$VMTAP_MBIT"
 fi
 
 # ------------------------------------------ (2) latency 0: as before -----
