@@ -839,6 +839,18 @@ hold_traffic()
 	HOLD_PID=$!
 }
 
+# inject_q0 COUNT RATE DPORT: COUNT UDP frames of 1000 bytes into vnet1's
+# queue 0, RATE frames/s (0: at once), to the receiver's port DPORT
+inject_q0()
+{
+	local rate=()
+
+	[ "$2" = 0 ] || rate=(--rate "$2")
+	"$VMTAP" inject --dev vnet1 --netns "$HNS" --queues 2 --queue 0 \
+		--count "$1" "${rate[@]}" --proto udp --src 10.8.0.2 \
+		--dst 10.9.0.2 --dport "$3" --payload 1000 >/dev/null 2>&1
+}
+
 # backlog_of NS INDEX: "backlog flushed" of an action
 backlog_of() { tot "$(vmp "$1" "$2")" backlog flushed; }
 
@@ -883,17 +895,13 @@ ktap_result "action at rest after the change: held = released + flushed + backlo
 # traffic at a quarter of the rate passes (it was all exceeded while the
 # flushed packets' reservations, up to 10 s, stayed)
 police_tap 3 rate 50kbit burst 2k latency 10s drop
-"$VMTAP" inject --dev vnet1 --netns "$HNS" --queues 2 --queue 0 --count 60 \
-	--rate 200 --proto udp --src 10.8.0.2 --dst 10.9.0.2 --dport 9 \
-	--payload 1000 >/dev/null 2>&1
+inject_q0 60 200 9
 $TC -n "$HNS" actions change action vmpolice rate 50kbit burst 2k \
 	latency 20ms drop index 3
 sleep 0.1
 read -r ex0 <<< "$(tot "$(vmp "$HNS" 3)" exceeded)"
 rx0=$(rx_bytes "$NSR_PID" r1)
-"$VMTAP" inject --dev vnet1 --netns "$HNS" --queues 2 --queue 0 --count 3 \
-	--rate 1.5 --proto udp --src 10.8.0.2 --dst 10.9.0.2 --dport 9 \
-	--payload 1000 >/dev/null 2>&1
+inject_q0 3 1.5 9
 sleep 0.2
 rx1=$(rx_bytes "$NSR_PID" r1)
 read -r ex1 <<< "$(tot "$(vmp "$HNS" 3)" exceeded)"
@@ -905,15 +913,11 @@ ktap_result "action: traffic under the rate passes right after a change flushed 
 # release order is arrival order within a queue: after a rate increase
 # a packet that conforms at once waits behind what its queue holds
 police_tap 3 rate 20kbit burst 2k latency 10s drop
-"$VMTAP" inject --dev vnet1 --netns "$HNS" --queues 2 --queue 0 --count 30 \
-	--rate 200 --proto udp --src 10.8.0.2 --dst 10.9.0.2 --dport 9 \
-	--payload 1000 >/dev/null 2>&1
+inject_q0 30 200 9
 $TC -n "$HNS" actions change action vmpolice rate 1gbit burst 2k \
 	latency 10s drop index 3
 read -r h0 bl0 <<< "$(tot "$(vmp "$HNS" 3)" held backlog)"
-"$VMTAP" inject --dev vnet1 --netns "$HNS" --queues 2 --queue 0 --count 1 \
-	--proto udp --src 10.8.0.2 --dst 10.9.0.2 --dport 10 \
-	--payload 1000 >/dev/null 2>&1
+inject_q0 1 0 10
 read -r h1 bl1 <<< "$(tot "$(vmp "$HNS" 3)" held backlog)"
 ktap_print "queue 0 held $bl0 older packets; the new one: held +$((h1 - h0))," \
 	"backlog after it $bl1"
