@@ -80,7 +80,15 @@ static int tcf_vmpolice_act(struct sk_buff *skb, const struct tc_action *a,
 	case VMP_CONFORM:
 		break;
 	case VMP_PARTIAL:
-		/* its tail was dropped here */
+		/*
+		 * Its tail was dropped here.  pkt_segs follows the cut
+		 * (vmp_skb_cut()); pkt_len keeps the uncut length: a
+		 * classful qdisc classifying with us took it before and
+		 * adds it to its backlog, and takes off at dequeue what
+		 * it finds then, so a shorter one would leave its backlog
+		 * growing for ever.  A qdisc after clsact egress counts
+		 * and shapes the cut packet as the uncut one: never less.
+		 */
 		tcf_action_inc_overlimit_qstats(&v->common);
 		tcf_action_inc_drop_qstats(&v->common);
 		break;

@@ -57,21 +57,26 @@ struct vmp_sched {
 static struct Qdisc_ops vmp_leaf_ops;
 
 /*
- * A cut packet is shorter than the length its ancestors already counted.
- * Only with no ancestor to tell (root, or a leaf of ours) may its queue
- * length change: under another qdisc the original length is kept, so
- * every level adds and removes the same amount.
+ * A cut packet is shorter than the length its ancestors already counted
+ * (they took qdisc_pkt_len() before calling our enqueue and add it to
+ * their backlog when we return).  Its pkt_len and pkt_segs become those
+ * of the cut packet, which every level's dequeue then subtracts and
+ * counts; the difference is taken off the ancestors' backlog now, before
+ * they add the old length, as tbf_segment() does for its segments.
+ * Returns that difference in bytes (0 at the root or in a leaf of ours).
  */
-static void vmp_sch_recount(struct Qdisc *sch, struct sk_buff *skb)
+static int vmp_sch_recount(struct Qdisc *sch, struct sk_buff *skb)
 {
+	unsigned int old = qdisc_pkt_len(skb);
 	struct vmp_train t;
 
-	if (sch->parent != TC_H_ROOT && !(sch->flags & TCQ_F_NOPARENT))
-		return;
 	if (!vmp_skb_train(skb, &t))
-		return;
+		return 0;
 	qdisc_skb_cb(skb)->pkt_len = vmp_train_bytes(&t, t.segs);
 	vmp_set_pkt_segs(skb, t.segs);
+	if (sch->parent == TC_H_ROOT || (sch->flags & TCQ_F_NOPARENT))
+		return 0;
+	return (int)(old - qdisc_pkt_len(skb));
 }
 
 static u32 vmp_sch_queue(const struct vmp_sched *q, const struct sk_buff *skb)
@@ -172,6 +177,7 @@ static int vmp_sch_enqueue(struct sk_buff *skb, struct Qdisc *sch,
 	unsigned int flags = VMP_MAY_CUT;
 	const struct vmp_params *prm;
 	unsigned int len;
+	int cut = 0;
 	u64 release;
 	u32 queue;
 	int ret;
@@ -185,7 +191,7 @@ static int vmp_sch_enqueue(struct sk_buff *skb, struct Qdisc *sch,
 		break;
 	case VMP_PARTIAL:
 		qdisc_qstats_overlimit(sch);
-		vmp_sch_recount(sch, skb);
+		cut = vmp_sch_recount(sch, skb);
 		break;
 	case VMP_EXCEED:
 		qdisc_qstats_overlimit(sch);
@@ -212,6 +218,9 @@ static int vmp_sch_enqueue(struct sk_buff *skb, struct Qdisc *sch,
 queued:
 	sch->qstats.backlog += len;
 	sch->q.qlen++;
+	/* after our qlen grew: an ancestor must not think us empty */
+	if (unlikely(cut))
+		qdisc_tree_reduce_backlog(sch, 0, cut);
 	return NET_XMIT_SUCCESS;
 }
 

@@ -638,6 +638,19 @@ static void vmp_fix_ip_len(struct sk_buff *skb)
  * (which a CHECKSUM_PARTIAL packet carries in its L4 checksum field) and
  * the UDP length follow the new size; FIN and PSH belong to the dropped
  * tail.  Anything else is refused, and the caller exceeds it whole.
+ *
+ * A clone shares its skb_shared_info (gso_segs, gso_size) and data with
+ * its siblings (a tap on the device, a mirred copy): the packet is made
+ * private with skb_unclone() before anything is written.  That and the
+ * header pull may move the head, so shinfo is read again after them.
+ *
+ * qdisc_skb_cb(skb)->pkt_segs (6.19+) follows the new gso_segs: every
+ * later bstats_update() checks the two agree (DEBUG_NET_WARN_ON_ONCE in
+ * qdisc_pkt_segs()).  pkt_len is left to the caller: under a parent it
+ * is the length the ancestors already counted (vmp_sch_recount()).
+ *
+ * Returns 0, or -EOPNOTSUPP (not a packet we can cut) or -ENOMEM with
+ * the packet's content unchanged (it may have become a private copy).
  */
 int vmp_skb_cut(struct sk_buff *skb, const struct vmp_train *t, u32 keep)
 {
@@ -655,7 +668,10 @@ int vmp_skb_cut(struct sk_buff *skb, const struct vmp_train *t, u32 keep)
 				  SKB_GSO_UDP_L4)))
 		return -EOPNOTSUPP;
 
-	/* Headers made private and linear first: a failure changes nothing. */
+	/* Private, headers linear first: a failure changes nothing. */
+	err = skb_unclone(skb, GFP_ATOMIC);
+	if (err)
+		return err;
 	err = skb_ensure_writable(skb, hdr);
 	if (err)
 		return err;
@@ -667,6 +683,7 @@ int vmp_skb_cut(struct sk_buff *skb, const struct vmp_train *t, u32 keep)
 	if (err)
 		return err;
 	new_l4 = skb->len - thoff;
+	shinfo = skb_shinfo(skb);
 
 	vmp_fix_ip_len(skb);
 	if (shinfo->gso_type & SKB_GSO_UDP_L4) {
@@ -689,6 +706,7 @@ int vmp_skb_cut(struct sk_buff *skb, const struct vmp_train *t, u32 keep)
 		skb_gso_reset(skb);
 	else
 		shinfo->gso_segs = keep;
+	vmp_set_pkt_segs(skb, keep);
 	return 0;
 }
 
