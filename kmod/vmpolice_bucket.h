@@ -74,10 +74,16 @@ static inline void vmp_rate_init(struct vmp_rate *r, u64 rate)
 	}
 }
 
-/* Nanoseconds that @units (bytes or frames) take at rate @r. */
+/*
+ * Nanoseconds that @units (bytes or frames) take at rate @r.  The product
+ * is taken in 128 bits: with mult up to 2^32, 64 bits would overflow from
+ * 4 GiB on (a burst may be up to 2^40 bytes).  The result must fit 64
+ * bits, i.e. @units / rate below 584 years: the parser refuses a burst
+ * of more than 73 years (VMP_MAX_TAU_NS).
+ */
 static inline u64 vmp_rate_ns(const struct vmp_rate *r, u64 units)
 {
-	return (units * r->mult) >> r->shift;
+	return mul_u64_u32_shr(units, r->mult, r->shift);
 }
 
 /* Units that @ns nanoseconds are worth at rate @r (for rescaling). */
@@ -372,6 +378,15 @@ static inline void vmp_bucket_rescale(struct vmp_bucket *b,
 		return;
 	}
 	tokens = vmp_bucket_tokens(b, old_tau, old_rate, now);
+	/*
+	 * Capped by the new burst in units first: the tokens of a large
+	 * old burst at a much lower new rate could last longer than 64
+	 * bits of ns.
+	 */
+	if (tokens >= vmp_rate_units(new_rate, new_tau)) {
+		atomic64_set(&b->tat, (s64)now);
+		return;
+	}
 	tokens_ns = vmp_rate_ns(new_rate, tokens);
 	if (tokens_ns >= (u64)new_tau)
 		atomic64_set(&b->tat, (s64)now);

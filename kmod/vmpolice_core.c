@@ -65,6 +65,8 @@ const struct nla_policy vmp_policy[TCA_VMPOLICE_MAX + 1] = {
 	[TCA_VMPOLICE_LATENCY64] = { .type = NLA_U64 },
 	[TCA_VMPOLICE_ECN]	= NLA_POLICY_MAX(NLA_U8, 1),
 	[TCA_VMPOLICE_ECN_THRESH64] = { .type = NLA_U64 },
+	[TCA_VMPOLICE_BURST64]	= { .type = NLA_U64 },
+	[TCA_VMPOLICE_QBURST64]	= { .type = NLA_U64 },
 };
 
 struct vmp_policer *vmp_policer_alloc(void)
@@ -136,13 +138,26 @@ static bool vmp_rate_set(struct vmp_rate *r, const struct nlattr *attr)
 	return true;
 }
 
-/* Depth in ns of a bucket holding @units at rate @r, refused if absurd. */
-static int vmp_parse_tau(const struct vmp_rate *r, u64 units, s64 *tau,
-			 struct nlattr *attr, struct netlink_ext_ack *extack)
+/*
+ * Depth in ns of a bucket holding @units (at most @max) at rate @r,
+ * refused if absurd.  @units / rate is checked first, so that the ns
+ * computed are known to fit 64 bits: a burst of 2^40 bytes at 1 B/s would
+ * be 2^40 s, 2^70 ns.
+ */
+static int vmp_parse_tau(const struct vmp_rate *r, u64 units, u64 max,
+			 s64 *tau, struct nlattr *attr,
+			 struct netlink_ext_ack *extack)
 {
-	u64 ns = vmp_rate_ns(r, units);
+	u64 ns;
 
-	if (units > U32_MAX || ns > VMP_MAX_TAU_NS) {
+	if (units > max ||
+	    div64_u64(units, r->rate) >= VMP_MAX_TAU_NS / NSEC_PER_SEC) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "burst lasts too long at this rate");
+		return -EINVAL;
+	}
+	ns = vmp_rate_ns(r, units);
+	if (ns > VMP_MAX_TAU_NS) {
 		NL_SET_ERR_MSG_ATTR(extack, attr,
 				    "burst lasts too long at this rate");
 		return -EINVAL;
@@ -186,10 +201,23 @@ static int vmp_parse_framing(struct nlattr **tb, struct vmp_params *prm,
 	return 0;
 }
 
+/*
+ * A burst in bytes from TCA_VMPOLICE_BURST64 or TCA_VMPOLICE_BURST (the
+ * caller prefers the 64-bit one), or the same for the queue-burst.
+ */
+static u64 vmp_get_bytes(const struct nlattr *attr)
+{
+	if (nla_type(attr) == TCA_VMPOLICE_BURST64 ||
+	    nla_type(attr) == TCA_VMPOLICE_QBURST64)
+		return nla_get_u64(attr);
+	return nla_get_u32(attr);
+}
+
 static int vmp_parse_bytes(struct nlattr **tb, struct vmp_params *prm,
 			   struct netlink_ext_ack *extack)
 {
-	struct nlattr *burst = tb[TCA_VMPOLICE_BURST];
+	struct nlattr *burst = tb[TCA_VMPOLICE_BURST64] ?:
+			       tb[TCA_VMPOLICE_BURST];
 	struct nlattr *peak = tb[TCA_VMPOLICE_PEAKRATE64];
 	int err;
 
@@ -214,15 +242,21 @@ static int vmp_parse_bytes(struct nlattr **tb, struct vmp_params *prm,
 
 	prm->burst = VMP_DEFAULT_BURST;
 	if (burst) {
-		prm->burst = nla_get_u32(burst);
+		prm->burst = vmp_get_bytes(burst);
 		if (!prm->burst) {
 			NL_SET_ERR_MSG_ATTR(extack, burst,
 					    "burst must be above zero");
 			return -EINVAL;
 		}
+		if (prm->burst > VMPOLICE_MAX_BURST) {
+			NL_SET_ERR_MSG_ATTR(extack, burst,
+					    "burst must not exceed 1 TiB (1099511627776 bytes)");
+			return -EINVAL;
+		}
 	}
-	err = vmp_parse_tau(&prm->rate, prm->burst, &prm->burst_ns,
-			    burst ?: tb[TCA_VMPOLICE_RATE64], extack);
+	err = vmp_parse_tau(&prm->rate, prm->burst, VMPOLICE_MAX_BURST,
+			    &prm->burst_ns, burst ?: tb[TCA_VMPOLICE_RATE64],
+			    extack);
 	if (err)
 		return err;
 
@@ -238,8 +272,8 @@ static int vmp_parse_bytes(struct nlattr **tb, struct vmp_params *prm,
 		return -EINVAL;
 	}
 	/* The peak bucket holds one ceiling-sized frame, as in police. */
-	return vmp_parse_tau(&prm->peak, prm->mtu, &prm->peak_burst_ns, peak,
-			     extack);
+	return vmp_parse_tau(&prm->peak, prm->mtu, VMPOLICE_MAX_MTU,
+			     &prm->peak_burst_ns, peak, extack);
 }
 
 static int vmp_parse_packets(struct nlattr **tb, struct vmp_params *prm,
@@ -265,14 +299,15 @@ static int vmp_parse_packets(struct nlattr **tb, struct vmp_params *prm,
 				    "pkts_burst must be above zero");
 		return -EINVAL;
 	}
-	return vmp_parse_tau(&prm->pkt_rate, prm->pkt_burst,
+	return vmp_parse_tau(&prm->pkt_rate, prm->pkt_burst, U32_MAX,
 			     &prm->pkt_burst_ns, burst, extack);
 }
 
 static int vmp_parse_queue(struct nlattr **tb, struct vmp_params *prm,
 			   struct netlink_ext_ack *extack)
 {
-	struct nlattr *burst = tb[TCA_VMPOLICE_QBURST];
+	struct nlattr *burst = tb[TCA_VMPOLICE_QBURST64] ?:
+			       tb[TCA_VMPOLICE_QBURST];
 
 	if (!tb[TCA_VMPOLICE_QRATE64]) {
 		if (burst) {
@@ -289,15 +324,20 @@ static int vmp_parse_queue(struct nlattr **tb, struct vmp_params *prm,
 	}
 	prm->queue_burst = prm->rate.rate ? prm->burst : VMP_DEFAULT_BURST;
 	if (burst) {
-		prm->queue_burst = nla_get_u32(burst);
+		prm->queue_burst = vmp_get_bytes(burst);
 		if (!prm->queue_burst) {
 			NL_SET_ERR_MSG_ATTR(extack, burst,
 					    "queue-burst must be above zero");
 			return -EINVAL;
 		}
+		if (prm->queue_burst > VMPOLICE_MAX_BURST) {
+			NL_SET_ERR_MSG_ATTR(extack, burst,
+					    "queue-burst must not exceed 1 TiB (1099511627776 bytes)");
+			return -EINVAL;
+		}
 	}
 	return vmp_parse_tau(&prm->queue_rate, prm->queue_burst,
-			     &prm->queue_burst_ns,
+			     VMPOLICE_MAX_BURST, &prm->queue_burst_ns,
 			     burst ?: tb[TCA_VMPOLICE_QRATE64], extack);
 }
 
@@ -1006,6 +1046,21 @@ void vmp_policer_totals(struct vmp_policer *p, struct tc_vmpolice_stats *sum)
 	}
 }
 
+/*
+ * A burst as police dumps a 64-bit rate: the u32 attribute always, at
+ * most U32_MAX, and the 64-bit one when the value does not fit it.
+ */
+static int vmp_put_bytes(struct sk_buff *skb, int attr, int attr64,
+			 u64 bytes)
+{
+	if (nla_put_u32(skb, attr, min_t(u64, bytes, U32_MAX)))
+		return -EMSGSIZE;
+	if (bytes > U32_MAX &&
+	    nla_put_u64_64bit(skb, attr64, bytes, TCA_VMPOLICE_PAD))
+		return -EMSGSIZE;
+	return 0;
+}
+
 int vmp_params_dump(struct sk_buff *skb, const struct vmp_params *prm)
 {
 	const struct vmp_framing *f = &prm->framing;
@@ -1013,7 +1068,8 @@ int vmp_params_dump(struct sk_buff *skb, const struct vmp_params *prm)
 	if (prm->rate.rate &&
 	    (nla_put_u64_64bit(skb, TCA_VMPOLICE_RATE64, prm->rate.rate,
 			       TCA_VMPOLICE_PAD) ||
-	     nla_put_u32(skb, TCA_VMPOLICE_BURST, prm->burst)))
+	     vmp_put_bytes(skb, TCA_VMPOLICE_BURST, TCA_VMPOLICE_BURST64,
+			   prm->burst)))
 		return -EMSGSIZE;
 	if (prm->peak.rate &&
 	    nla_put_u64_64bit(skb, TCA_VMPOLICE_PEAKRATE64, prm->peak.rate,
@@ -1028,7 +1084,8 @@ int vmp_params_dump(struct sk_buff *skb, const struct vmp_params *prm)
 	if (prm->queue_rate.rate &&
 	    (nla_put_u64_64bit(skb, TCA_VMPOLICE_QRATE64,
 			       prm->queue_rate.rate, TCA_VMPOLICE_PAD) ||
-	     nla_put_u32(skb, TCA_VMPOLICE_QBURST, prm->queue_burst)))
+	     vmp_put_bytes(skb, TCA_VMPOLICE_QBURST, TCA_VMPOLICE_QBURST64,
+			   prm->queue_burst)))
 		return -EMSGSIZE;
 	if (nla_put_u32(skb, TCA_VMPOLICE_MTU, prm->mtu) ||
 	    nla_put_s32(skb, TCA_VMPOLICE_OVERHEAD, f->overhead) ||
@@ -1094,7 +1151,7 @@ int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p,
 /* Room the parameters and the totals take in a dump (queues excluded). */
 size_t vmp_dump_size(void)
 {
-	return 8 * nla_total_size_64bit(sizeof(u64)) +	/* rates, latency */
+	return 10 * nla_total_size_64bit(sizeof(u64)) +	/* rates, bursts */
 	       5 * nla_total_size(sizeof(u32)) +	/* burst .. conform */
 	       2 * nla_total_size(sizeof(u8)) +		/* linklayer, ecn */
 	       nla_total_size_64bit(sizeof(struct tc_vmpolice_stats)) +

@@ -30,10 +30,10 @@ struct vmp_params {
 	s64			peak_burst_ns;
 	s64			pkt_burst_ns;
 	s64			queue_burst_ns;
-	u32			burst;
+	u64			burst;		/* bytes */
 	u32			mtu;
 	u64			pkt_burst;
-	u32			queue_burst;
+	u64			queue_burst;	/* bytes */
 	int			conform;	/* action only: TC_ACT_* */
 	/* holding: 0 is a pure policer; see vmp_police() */
 	u64			latency_ns;	/* delay budget */

@@ -747,6 +747,145 @@ static void vmp_test_hold_gso_partial(struct kunit *test)
 	vmp_policer_put(pol);
 }
 
+/* One attribute of @len bytes, as the netlink parser would point to. */
+static struct nlattr *vmp_test_attr(struct kunit *test, int type,
+				    const void *data, int len)
+{
+	struct nlattr *nla = kunit_kzalloc(test, nla_total_size(len),
+					   GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, nla);
+	nla->nla_type = type;
+	nla->nla_len = nla_attr_size(len);
+	memcpy(nla_data(nla), data, len);
+	return nla;
+}
+
+static struct nlattr *vmp_test_u64(struct kunit *test, int type, u64 v)
+{
+	return vmp_test_attr(test, type, &v, sizeof(v));
+}
+
+static struct nlattr *vmp_test_u32(struct kunit *test, int type, u32 v)
+{
+	return vmp_test_attr(test, type, &v, sizeof(v));
+}
+
+/* Parse @tb as an action; on success the dump is parsed back into @out. */
+static int vmp_test_parse_dump(struct kunit *test, struct nlattr **tb,
+			       struct nlattr **out, struct vmp_params **prm,
+			       const char **msg)
+{
+	struct netlink_ext_ack extack = {};
+	struct sk_buff *skb;
+	void *data;
+	int err, len;
+
+	*msg = NULL;
+	err = vmp_params_parse(tb, true, prm, &extack);
+	*msg = extack._msg;
+	if (err)
+		return err;
+	skb = alloc_skb(1024, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, skb);
+	err = vmp_params_dump(skb, *prm);
+	len = skb->len;
+	data = kunit_kmalloc(test, len, GFP_KERNEL);
+	if (data)
+		memcpy(data, skb->data, len);
+	kfree_skb(skb);
+	KUNIT_ASSERT_EQ(test, err, 0);
+	KUNIT_ASSERT_NOT_NULL(test, data);
+	KUNIT_ASSERT_EQ(test, nla_parse(out, TCA_VMPOLICE_MAX, data, len,
+					vmp_policy, NULL), 0);
+	return 0;
+}
+
+/*
+ * 64-bit bursts: BURST64 wins over BURST; the dump has BURST (at most
+ * U32_MAX) always and BURST64 only beyond 32 bits, as police dumps its
+ * 64-bit rates; more than 1 TiB, or more than 73 years at the rate, is
+ * refused with a message.
+ */
+static void vmp_test_burst64(struct kunit *test)
+{
+	struct nlattr *tb[TCA_VMPOLICE_MAX + 1] = {};
+	struct nlattr *out[TCA_VMPOLICE_MAX + 1];
+	struct vmp_params *prm;
+	const char *msg;
+
+	tb[TCA_VMPOLICE_RATE64] = vmp_test_u64(test, TCA_VMPOLICE_RATE64,
+					       1000000000);
+	tb[TCA_VMPOLICE_BURST] = vmp_test_u32(test, TCA_VMPOLICE_BURST, 1000);
+	tb[TCA_VMPOLICE_BURST64] = vmp_test_u64(test, TCA_VMPOLICE_BURST64,
+						5ULL << 30);
+	tb[TCA_VMPOLICE_QRATE64] = vmp_test_u64(test, TCA_VMPOLICE_QRATE64,
+						100000000);
+	KUNIT_ASSERT_EQ(test, vmp_test_parse_dump(test, tb, out, &prm, &msg),
+			0);
+	KUNIT_EXPECT_EQ(test, prm->burst, 5ULL << 30);
+	KUNIT_EXPECT_EQ(test, prm->burst_ns, 5368709120LL);
+	KUNIT_EXPECT_EQ(test, prm->queue_burst, 5ULL << 30);
+	KUNIT_EXPECT_EQ(test, prm->queue_burst_ns, 53687091200LL);
+	KUNIT_ASSERT_NOT_NULL(test, out[TCA_VMPOLICE_BURST]);
+	KUNIT_ASSERT_NOT_NULL(test, out[TCA_VMPOLICE_BURST64]);
+	KUNIT_ASSERT_NOT_NULL(test, out[TCA_VMPOLICE_QBURST]);
+	KUNIT_ASSERT_NOT_NULL(test, out[TCA_VMPOLICE_QBURST64]);
+	KUNIT_EXPECT_EQ(test, nla_get_u32(out[TCA_VMPOLICE_BURST]), U32_MAX);
+	KUNIT_EXPECT_EQ(test, nla_get_u64(out[TCA_VMPOLICE_BURST64]),
+			5ULL << 30);
+	KUNIT_EXPECT_EQ(test, nla_get_u32(out[TCA_VMPOLICE_QBURST]), U32_MAX);
+	KUNIT_EXPECT_EQ(test, nla_get_u64(out[TCA_VMPOLICE_QBURST64]),
+			5ULL << 30);
+	kfree(prm);
+
+	/* 32 bits: BURST alone, both ways */
+	tb[TCA_VMPOLICE_BURST64] = NULL;
+	tb[TCA_VMPOLICE_QBURST64] = vmp_test_u64(test, TCA_VMPOLICE_QBURST64,
+						 U32_MAX);
+	KUNIT_ASSERT_EQ(test, vmp_test_parse_dump(test, tb, out, &prm, &msg),
+			0);
+	KUNIT_EXPECT_EQ(test, prm->burst, 1000);
+	KUNIT_EXPECT_EQ(test, nla_get_u32(out[TCA_VMPOLICE_BURST]), 1000);
+	KUNIT_EXPECT_NULL(test, out[TCA_VMPOLICE_BURST64]);
+	KUNIT_EXPECT_EQ(test, nla_get_u32(out[TCA_VMPOLICE_QBURST]), U32_MAX);
+	KUNIT_EXPECT_NULL(test, out[TCA_VMPOLICE_QBURST64]);
+	kfree(prm);
+
+	/* 1 TiB is the limit */
+	tb[TCA_VMPOLICE_BURST64] = vmp_test_u64(test, TCA_VMPOLICE_BURST64,
+						VMPOLICE_MAX_BURST);
+	tb[TCA_VMPOLICE_QBURST64] = NULL;
+	KUNIT_ASSERT_EQ(test, vmp_test_parse_dump(test, tb, out, &prm, &msg),
+			0);
+	KUNIT_EXPECT_EQ(test, nla_get_u64(out[TCA_VMPOLICE_BURST64]),
+			VMPOLICE_MAX_BURST);
+	kfree(prm);
+	tb[TCA_VMPOLICE_BURST64] = vmp_test_u64(test, TCA_VMPOLICE_BURST64,
+						VMPOLICE_MAX_BURST + 1);
+	KUNIT_EXPECT_EQ(test, vmp_test_parse_dump(test, tb, out, &prm, &msg),
+			-EINVAL);
+	KUNIT_EXPECT_STREQ(test, msg,
+			   "burst must not exceed 1 TiB (1099511627776 bytes)");
+	tb[TCA_VMPOLICE_BURST64] = NULL;
+	tb[TCA_VMPOLICE_QBURST64] = vmp_test_u64(test, TCA_VMPOLICE_QBURST64,
+						 U64_MAX);
+	KUNIT_EXPECT_EQ(test, vmp_test_parse_dump(test, tb, out, &prm, &msg),
+			-EINVAL);
+	KUNIT_EXPECT_STREQ(test, msg,
+			   "queue-burst must not exceed 1 TiB (1099511627776 bytes)");
+
+	/* 1 TiB at 1 B/s: 2^40 s, beyond 64 bits of ns */
+	tb[TCA_VMPOLICE_QRATE64] = NULL;
+	tb[TCA_VMPOLICE_QBURST64] = NULL;
+	tb[TCA_VMPOLICE_RATE64] = vmp_test_u64(test, TCA_VMPOLICE_RATE64, 1);
+	tb[TCA_VMPOLICE_BURST64] = vmp_test_u64(test, TCA_VMPOLICE_BURST64,
+						VMPOLICE_MAX_BURST);
+	KUNIT_EXPECT_EQ(test, vmp_test_parse_dump(test, tb, out, &prm, &msg),
+			-EINVAL);
+	KUNIT_EXPECT_STREQ(test, msg, "burst lasts too long at this rate");
+}
+
 static struct kunit_case vmpolice_test_cases[] = {
 	KUNIT_CASE(vmp_test_train_tcp4),
 	KUNIT_CASE(vmp_test_train_udp6),
@@ -767,6 +906,7 @@ static struct kunit_case vmpolice_test_cases[] = {
 	KUNIT_CASE(vmp_test_hold_ecn_ce_already),
 	KUNIT_CASE(vmp_test_hold_gso_partial),
 	KUNIT_CASE(vmp_test_hold_ecn_own_length),
+	KUNIT_CASE(vmp_test_burst64),
 	{}
 };
 

@@ -51,6 +51,21 @@ static inline u64 mul_u64_u64_div_u64(u64 a, u64 b, u64 c)
 	return (u64)q;
 }
 
+/*
+ * (a * mul) >> shift in 128 bits, as the kernel's; a result beyond 64
+ * bits is truncated there without a word, so the shim counts those.
+ */
+static unsigned long kshim_mul_overflows;
+
+static inline u64 mul_u64_u32_shr(u64 a, u32 mul, unsigned int shift)
+{
+	unsigned __int128 r = ((unsigned __int128)a * mul) >> shift;
+
+	if (r > U64_MAX)
+		__atomic_fetch_add(&kshim_mul_overflows, 1, __ATOMIC_RELAXED);
+	return (u64)r;
+}
+
 typedef struct {
 	s64 counter;
 } atomic64_t;

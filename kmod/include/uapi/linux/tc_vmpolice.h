@@ -19,6 +19,13 @@
 /* Per-queue state slots; queue N uses slot N % VMPOLICE_MAX_QUEUES. */
 #define VMPOLICE_MAX_QUEUES	256U
 
+/*
+ * Largest burst and queue-burst, in bytes: 1 TiB (2^40), eleven seconds
+ * at 800 Gbit/s.  A burst is also refused if it lasts more than about 73
+ * years (2^61 ns) at its rate.
+ */
+#define VMPOLICE_MAX_BURST	1099511627776ULL
+
 /* Longest "latency" (delay budget) a policer accepts: 10 s, in ns. */
 #define VMPOLICE_MAX_LATENCY_NS	10000000000ULL
 
@@ -75,7 +82,7 @@ enum {
 	TCA_VMPOLICE_PARMS,		/* struct tc_vmpolice, action only */
 	TCA_VMPOLICE_TM,		/* struct tcf_t, dump only */
 	TCA_VMPOLICE_RATE64,		/* u64 bytes/s */
-	TCA_VMPOLICE_BURST,		/* u32 bytes */
+	TCA_VMPOLICE_BURST,		/* u32 bytes; see BURST64 */
 	TCA_VMPOLICE_MTU,		/* u32 bytes per segment (ceiling) */
 	TCA_VMPOLICE_PEAKRATE64,	/* u64 bytes/s */
 	TCA_VMPOLICE_PKTRATE64,		/* u64 segments/s */
@@ -85,7 +92,9 @@ enum {
 	TCA_VMPOLICE_LINKLAYER,		/* u8 TC_LINKLAYER_* */
 	TCA_VMPOLICE_CONFORM,		/* u32 TC_ACT_* verdict, action only */
 	TCA_VMPOLICE_QRATE64,		/* u64 bytes/s for each queue alone */
-	TCA_VMPOLICE_QBURST,		/* u32 bytes, default: burst */
+	TCA_VMPOLICE_QBURST,		/* u32 bytes, default: burst; see
+					 * QBURST64
+					 */
 	TCA_VMPOLICE_STATS,		/* struct tc_vmpolice_stats, dump only */
 	TCA_VMPOLICE_QUEUES,		/* nest of TCA_VMPOLICE_QUEUE, dump only */
 	TCA_VMPOLICE_PAD,
@@ -99,6 +108,15 @@ enum {
 	TCA_VMPOLICE_ECN_THRESH64,	/* u64 ns, <= latency; default
 					 * latency / 4
 					 */
+	/*
+	 * A burst or queue-burst of up to VMPOLICE_MAX_BURST bytes.  Given
+	 * with the u32 attribute, the 64-bit one wins.  As police does for
+	 * its 64-bit rates, the u32 attribute is always dumped (at most
+	 * 0xffffffff) and the 64-bit one only when the value does not fit
+	 * 32 bits.
+	 */
+	TCA_VMPOLICE_BURST64,		/* u64 bytes */
+	TCA_VMPOLICE_QBURST64,		/* u64 bytes */
 	__TCA_VMPOLICE_MAX
 };
 
