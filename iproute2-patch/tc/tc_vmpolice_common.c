@@ -25,7 +25,8 @@ void vmpolice_print_options_help(bool action)
 	fprintf(stderr,
 		"Options (a byte rate, a packet rate, or both; a packet must conform to each):\n"
 		"	rate BPS		byte rate of the aggregate, all queues together\n"
-		"	burst BYTES		depth of its bucket (also: buffer, maxburst); default 64Kb\n"
+		"	burst BYTES		depth of its bucket (also: buffer, maxburst); default 64Kb,\n"
+		"				at most 1Tb\n"
 		"	mtu BYTES		largest wire segment, at most 64Kb (also: minburst,\n"
 		"				ceiling); default 64Kb; bigger segments exceed\n"
 		"	peakrate BPS		rate of a second bucket, mtu deep; must be above rate\n"
@@ -44,7 +45,8 @@ void vmpolice_print_options_help(bool action)
 		"	ecn-threshold TIME	at most latency; default latency/4\n"
 		"Units:	BPS is a rate: bit, kbit, mbit, gbit, tbit (powers of 1000) or kibit, mibit...;\n"
 		"	Bps, kbps, mbps, gbps are BYTES per second: 1024kbps = 8192kbit\n"
-		"	BYTES is a size: b, k or kb (1024), m or mb, g or gb, kbit (128 bytes), mbit\n"
+		"	BYTES is a size: b, k or kb (1024), m or mb, g or gb, kbit (128 bytes), mbit;\n"
+		"	burst and mtu take police's BYTES/CELL too, and ignore the CELL\n"
 		"	TIME is a time with a unit: s, ms, us or ns (2s, 5ms, 500us)\n"
 		"	TYPE := { ethernet | atm | adsl }\n"
 		"Sizes are wire sizes: MAC header, every segment's own headers and payload.\n",
@@ -95,24 +97,87 @@ static int vmpolice_get_count(__u64 *count, const char *str)
 }
 
 /*
- * police takes "burst BYTES/CELL" and "mtu BYTES/CELL" for the cell size
- * of its rate tables.  vmpolice has no tables: it charges every segment
- * its exact size, so a cell size would be ignored; refuse it instead.
+ * A size in bytes, with the units police takes (get_size64()'s); not
+ * get_size64() itself, which 6.1 lacks, and which takes "-1", "inf" and
+ * "1e3".  A fraction of a byte, or a size of 2^64 bytes or more, is
+ * refused.
  */
-static int vmpolice_get_size(__u32 *size, const char *key, const char *str)
+static int vmpolice_get_size64(__u64 *size, const char *str)
 {
-	unsigned int v;
+	static const struct {
+		const char	*unit;
+		double		bytes;
+	} units[] = {
+		{ "b", 1 }, { "k", 1024 }, { "kb", 1024 },
+		{ "m", 1048576 }, { "mb", 1048576 },
+		{ "g", 1073741824 }, { "gb", 1073741824 },
+		{ "kbit", 1024 / 8 }, { "mbit", 1048576 / 8 },
+		{ "gbit", 1073741824 / 8 },
+	};
+	double v;
+	char *p;
+	size_t i;
 
-	if (strchr(str, '/')) {
-		fprintf(stderr,
-			"vmpolice: \"%s %s\": a cell size is not supported; vmpolice uses no rate tables, it charges each segment its exact size\n",
-			key, str);
+	if (!isdigit((unsigned char)*str) && *str != '.')
 		return -1;
+	v = strtod(str, &p);
+	if (p == str)
+		return -1;
+	if (*p) {
+		for (i = 0; i < ARRAY_SIZE(units); i++)
+			if (strcasecmp(p, units[i].unit) == 0)
+				break;
+		if (i == ARRAY_SIZE(units))
+			return -1;
+		v *= units[i].bytes;
 	}
-	if (get_size(&v, str))
-		invarg("not a size (BYTES: 1500, 64kb, 1mb, ...)", str);
+	if (v >= 18446744073709551616.0 || v != (double)(__u64)v)
+		return -1;
 	*size = v;
 	return 0;
+}
+
+/*
+ * police takes "burst BYTES/CELL" and "mtu BYTES/CELL", CELL a power of
+ * two, the cell size of its rate tables.  vmpolice has no tables: it
+ * charges every segment its exact size, so the cell is checked as police
+ * checks it and then ignored, and a police line works unchanged.
+ */
+static void vmpolice_get_size_cell(__u64 *size, char *str)
+{
+	char *slash = strchr(str, '/');
+	int ok = 1;
+
+	if (slash) {
+		char *end;
+		long cell;
+
+		*slash = '\0';
+		cell = strtol(slash + 1, &end, 0);
+		ok = end != slash + 1 && !*end && cell > 0 &&
+		     cell <= 1L << 30 && !(cell & (cell - 1));
+	}
+	if (ok)
+		ok = !vmpolice_get_size64(size, str);
+	if (slash)
+		*slash = '/';
+	if (!ok)
+		invarg("not a size (BYTES or BYTES/CELL, CELL a power of two)",
+		       str);
+}
+
+static void vmpolice_get_size(__u64 *size, char *str)
+{
+	if (vmpolice_get_size64(size, str))
+		invarg("not a size (BYTES: 1500, 64kb, 1mb, ...)", str);
+}
+
+/* A size that the kernel takes as a u32 (mtu, mpu). */
+static void vmpolice_get_size32(__u32 *size, __u64 v, const char *str)
+{
+	if (v > 0xffffffffULL)
+		invarg("not a size (BYTES: 1500, 64kb, 1mb, ...)", str);
+	*size = v;
 }
 
 /*
@@ -179,6 +244,7 @@ int vmpolice_parse_opt(struct vmpolice_opt *o, int *argc_p, char ***argv_p,
 	int argc = *argc_p;
 	char **argv = *argv_p;
 	unsigned int linklayer;
+	__u64 size;
 
 	/* same order as police, so that abbreviations resolve the same */
 	if (matches(*argv, "burst") == 0 ||
@@ -186,20 +252,19 @@ int vmpolice_parse_opt(struct vmpolice_opt *o, int *argc_p, char ***argv_p,
 	    strcmp(*argv, "maxburst") == 0) {
 		NEXT_ARG();
 		vmpolice_once(o, VMP_BURST, "burst", *argv);
-		if (vmpolice_get_size(&o->burst, "burst", *argv))
-			return -1;
+		vmpolice_get_size_cell(&o->burst, *argv);
 	} else if (strcmp(*argv, "mtu") == 0 ||
 		   strcmp(*argv, "minburst") == 0 ||
 		   strcmp(*argv, "ceiling") == 0) {
 		NEXT_ARG();
 		vmpolice_once(o, VMP_MTU, "mtu", *argv);
-		if (vmpolice_get_size(&o->mtu, "mtu", *argv))
-			return -1;
+		vmpolice_get_size_cell(&size, *argv);
+		vmpolice_get_size32(&o->mtu, size, *argv);
 	} else if (strcmp(*argv, "mpu") == 0) {
 		NEXT_ARG();
 		vmpolice_once(o, VMP_MPU, "mpu", *argv);
-		if (vmpolice_get_size(&o->mpu, "mpu", *argv))
-			return -1;
+		vmpolice_get_size(&size, *argv);
+		vmpolice_get_size32(&o->mpu, size, *argv);
 	} else if (strcmp(*argv, "rate") == 0) {
 		NEXT_ARG();
 		vmpolice_once(o, VMP_RATE, "rate", *argv);
@@ -247,8 +312,7 @@ int vmpolice_parse_opt(struct vmpolice_opt *o, int *argc_p, char ***argv_p,
 	} else if (strcmp(*argv, "queue-burst") == 0) {
 		NEXT_ARG();
 		vmpolice_once(o, VMP_QBURST, "queue-burst", *argv);
-		if (vmpolice_get_size(&o->qburst, "queue-burst", *argv))
-			return -1;
+		vmpolice_get_size(&o->qburst, *argv);
 	} else if (strcmp(*argv, "latency") == 0) {
 		NEXT_ARG();
 		vmpolice_once(o, VMP_LATENCY, "latency", *argv);
@@ -270,6 +334,20 @@ int vmpolice_parse_opt(struct vmpolice_opt *o, int *argc_p, char ***argv_p,
 	return 1;
 }
 
+/*
+ * A burst of 32 bits as the u32 attribute, which every vmpolice module
+ * takes; a larger one as the 64-bit attribute, which the kernel checks
+ * against its limit (VMPOLICE_MAX_BURST).
+ */
+static void vmpolice_add_bytes(struct nlmsghdr *n, int maxlen, int attr,
+			       int attr64, __u64 v)
+{
+	if (v > 0xffffffffULL)
+		addattr64(n, maxlen, attr64, v);
+	else
+		addattr32(n, maxlen, attr, v);
+}
+
 /* Only what the user gave: the kernel applies its defaults to the rest. */
 void vmpolice_add_opt(struct nlmsghdr *n, int maxlen,
 		      const struct vmpolice_opt *o)
@@ -277,7 +355,8 @@ void vmpolice_add_opt(struct nlmsghdr *n, int maxlen,
 	if (o->given & VMP_RATE)
 		addattr64(n, maxlen, TCA_VMPOLICE_RATE64, o->rate);
 	if (o->given & VMP_BURST)
-		addattr32(n, maxlen, TCA_VMPOLICE_BURST, o->burst);
+		vmpolice_add_bytes(n, maxlen, TCA_VMPOLICE_BURST,
+				   TCA_VMPOLICE_BURST64, o->burst);
 	if (o->given & VMP_MTU)
 		addattr32(n, maxlen, TCA_VMPOLICE_MTU, o->mtu);
 	if (o->given & VMP_PEAKRATE)
@@ -295,13 +374,81 @@ void vmpolice_add_opt(struct nlmsghdr *n, int maxlen,
 	if (o->given & VMP_QRATE)
 		addattr64(n, maxlen, TCA_VMPOLICE_QRATE64, o->qrate);
 	if (o->given & VMP_QBURST)
-		addattr32(n, maxlen, TCA_VMPOLICE_QBURST, o->qburst);
+		vmpolice_add_bytes(n, maxlen, TCA_VMPOLICE_QBURST,
+				   TCA_VMPOLICE_QBURST64, o->qburst);
 	if (o->given & VMP_LATENCY)
 		addattr64(n, maxlen, TCA_VMPOLICE_LATENCY64, o->latency);
 	if (o->given & VMP_ECN)
 		addattr8(n, maxlen, TCA_VMPOLICE_ECN, o->ecn);
 	if (o->given & VMP_ECN_THRESH)
 		addattr64(n, maxlen, TCA_VMPOLICE_ECN_THRESH64, o->ecn_thresh);
+}
+
+/*
+ * A size as police prints its burst: whole Gb, Mb or Kb when it is that
+ * within 1024 bytes (16 bytes for Kb), else bytes.  Not print_size():
+ * 6.1's takes 32 bits and has no Gb, and 7.1.0's JSON takes 32 bits.
+ * Where police would print a million units or more as %g does
+ * ("1.04858e+06Mb"), this prints them whole.
+ */
+static const char *vmpolice_sprint_size(__u64 sz, char *buf)
+{
+	static const struct {
+		__u64		unit;
+		__u64		slack;
+		const char	*name;
+	} units[] = {
+		{ 1ULL << 30, 1024, "Gb" }, { 1ULL << 20, 1024, "Mb" },
+		{ 1ULL << 10, 16, "Kb" },
+	};
+	__u64 n, off;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(units); i++) {
+		if (sz < units[i].unit)
+			continue;
+		n = sz / units[i].unit;
+		off = sz % units[i].unit;
+		if (off >= units[i].unit / 2) {
+			n++;
+			off = units[i].unit - off;
+		}
+		if (off < units[i].slack) {
+			snprintf(buf, SPRINT_BSIZE, "%llu%s",
+				 (unsigned long long)n, units[i].name);
+			return buf;
+		}
+	}
+	snprintf(buf, SPRINT_BSIZE, "%llub", (unsigned long long)sz);
+	return buf;
+}
+
+/* A 64-bit burst: text as police prints it, JSON in bytes. */
+static void vmpolice_print_bytes(const char *key, const char *fmt, __u64 v)
+{
+	SPRINT_BUF(b);
+
+	print_u64(PRINT_JSON, key, NULL, v);
+	print_string(PRINT_FP, NULL, fmt, vmpolice_sprint_size(v, b));
+}
+
+/*
+ * A burst from the kernel: the 64-bit attribute if there is one, else
+ * the u32 one (a module from before 64-bit bursts, or a value of 32
+ * bits).  Returns false if there is neither.
+ */
+static bool vmpolice_get_burst(struct rtattr *tb[], int attr, int attr64,
+			       __u64 *v)
+{
+	if (tb[attr64] && RTA_PAYLOAD(tb[attr64]) >= sizeof(__u64)) {
+		*v = rta_getattr_u64(tb[attr64]);
+		return true;
+	}
+	if (tb[attr] && RTA_PAYLOAD(tb[attr]) >= sizeof(__u32)) {
+		*v = rta_getattr_u32(tb[attr]);
+		return true;
+	}
+	return false;
 }
 
 static bool vmpolice_has(const struct rtattr *rta, size_t len)
@@ -316,7 +463,7 @@ static bool vmpolice_has(const struct rtattr *rta, size_t len)
  */
 __u64 vmpolice_print_opt(struct rtattr *tb[])
 {
-	__u64 latency = 0;
+	__u64 latency = 0, burst;
 	bool ecn = false;
 
 	SPRINT_BUF(b);
@@ -324,9 +471,9 @@ __u64 vmpolice_print_opt(struct rtattr *tb[])
 	if (vmpolice_has(tb[TCA_VMPOLICE_RATE64], sizeof(__u64)))
 		tc_print_rate(PRINT_ANY, "rate", "rate %s ",
 			      rta_getattr_u64(tb[TCA_VMPOLICE_RATE64]));
-	if (vmpolice_has(tb[TCA_VMPOLICE_BURST], sizeof(__u32)))
-		print_size(PRINT_ANY, "burst", "burst %s ",
-			   rta_getattr_u32(tb[TCA_VMPOLICE_BURST]));
+	if (vmpolice_get_burst(tb, TCA_VMPOLICE_BURST, TCA_VMPOLICE_BURST64,
+			       &burst))
+		vmpolice_print_bytes("burst", "burst %s ", burst);
 	if (vmpolice_has(tb[TCA_VMPOLICE_MTU], sizeof(__u32)))
 		print_size(PRINT_ANY, "mtu", "mtu %s ",
 			   rta_getattr_u32(tb[TCA_VMPOLICE_MTU]));
@@ -357,9 +504,9 @@ __u64 vmpolice_print_opt(struct rtattr *tb[])
 	if (vmpolice_has(tb[TCA_VMPOLICE_QRATE64], sizeof(__u64)))
 		tc_print_rate(PRINT_ANY, "queue_rate", "queue-rate %s ",
 			      rta_getattr_u64(tb[TCA_VMPOLICE_QRATE64]));
-	if (vmpolice_has(tb[TCA_VMPOLICE_QBURST], sizeof(__u32)))
-		print_size(PRINT_ANY, "queue_burst", "queue-burst %s ",
-			   rta_getattr_u32(tb[TCA_VMPOLICE_QBURST]));
+	if (vmpolice_get_burst(tb, TCA_VMPOLICE_QBURST, TCA_VMPOLICE_QBURST64,
+			       &burst))
+		vmpolice_print_bytes("queue_burst", "queue-burst %s ", burst);
 
 	if (vmpolice_has(tb[TCA_VMPOLICE_LATENCY64], sizeof(__u64)))
 		latency = rta_getattr_u64(tb[TCA_VMPOLICE_LATENCY64]);

@@ -18,10 +18,10 @@ struct vmpolice_opt {
 	__u64		qrate;		/* bytes/s */
 	__u64		latency;	/* ns */
 	__u64		ecn_thresh;	/* ns */
-	__u32		burst;		/* bytes */
+	__u64		burst;		/* bytes */
+	__u64		qburst;		/* bytes */
 	__u32		mtu;		/* bytes */
 	__u32		mpu;		/* bytes */
-	__u32		qburst;		/* bytes */
 	__s32		overhead;	/* bytes */
 	__u8		linklayer;	/* TC_LINKLAYER_* */
 	__u8		ecn;		/* 0 or 1 */

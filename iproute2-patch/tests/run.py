@@ -225,6 +225,7 @@ parses("action vmpolice then another action",
 # ---------------------------------------------------------- the options
 
 ACT = "actions add action vmpolice".split()
+QD_WORDS = "qdisc add dev vnet0 root handle 1: vmpolice".split()
 parses("every option", ACT + (
     "rate 100mbit burst 64k mtu 9000 peakrate 200mbit pkts_rate 1000"
     " pkts_burst 100 overhead -4 mpu 64 linklayer atm queue-rate 10mbit"
@@ -297,10 +298,6 @@ fails("bad verdict pair", ACT + "rate 1mbit conform-exceed drop/foo".split(),
       ['vmpolice: bad verdicts "drop/foo", want EXCEEDACT[/CONFORMACT]'])
 fails("avrate", ACT + "avrate 1mbit".split(),
       ['vmpolice: "avrate" is not supported'])
-fails("burst cell size", ACT + "rate 1mbit burst 10k/8".split(),
-      ['vmpolice: "burst 10k/8": a cell size is not supported'])
-fails("mtu cell size", ACT + "rate 1mbit mtu 2kb/8".split(),
-      ['vmpolice: "mtu 2kb/8": a cell size is not supported'])
 fails("linklayer", ACT + "rate 1mbit linklayer token-ring".split(),
       ['Error: argument "token-ring" is wrong: not a link layer'])
 fails("overhead", ACT + "rate 1mbit overhead 4b".split(),
@@ -316,6 +313,66 @@ fails("no options", "actions add action vmpolice".split(),
       ["Command line is not complete"])
 fails("help", ACT + ["help"], ["Usage: ... vmpolice", "conform-exceed",
                                "queue-rate BPS", "default 64Kb"])
+
+# --------------------------------- 64-bit bursts, police's BYTES/CELL
+
+GB = 1 << 30
+# police's BYTES/CELL: the cell (a power of two) is checked and ignored
+parses("burst BYTES/CELL", ACT + "rate 1mbit burst 10k/8".split(),
+       [parms(), "RATE64=125000", "BURST=10240"])
+parses("mtu BYTES/CELL", ACT + "rate 1mbit mtu 64kb/8".split(),
+       [parms(), "RATE64=125000", "MTU=65536"])
+parses("buffer, minburst, ceiling BYTES/CELL", ACT +
+       "rate 1mbit buffer 5g/1024 minburst 1500/1".split(),
+       [parms(), "RATE64=125000", "BURST64=%d" % (5 * GB), "MTU=1500"])
+parses("maxburst, ceiling BYTES/CELL, hex cell", ACT +
+       "rate 1mbit maxburst 1mb/0x10 ceiling 2k/1073741824".split(),
+       [parms(), "RATE64=125000", "BURST=1048576", "MTU=2048"])
+parses("qdisc burst and mtu BYTES/CELL",
+       QD_WORDS + "rate 1mbit burst 32k/8 mtu 64kb/8".split(),
+       ["RATE64=125000", "BURST=32768", "MTU=65536"])
+for bad in ("10k/7", "10k/0", "10k/-8", "10k/", "10k/x", "10k/8/8",
+            "10k/2147483648", "/8"):
+    fails("bad cell %s" % bad, ACT + ["rate", "1mbit", "burst", bad],
+          ['Error: argument "%s" is wrong: not a size' % bad])
+fails("bad mtu cell", ACT + "rate 1mbit mtu 64kb/3".split(),
+      ['Error: argument "64kb/3" is wrong: not a size'])
+# police takes no cell there
+for word in ("queue-burst", "mpu"):
+    fails("%s takes no cell" % word,
+          ACT + ["rate", "1mbit", "queue-rate", "1mbit", word, "1k/8"],
+          ['Error: argument "1k/8" is wrong: not a size'])
+# 64 bits: BURST up to 2^32 - 1, BURST64 beyond (an old module is sent
+# what it knows whenever it fits)
+parses("burst of 5 GiB", ACT + "rate 10gbit burst 5g".split(),
+       [parms(), "RATE64=1250000000", "BURST64=%d" % (5 * GB)])
+parses("burst of 2^32 - 1 bytes", ACT + "rate 1mbit burst 4294967295".split(),
+       [parms(), "RATE64=125000", "BURST=4294967295"])
+parses("burst of 2^32 bytes", ACT + "rate 1mbit burst 4294967296b".split(),
+       [parms(), "RATE64=125000", "BURST64=4294967296"])
+parses("burst of 4 GiB + 1.5 KiB", ACT + "rate 1mbit burst 4194305.5k".split(),
+       [parms(), "RATE64=125000", "BURST64=%d" % (4 * GB + 1536)])
+parses("burst of 40 gbit, 1 TiB + 1", ACT +
+       "rate 1mbit burst 40gbit queue-rate 1mbit queue-burst 1099511627777"
+       .split(),
+       [parms(), "RATE64=125000", "BURST64=%d" % (5 * GB),
+        "QRATE64=125000", "QBURST64=1099511627777"])
+parses("queue-burst of 5 GiB", QD_WORDS +
+       "rate 10gbit queue-rate 1gbit queue-burst 5gb".split(),
+       ["RATE64=1250000000", "QRATE64=125000000", "QBURST64=%d" % (5 * GB)])
+for bad in ("18446744073709551616", "16777216tb", "17179869184g", "1.5b",
+            "-1", "inf", "nan", "1q"):
+    fails("burst %s refused" % bad, ACT + ["rate", "1mbit", "burst", bad],
+          ['Error: argument "%s" is wrong: not a size' % bad])
+fails("mtu beyond 32 bits", ACT + "rate 1mbit mtu 4g".split(),
+      ['Error: argument "4g" is wrong: not a size'])
+parses("burst 2^64 - 2048 bytes goes to the kernel", ACT +
+       "rate 1mbit burst 18446744073709549568".split(),
+       [parms(), "RATE64=125000", "BURST64=18446744073709549568"])
+fails("help: BYTES/CELL, 1Tb", ACT + ["help"],
+      ["at most 1Tb", "burst and mtu take police's BYTES/CELL too, and "
+       "ignore the CELL"])
+
 
 # the kernel's refusal is printed
 for which in ALL:
@@ -457,7 +514,8 @@ def vmp_attrs(params, stats=None, queues=None, conform=None, action=None,
         a.append(nl.u32(V["CONFORM"], conform))
     for k, v in params.items():
         if k in ("RATE64", "PEAKRATE64", "PKTRATE64", "PKTBURST64",
-                 "QRATE64", "LATENCY64", "ECN_THRESH64"):
+                 "QRATE64", "LATENCY64", "ECN_THRESH64", "BURST64",
+                 "QBURST64"):
             a.append(nl.u64(V[k], v))
         elif k == "OVERHEAD":
             a.append(nl.s32(V[k], v))
@@ -860,6 +918,48 @@ else:
             report(rc == 0 and out == golden[name],
                    "no latency, %s as before [%s]" % (name, which),
                    "got:\n%s\nwant:\n%s" % (out, golden[name]))
+
+# --------------------------------------------- 64-bit bursts, printed
+
+def burst_json(want_b, want_qb):
+    def check(j):
+        got = (find(j, "burst"), find(j, "queue_burst"))
+        return None if got == (want_b, want_qb) else "bursts %r" % (got,)
+    return check
+
+
+# what the kernel dumps: BURST (at most 2^32 - 1) always, BURST64 beyond
+BIG = {"RATE64": 1250000000, "BURST": 0xffffffff, "BURST64": 5 * GB,
+       "MTU": 65536, "QRATE64": 125000000, "QBURST": 0xffffffff,
+       "QBURST64": 5 * GB + 1024}
+BURST_DUMPS = [
+    ("5 GiB", BIG, ["burst 5Gb mtu 64Kb", "queue-burst 5242881Kb "],
+     (5 * GB, 5 * GB + 1024)),
+    ("64-bit alone", {"RATE64": 1, "BURST64": (1 << 40) - (1 << 20),
+                      "QRATE64": 1, "QBURST64": 3 * GB + 1},
+     ["burst 1048575Mb ", "queue-burst 3Gb "],
+     ((1 << 40) - (1 << 20), 3 * GB + 1)),
+    ("an old module's u32", {"RATE64": 1, "BURST": GB, "QRATE64": 1,
+                             "QBURST": 0xffffffff},
+     ["burst 1Gb ", "queue-burst 4Gb "], (GB, 0xffffffff)),
+    ("police's rounding", {"RATE64": 1, "BURST": 10 * 1024 + 15,
+                           "QRATE64": 1, "QBURST": 10 * 1024 + 16},
+     ["burst 10Kb ", "queue-burst 10256b "], (10255, 10256)),
+]
+for which in ALL:
+    for name, params, text, want in BURST_DUMPS:
+        show("burst dump: %s" % name, which, LS,
+             action_dump(vmp_attrs(params, action=(3, 2, 2, 1),
+                                   conform=0)),
+             text, burst_json(*want))
+    show("qdisc burst dump: 5 GiB", which,
+         "qdisc show dev vnet0".split(),
+         nl.nlmsg(nl.RTM_NUM["RTM_NEWQDISC"], nl.tcmsg(
+             ifindex=socket.if_nametoindex("vnet0"), handle=0x10000,
+             parent=0xffffffff, info=1) + nl.string(1, "vmpolice")
+             + nl.attr(2, vmp_attrs(BIG))),
+         ["burst 5Gb mtu 64Kb", "queue-burst 5242881Kb "],
+         burst_json(5 * GB, 5 * GB + 1024))
 
 skipped = 0
 if not TC71:
