@@ -15,7 +15,7 @@ ktap_header
 
 variants=$(tc_variants)
 nvariants=$(wc -l <<< "$variants")
-ktap_plan $((3 + nvariants * 28))
+ktap_plan $((3 + nvariants * 40))
 
 mod_unload vmpolice >/dev/null 2>&1
 check "module loads" mod_load vmpolice
@@ -72,6 +72,38 @@ for TC in $variants; do
 		$TC -n "$NS1" actions delete action vmpolice index 7
 	check_fail "$v: deleted action is gone" "" \
 		$TC -n "$NS1" actions get action vmpolice index 7
+	# --- 64-bit bursts, police's BYTES/CELL ---------------------------
+	check "$v: action with a 5 GiB burst and a 6 GiB queue-burst" \
+		$TC -n "$NS1" actions add action vmpolice rate 10gbit \
+		burst 5g queue-rate 1gbit queue-burst 6g drop index 8
+	check_output "$v: 5 GiB burst in text" \
+		"vmpolice rate 10Gbit burst 5Gb .*queue-burst 6Gb " \
+		$TC -n "$NS1" actions get action vmpolice index 8
+	check_eq "$v: JSON burst, queue_burst in bytes" \
+		'[5368709120,6442450944]' \
+		"$(act_json 8 '|[.burst,.queue_burst]')"
+	check "$v: action delete (5 GiB)" \
+		$TC -n "$NS1" actions delete action vmpolice index 8
+	check "$v: police's burst BYTES/CELL and mtu BYTES/CELL" \
+		$TC -n "$NS1" actions add action vmpolice rate 1mbit \
+		burst 10k/8 mtu 64kb/8 drop index 9
+	check_eq "$v: the cell is ignored" '[10240,65536]' \
+		"$(act_json 9 '|[.burst,.mtu]')"
+	check "$v: action delete (cell)" \
+		$TC -n "$NS1" actions delete action vmpolice index 9
+	check_fail "$v: burst above 1 TiB" \
+		"burst must not exceed 1 TiB \(1099511627776 bytes\)" \
+		$TC -n "$NS1" actions add action vmpolice rate 10gbit \
+		burst 1099511627777 drop
+	check_fail "$v: queue-burst above 1 TiB" \
+		"queue-burst must not exceed 1 TiB" \
+		$TC -n "$NS1" actions add action vmpolice rate 10gbit \
+		queue-rate 1gbit queue-burst 1025g drop
+	check_fail "$v: 1 TiB at 1 byte/s lasts too long" \
+		"burst lasts too long at this rate" \
+		$TC -n "$NS1" actions add action vmpolice rate 8bit \
+		burst 1024g drop
+
 	# --- the lines hypervisors run, with vmpolice for police ---------
 	$TC -n "$NS2" qdisc add dev veth1 ingress
 	check "$v: libvirt's u32 line" \
@@ -125,6 +157,11 @@ for TC in $variants; do
 		rate 20mbit burst 64k overhead 24 mpu 64
 	check_eq "$v: qdisc JSON after change" '[2500000,65536,24,64]' \
 		"$(qd_json '|[.rate,.burst,.overhead,.mpu]')"
+	check "$v: qdisc change to a 5 GiB burst" \
+		$TC -n "$NS1" qdisc change dev veth0 root handle 1: vmpolice \
+		rate 10gbit burst 5g
+	check_eq "$v: qdisc JSON 5 GiB burst" '[1250000000,5368709120]' \
+		"$(qd_json '|[.rate,.burst]')"
 	check_fail "$v: qdisc refuses conform-exceed" "action option" \
 		$TC -n "$NS1" qdisc replace dev veth0 root handle 1: vmpolice \
 		rate 10mbit burst 32k conform-exceed drop/ok
