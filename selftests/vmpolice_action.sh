@@ -102,7 +102,8 @@ udp_rate()
 	burst=$(burst_for "$mbit")
 	police rate "${mbit}mbit" burst "$burst" drop
 	out=$("$VMTAP" send --netns "$NSA" --dst 10.1.0.2 --dport 9 $args \
-		--flows 2 --threads --rate "$pps" --duration "$RATE_SECS" 2>&1)
+		--flows 2 --threads --rate "$pps" --duration "$RATE_SECS" \
+		--prime-bytes "$burst" 2>&1)
 	# both counters from one dump: tc and jq cost the debug guest 0.7 s
 	read -r cb seen <<< "$(act_json 1 |
 		jq -r "$VMP_JQ.totals | [.conformed_bytes, .bytes] | @tsv")"
@@ -111,8 +112,9 @@ udp_rate()
 	offered=$(seen_rate "$seen" "$secs")
 	ktap_print "${mbit}mbit $what: $rate bit/s L2 admitted," \
 		"$offered bit/s reached the policer in $secs s" \
-		"($(vmtap_offered "$out") bit/s sent)"
-	rate_verdict "$offered" $((mbit * 1000000)) "$rate"
+		"($(vmtap_offered "$out") bit/s sent," \
+		"longest pause $(vmtap_max_gap_ms "$out") ms)"
+	rate_verdict "$offered" $((mbit * 1000000)) "$rate" bit "$out" "$burst"
 	case $? in
 	2) RATE_RETRY=1 udp_rate "$mbit" "$gso" ;;
 	*) ktap_result "$what at ${mbit}mbit: L2 rate within ${TOL_PCT}% ($rate bit/s)" $? ;;
@@ -177,21 +179,23 @@ ip -n "$NSA" -6 route change default via fd01::2
 gso_rate()
 {
 	local desc=$1 pps=$2 want=$3 unit=$4 bucket=$5 all=("$@") out secs
-	local keys=".conformed_bytes) \\(.bytes" mul=8 adm seen
+	local keys=".conformed_bytes) \\(.bytes" mul=8 adm seen prime=$5
 
 	shift 5
-	[ "$unit" = segments ] && keys=".conformed) \\(.segments" mul=1
+	# (a segment is 1442 wire bytes)
+	[ "$unit" = segments ] && keys=".conformed) \\(.segments" mul=1 \
+		prime=$((bucket * 1442))
 	police "$@" drop
 	out=$("$VMTAP" send --netns "$NSA" --dst 10.1.0.2 --dport 9 \
 		--payload 14000 --gso-size 1400 --rate "$pps" \
-		--duration "$RATE_SECS" 2>&1)
+		--duration "$RATE_SECS" --prime-bytes "$prime" 2>&1)
 	secs=$(vmtap_elapsed "$out")
 	read -r adm seen < <(act_json 1 | jq -r "$VMP_JQ.totals | \"\\($keys)\"" |
 		awk -v s="$secs" -v b="$bucket" -v m="$mul" \
 			'{ printf "%d %d\n", ($1 - b) * m / s, $2 * m / s }')
 	ktap_print "$desc: $adm $unit/s admitted, $seen $unit/s reached" \
 		"the policer in $secs s"
-	rate_verdict "$seen" "$want" "$adm" "$unit"
+	rate_verdict "$seen" "$want" "$adm" "$unit" "$out" "$bucket"
 	case $? in
 	2) RATE_RETRY=1 gso_rate "${all[@]}" ;;
 	*) ktap_result "$desc ($adm $unit/s)" $? ;;

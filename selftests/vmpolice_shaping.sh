@@ -561,8 +561,8 @@ udp_over()
 	rx0=$(rx_bytes "$NSR_PID" r1)
 	out=$("$VMTAP" inject --dev vnet1 --netns "$HNS" --queues 2 \
 		--queues-used 0,1 --threads --rate "$pps" \
-		--duration "$RATE_SECS" --proto udp --src 10.8.0.2 \
-		--dst 10.9.0.2 --dport 9 --payload 1400 2>&1)
+		--duration "$RATE_SECS" --prime-bytes "$burst" --proto udp \
+		--src 10.8.0.2 --dst 10.9.0.2 --dport 9 --payload 1400 2>&1)
 	sleep 0.1
 	rx1=$(rx_bytes "$NSR_PID" r1)
 	j=$(vmp "$HNS" 2)
@@ -575,7 +575,7 @@ udp_over()
 		"bit/s reached the policer in $secs s; receiver got" \
 		"$((rx1 - rx0)) of $cb bytes; held $held overlimit $ovl" \
 		"backlog $bl max_hold $mh ns"
-	rate_verdict "$off" $((mbit * 1000000)) "$r"
+	rate_verdict "$off" $((mbit * 1000000)) "$r" bit "$out" "$burst"
 	case $? in
 	2) RATE_RETRY=1 udp_over "$mbit"; return ;;
 	*) ktap_result "UDP at 3x ${mbit}mbit through latency $LAT: L2 rate within ${TOL_PCT}% ($r bit/s)" $? ;;

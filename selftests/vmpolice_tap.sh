@@ -78,7 +78,7 @@ gso_rate()
 	# twice the rate, in 10-segment packets of 15020 wire bytes
 	pps=$((mbit * 1000000 * 2 / 8 / 15020 + 1))
 	out=$(vmtap --queues-used 0,1 --threads --rate "$pps" \
-		--duration "$RATE_SECS" --proto tcp \
+		--duration "$RATE_SECS" --prime-bytes "$burst" --proto tcp \
 		--payload $((10 * MSS)) --gso-size $MSS 2>&1)
 	read -r cb seen <<< "$(vmp |
 		jq -r '.totals | [.conformed_bytes, .bytes] | @tsv')"
@@ -86,7 +86,7 @@ gso_rate()
 	offered=$(seen_rate "$seen" "$(vmtap_elapsed "$out")")
 	ktap_print "GSO ${mbit}mbit: $r bit/s admitted, $offered reached" \
 		"the policer, partial $(stat partial)"
-	rate_verdict "$offered" $((mbit * 1000000)) "$r"
+	rate_verdict "$offered" $((mbit * 1000000)) "$r" bit "$out" "$burst"
 	case $? in
 	2) RATE_RETRY=1 gso_rate "$mbit" ;;
 	*) ktap_result "guest GSO at ${mbit}mbit on 2 queues: L2 rate within ${TOL_PCT}% ($r bit/s)" $? ;;

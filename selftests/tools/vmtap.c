@@ -163,6 +163,7 @@ struct opts {
 	unsigned int gqueues;
 	bool proto_set;
 	uint64_t drain_bytes;		/* send --proto tcp: UDP after it */
+	uint64_t prime_bytes;		/* wire bytes back to back first */
 	int sndbuf;			/* forward: host tap's, 0: untouched */
 };
 
@@ -907,14 +908,27 @@ static void tap_open(char *name, unsigned int n, bool mq, unsigned int vnet_sz,
 struct qstat {
 	uint64_t sent, errors, bytes, segs, wire;
 	uint64_t first_ns, last_ns;	/* when the first and last frame went */
+	uint64_t max_gap_ns;	/* longest pause before one of ours (below) */
 	int last_err;
 };
+
+/*
+ * When the last frame of any worker went.  A pause of the sender longer
+ * than a policer's bucket holds loses tokens: the window then measures
+ * the sender, not the policer.  The gap before a frame is taken from the
+ * frame before it in any thread (the policer sees their union), so one
+ * worker's stall while another sends is no gap.
+ */
+static uint64_t any_last_ns;
 
 static void qstat_sent(struct qstat *st, uint64_t bytes, uint64_t segs,
 		       uint64_t wire)
 {
 	uint64_t t = now_ns();
+	uint64_t prev = __atomic_exchange_n(&any_last_ns, t, __ATOMIC_RELAXED);
 
+	if (prev && t > prev && t - prev > st->max_gap_ns)
+		st->max_gap_ns = t - prev;
 	if (!st->sent)
 		st->first_ns = t;
 	st->last_ns = t;
@@ -925,12 +939,55 @@ static void qstat_sent(struct qstat *st, uint64_t bytes, uint64_t segs,
 }
 
 /*
+ * Pacing at an interval (ns) per frame, frame @k due at start + k x
+ * interval.  A sender late by more than 50 ms does not catch up in a
+ * burst.  The first @prime wire bytes go back to back: a policer's
+ * bucket starts full, and the rate tests subtract the burst from what it
+ * admitted, which holds once the sender has taken the burst.  Back to
+ * back that takes milliseconds; paced at twice the rate it takes as long
+ * as the burst lasts (250 ms and more), and a pause of the sender then (a
+ * TCG guest's vCPU scheduled out, page faults at start) overflows the
+ * full bucket: its tokens are lost and the policer looks slow.
+ */
+struct pacer {
+	uint64_t interval, start, prime, primed;
+};
+
+static void pacer_init(struct pacer *p, double rate, uint64_t prime)
+{
+	p->interval = rate > 0 ? 1e9 / rate : 0;
+	p->start = now_ns();
+	p->prime = prime;
+	p->primed = 0;
+}
+
+/* Wait until frame @k is due. */
+static void pacer_wait(struct pacer *p, uint64_t k)
+{
+	uint64_t t, now;
+
+	if (!p->interval)
+		return;
+	t = p->start + k * p->interval;
+	now = now_ns();
+	if (p->primed < p->prime || now > t + 50000000ull)
+		p->start = now - k * p->interval;	/* due now */
+	else if (now < t)
+		sleep_until(t);
+}
+
+static void pacer_sent(struct pacer *p, uint64_t wire)
+{
+	p->primed += wire;
+}
+
+/*
  * The time the frames were sent over, from the first to the last: what a
  * policer saw traffic for.  Thread start-up and the last pacing sleep
  * are not part of it; a policer measured against them looks slow.
  */
 struct send_window {
-	uint64_t first_ns, last_ns;
+	uint64_t first_ns, last_ns, max_gap_ns;
 };
 
 static void send_window_add(struct send_window *win, const struct qstat *st)
@@ -941,6 +998,8 @@ static void send_window_add(struct send_window *win, const struct qstat *st)
 		win->first_ns = st->first_ns;
 	if (st->last_ns > win->last_ns)
 		win->last_ns = st->last_ns;
+	if (st->max_gap_ns > win->max_gap_ns)
+		win->max_gap_ns = st->max_gap_ns;
 }
 
 /* seconds of the window; from T0 to now when it is empty or one instant */
@@ -969,6 +1028,7 @@ struct inject_worker {
 	uint64_t first, stride;			/* global frame numbers */
 	uint64_t count;				/* 0: until deadline */
 	double rate;				/* frames/s, 0: flat out */
+	uint64_t prime;				/* --prime-bytes, our share */
 	int cpu;
 };
 
@@ -1035,13 +1095,12 @@ static void *inject_run(void *arg)
 	const struct opts *o = in->o;
 	const struct layout *lo = &in->lo;
 	uint8_t hbuf[HDR_MAX];
-	uint64_t k, start, interval = 0;
+	struct pacer pace;
 	char eb[64];
+	uint64_t k;
 
 	pin_cpu(w->cpu);
-	if (w->rate > 0)
-		interval = 1e9 / w->rate;
-	start = now_ns();
+	pacer_init(&pace, w->rate, w->prime);
 	for (k = 0; !stop_flag && (!w->count || k < w->count); k++) {
 		uint64_t g = w->first + k * w->stride;
 		unsigned int q = o->qlist[g % o->nql];
@@ -1053,14 +1112,7 @@ static void *inject_run(void *arg)
 		ssize_t r;
 		int err = 0;
 
-		if (interval) {
-			uint64_t t = start + k * interval, now = now_ns();
-
-			if (now > t + 50000000ull)	/* late: no burst */
-				start = now - k * interval;
-			else if (now < t)
-				sleep_until(t);
-		}
+		pacer_wait(&pace, k);
 		if (in->deadline && now_ns() >= in->deadline)
 			break;
 		build_headers(&o->fs, lo, g, in->paysum, hbuf, o->vnet_sz);
@@ -1095,6 +1147,7 @@ static void *inject_run(void *arg)
 			continue;
 		}
 		qstat_sent(st, lo->len, lo->segs, lo->wire);
+		pacer_sent(&pace, lo->wire);
 	}
 	return NULL;
 }
@@ -1174,6 +1227,7 @@ static int do_inject(struct opts *o)
 		w[i].stride = nw;
 		w[i].count = o->count / nw + (i < o->count % nw);
 		w[i].rate = o->rate / nw;
+		w[i].prime = o->prime_bytes / nw;
 		w[i].cpu = o->ncpus ? (int)o->cpus[i % o->ncpus] : -1;
 		if (o->count && !w[i].count)
 			w[i].stride = 0;	/* nothing to send */
@@ -1199,8 +1253,9 @@ static int do_inject(struct opts *o)
 
 	if (o->json)
 		fprintf(report, "{\"mode\":\"inject\",\"dev\":\"%s\","
-			"\"frame_len\":%u,\"elapsed_s\":%.6f,\"queues\":[",
-			name, in.lo.len, secs);
+			"\"frame_len\":%u,\"elapsed_s\":%.6f,"
+			"\"max_gap_s\":%.6f,\"queues\":[",
+			name, in.lo.len, secs, win.max_gap_ns / 1e9);
 	for (i = 0; i < o->nql; i++) {
 		const struct qstat *s = &in.st[o->qlist[i]];
 		char what[32];
@@ -1225,8 +1280,8 @@ static int do_inject(struct opts *o)
 		fprintf(report, "}\n");
 	} else {
 		print_qstat("total", &tot, false, false);
-		fprintf(report, "%s: elapsed=%.3fs frame_len=%u\n", prog,
-			secs, in.lo.len);
+		fprintf(report, "%s: elapsed=%.3fs max_gap=%.3fs frame_len=%u\n",
+			prog, secs, win.max_gap_ns / 1e9, in.lo.len);
 	}
 	if (in.pcap && in.pcap != stdout)
 		fclose(in.pcap);
@@ -1907,7 +1962,7 @@ struct send_worker {
 	const struct sockaddr_storage *dst;
 	socklen_t alen;
 	double rate;
-	uint64_t count, deadline;
+	uint64_t count, deadline, prime;
 	int cpu;
 	struct qstat st;
 };
@@ -1943,7 +1998,8 @@ static void *send_run(void *arg)
 	unsigned int hdrs = ETH_HLEN + (o->fs.ipv6 ? 40 : 20) + 8;
 	unsigned int pay = o->fs.payload, gso = o->fs.gso_size;
 	unsigned int segs = gso ? (pay + gso - 1) / gso : 1;
-	uint64_t k, start, interval = 0;
+	uint64_t k, wire = (uint64_t)segs * hdrs + pay;
+	struct pacer pace;
 	char *buf, eb[64];
 
 	pin_cpu(w->cpu);
@@ -1951,20 +2007,11 @@ static void *send_run(void *arg)
 	if (!buf)
 		die("out of memory");
 	fill_payload((uint8_t *)buf, pay);
-	if (w->rate > 0)
-		interval = 1e9 / w->rate;
-	start = now_ns();
+	pacer_init(&pace, w->rate, w->prime);
 	for (k = 0; !stop_flag && (!w->count || k < w->count); k++) {
 		int fd = w->fds[k % w->nfds];
 
-		if (interval) {
-			uint64_t t = start + k * interval, now = now_ns();
-
-			if (now > t + 50000000ull)	/* late: no burst */
-				start = now - k * interval;
-			else if (now < t)
-				sleep_until(t);
-		}
+		pacer_wait(&pace, k);
 		if (w->deadline && now_ns() >= w->deadline)
 			break;
 		/*
@@ -1983,7 +2030,8 @@ static void *send_run(void *arg)
 					errstr(errno, eb, sizeof(eb)));
 			continue;
 		}
-		qstat_sent(&w->st, pay, segs, (uint64_t)segs * hdrs + pay);
+		qstat_sent(&w->st, pay, segs, wire);
+		pacer_sent(&pace, wire);
 	}
 	free(buf);
 	return NULL;
@@ -2036,6 +2084,7 @@ static int do_send(struct opts *o)
 		w[i].dst = &dst;
 		w[i].alen = alen;
 		w[i].rate = o->rate / nw;
+		w[i].prime = o->prime_bytes / nw;
 		w[i].count = o->count / nw + (i < o->count % nw);
 		w[i].deadline = o->duration ? t0 + o->duration * 1e9 : 0;
 		w[i].cpu = o->ncpus ? (int)o->cpus[i % o->ncpus] : -1;
@@ -2067,13 +2116,15 @@ static int do_send(struct opts *o)
 			tot.last_err = w[i].st.last_err;
 	}
 	if (o->json) {
-		fprintf(report, "{\"mode\":\"send\",\"elapsed_s\":%.6f,\"total\":",
-			secs);
+		fprintf(report, "{\"mode\":\"send\",\"elapsed_s\":%.6f,"
+			"\"max_gap_s\":%.6f,\"total\":", secs,
+			win.max_gap_ns / 1e9);
 		print_qstat("", &tot, true, false);
 		fprintf(report, "}\n");
 	} else {
 		print_qstat("total", &tot, false, false);
-		fprintf(report, "%s: elapsed=%.3fs\n", prog, secs);
+		fprintf(report, "%s: elapsed=%.3fs max_gap=%.3fs\n", prog, secs,
+			win.max_gap_ns / 1e9);
 	}
 	for (i = 0; i < nflows; i++)
 		close(fds[i]);
@@ -2523,6 +2574,9 @@ static void usage(FILE *out)
 "  --threads                  one thread per used queue\n"
 "  --cpus LIST                pin thread i to the i-th CPU of LIST\n"
 "  --count K  --rate PPS  --duration S    (rate: total over all queues)\n"
+"  --prime-bytes B            send the first B wire bytes back to back,\n"
+"                             then pace at --rate (a policer's full\n"
+"                             bucket taken at once, see the rate tests)\n"
 "  --smac MAC --dmac MAC      (dmac default: the tap's own address)\n"
 "  --ipv6  --src ADDR --dst ADDR   (10.0.0.2 -> 10.0.0.1, fd00::2 -> ::1)\n"
 "  --proto tcp|udp  --sport P --dport P  --flows F (sport..sport+F-1)\n"
@@ -2541,7 +2595,9 @@ static void usage(FILE *out)
 "  --strict                   exit 2 if any write failed\n"
 "  output: 'vmtap: queue=Q sent= errors= bytes= segs= wire_bytes=\n"
 "  last_errno=' per queue and 'vmtap: total ...'; bytes are frame bytes,\n"
-"  segs/wire_bytes what the accepted frames stand for once segmented.\n"
+"  segs/wire_bytes what the accepted frames stand for once segmented;\n"
+"  'vmtap: elapsed=S max_gap=S': first to last frame, and the longest\n"
+"  pause between two frames of any queue (a sender's stall).\n"
 "\n"
 "forward: guest tap G (N or 1 queues, offloads on so the guest's TCP\n"
 "sends GSO) <-> multiqueue tap H (N queues), one thread per queue,\n"
@@ -2557,8 +2613,10 @@ static void usage(FILE *out)
 "bytes per datagram, or with --gso-size UDP_SEGMENT super-packets the\n"
 "stack keeps whole up to the policer. --flows F sockets (one source\n"
 "port each), --threads (one per flow) --cpus LIST, --dport P, --rate PPS\n"
-"(total), --count K, --duration S. Reports sent/bytes/segs/wire_bytes,\n"
-"wire_bytes counting Ethernet, IP and UDP headers per segment.\n"
+"(total), --count K, --duration S, --prime-bytes B (as inject).\n"
+"Reports sent/bytes/segs/wire_bytes,\n"
+"wire_bytes counting Ethernet, IP and UDP headers per segment, and\n"
+"elapsed=/max_gap= as inject does.\n"
 "With --proto tcp: one TCP stream to --dport for --duration S, writes of\n"
 "--payload bytes, ended by a reset; elapsed is from the first write to the\n"
 "last, and the report adds retransmits=. --drain-bytes B: right after the\n"
@@ -2587,7 +2645,7 @@ enum {
 	O_GSO_SIZE, O_CSUM_OFFLOAD, O_TCP_FLAGS, O_SEQ, O_TOS, O_GSO_TYPE,
 	O_LIE_GSO, O_LIE_HDR, O_LIE_CSTART, O_LIE_COFF, O_VNET_FLAGS,
 	O_PCAP, O_STRICT, O_JSON, O_VNET_SZ, O_NO_OFFLOAD, O_GTAP, O_HTAP,
-	O_GNS, O_HNS, O_GQUEUES, O_VERIFY, O_DRAIN, O_SNDBUF,
+	O_GNS, O_HNS, O_GQUEUES, O_VERIFY, O_DRAIN, O_SNDBUF, O_PRIME,
 };
 
 #define MI	M_INJECT
@@ -2645,6 +2703,7 @@ static const struct {
 	{ "sndbuf", 1, O_SNDBUF, MF },
 	{ "verify-csum", 0, O_VERIFY, MC },
 	{ "drain-bytes", 1, O_DRAIN, MS },
+	{ "prime-bytes", 1, O_PRIME, MI | MS },
 	{ "verbose", 0, 'v', MI | MF | MC | MS },
 	{ "help", 0, 'h', MI | MF | MC | MS | MK | M_SELFTEST },
 };
@@ -2778,6 +2837,9 @@ static void parse_args(struct opts *o, int argc, char **argv)
 			break;
 		case O_DRAIN:
 			o->drain_bytes = arg_u64(name, optarg, UINT64_MAX);
+			break;
+		case O_PRIME:
+			o->prime_bytes = arg_u64(name, optarg, UINT64_MAX);
 			break;
 		case O_CSUM_OFFLOAD:
 			o->fs.csum_offload = true;
