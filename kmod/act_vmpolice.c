@@ -81,13 +81,12 @@ static int tcf_vmpolice_act(struct sk_buff *skb, const struct tc_action *a,
 		break;
 	case VMP_PARTIAL:
 		/*
-		 * Its tail was dropped here.  pkt_segs follows the cut
-		 * (vmp_skb_cut()); pkt_len keeps the uncut length: a
-		 * classful qdisc classifying with us took it before and
-		 * adds it to its backlog, and takes off at dequeue what
-		 * it finds then, so a shorter one would leave its backlog
-		 * growing for ever.  A qdisc after clsact egress counts
-		 * and shapes the cut packet as the uncut one: never less.
+		 * Its tail was dropped here.  pkt_len and pkt_segs are the
+		 * cut packet's (vmp_skb_cut()): the root qdisc after clsact
+		 * egress counts and shapes what leaves.  A classful qdisc
+		 * running us from its own filters (tc filter ... parent 1:)
+		 * took the old length before and adds it to its backlog;
+		 * nothing tells it (Documentation: "Cut packets").
 		 */
 		tcf_action_inc_overlimit_qstats(&v->common);
 		tcf_action_inc_drop_qstats(&v->common);

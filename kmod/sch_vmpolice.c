@@ -56,29 +56,6 @@ struct vmp_sched {
 
 static struct Qdisc_ops vmp_leaf_ops;
 
-/*
- * A cut packet is shorter than the length its ancestors already counted
- * (they took qdisc_pkt_len() before calling our enqueue and add it to
- * their backlog when we return).  Its pkt_len and pkt_segs become those
- * of the cut packet, which every level's dequeue then subtracts and
- * counts; the difference is taken off the ancestors' backlog now, before
- * they add the old length, as tbf_segment() does for its segments.
- * Returns that difference in bytes (0 at the root or in a leaf of ours).
- */
-static int vmp_sch_recount(struct Qdisc *sch, struct sk_buff *skb)
-{
-	unsigned int old = qdisc_pkt_len(skb);
-	struct vmp_train t;
-
-	if (!vmp_skb_train(skb, &t))
-		return 0;
-	qdisc_skb_cb(skb)->pkt_len = vmp_train_bytes(&t, t.segs);
-	vmp_set_pkt_segs(skb, t.segs);
-	if (sch->parent == TC_H_ROOT || (sch->flags & TCQ_F_NOPARENT))
-		return 0;
-	return (int)(old - qdisc_pkt_len(skb));
-}
-
 static u32 vmp_sch_queue(const struct vmp_sched *q, const struct sk_buff *skb)
 {
 	return q->leaf ? q->queue : skb_get_queue_mapping(skb);
@@ -176,7 +153,7 @@ static int vmp_sch_enqueue(struct sk_buff *skb, struct Qdisc *sch,
 	struct vmp_sched *q = qdisc_priv(sch);
 	unsigned int flags = VMP_MAY_CUT;
 	const struct vmp_params *prm;
-	unsigned int len;
+	unsigned int len = qdisc_pkt_len(skb);
 	int cut = 0;
 	u64 release;
 	u32 queue;
@@ -191,7 +168,16 @@ static int vmp_sch_enqueue(struct sk_buff *skb, struct Qdisc *sch,
 		break;
 	case VMP_PARTIAL:
 		qdisc_qstats_overlimit(sch);
-		cut = vmp_sch_recount(sch, skb);
+		/*
+		 * Cut: pkt_len and pkt_segs are the cut packet's now
+		 * (vmp_skb_cut()).  Our ancestors took the old length
+		 * before calling us and add it to their backlog when we
+		 * return; at dequeue they take off and count the new one.
+		 * The difference comes off their backlog now, as
+		 * tbf_segment() does for its segments.
+		 */
+		if (sch->parent != TC_H_ROOT && !(sch->flags & TCQ_F_NOPARENT))
+			cut = (int)(len - qdisc_pkt_len(skb));
 		break;
 	case VMP_EXCEED:
 		qdisc_qstats_overlimit(sch);

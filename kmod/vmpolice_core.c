@@ -684,10 +684,11 @@ static void vmp_fix_ip_len(struct sk_buff *skb)
  * private with skb_unclone() before anything is written.  That and the
  * header pull may move the head, so shinfo is read again after them.
  *
- * qdisc_skb_cb(skb)->pkt_segs (6.19+) follows the new gso_segs: every
- * later bstats_update() checks the two agree (DEBUG_NET_WARN_ON_ONCE in
- * qdisc_pkt_segs()).  pkt_len is left to the caller: under a parent it
- * is the length the ancestors already counted (vmp_sch_recount()).
+ * qdisc_skb_cb(skb)->pkt_len and pkt_segs (6.19+) become those of the
+ * cut packet, so that the qdiscs after us count and shape what leaves:
+ * every bstats_update() checks pkt_segs against gso_segs
+ * (DEBUG_NET_WARN_ON_ONCE in qdisc_pkt_segs()).  A qdisc that took the
+ * old length before calling us must be told (vmp_sch_enqueue()).
  *
  * Returns 0, or -EOPNOTSUPP (not a packet we can cut) or -ENOMEM with
  * the packet's content unchanged (it may have become a private copy).
@@ -746,6 +747,7 @@ int vmp_skb_cut(struct sk_buff *skb, const struct vmp_train *t, u32 keep)
 		skb_gso_reset(skb);
 	else
 		shinfo->gso_segs = keep;
+	qdisc_skb_cb(skb)->pkt_len = vmp_train_bytes(t, keep);
 	vmp_set_pkt_segs(skb, keep);
 	return 0;
 }
