@@ -12,7 +12,8 @@
 # /lib/modules/<rel>/extra with depmod run; the tc plugins in tc's
 # TC_LIB_DIR, the patched tc as /opt/vmpolice/bin/tc, the selftests in
 # /opt/vmpolice/selftests, bench/ in /opt/vmpolice/bench and
-# selftests/vm/init as /init.
+# selftests/vm/init as /init; python3 (tdc's modules only) and the
+# kernel's tdc.py in /opt/vmpolice/tdc.
 #
 # Environment:
 #   VMPOLICE_KO      module to install (default build/kmod-KERNEL/kmod/vmpolice.ko)
@@ -206,6 +207,50 @@ install -m 755 "$TOP/selftests/vm/init" "$root/init"
 if [ -d "$TOP/bench" ]; then
 	mkdir -p "$root/opt/vmpolice/bench"
 	rsync -a "$TOP/bench/" "$root/opt/vmpolice/bench/"
+fi
+
+# tdc, the kernel's tc test driver, for vmpolice_tdc.sh: tdc.py and its
+# helpers from the tc-testing directory of the 7.3 source that
+# setup-host.sh fetches (unpacked once into the cache; not the kernel's
+# own tc-tests, nor plugin-lib: our cases need no plugin), and python3
+# with only the standard-library modules tdc loads (selftests/tdc/pydeps.py
+# runs it on the host to list them).
+CACHE=${VMPOLICE_CACHE:-$HOME/.cache/vmpolice}
+KSRC_TARBALL=${VMPOLICE_KSRC:-$CACHE/src/linux-source-7.3.tar.xz}
+tdc_tree()
+{
+	local tc_testing=tools/testing/selftests/tc-testing dir tmp
+
+	[ -f "$KSRC_TARBALL" ] || return 1
+	dir=$CACHE/tdc/$(basename "$KSRC_TARBALL" .tar.xz)-$(stat -c %s "$KSRC_TARBALL")
+	if [ ! -f "$dir/tc-testing/tdc.py" ]; then
+		say "unpacking tdc from $(basename "$KSRC_TARBALL")"
+		tmp=$(mktemp -d "$CACHE/tdc.XXXXXX")
+		tar -xJf "$KSRC_TARBALL" -C "$tmp" --strip-components=1 \
+			--wildcards "*/$tc_testing/*" || { rm -rf "$tmp"; return 1; }
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		mv "$tmp/$tc_testing" "$dir/tc-testing"
+		rm -rf "$tmp"
+	fi
+	echo "$dir/tc-testing"
+}
+if tdc=$(tdc_tree) && [ -x /usr/bin/python3 ]; then
+	copy_bin /usr/bin/python3
+	pydeps=$(/usr/bin/python3 "$TOP/selftests/tdc/pydeps.py" "$tdc") ||
+		die "selftests/tdc/pydeps.py failed"
+	for f in $pydeps; do
+		mkdir -p "$root$(dirname "$f")"
+		cp -L --preserve=timestamps "$f" "$root$f"
+		case "$f" in *.so) copy_libs "$f" ;; esac
+	done
+	mkdir -p "$root/opt/vmpolice/tdc/plugins"
+	for f in tdc.py tdc_config.py tdc_helper.py TdcPlugin.py TdcResults.py \
+		 plugins/__init__.py; do
+		cp "$tdc/$f" "$root/opt/vmpolice/tdc/$f"
+	done
+else
+	missing "no tdc (python3 or $KSRC_TARBALL missing: run scripts/setup-host.sh)"
 fi
 
 # Modules.
