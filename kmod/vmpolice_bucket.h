@@ -318,24 +318,32 @@ static inline void vmp_bucket_clamp(struct vmp_bucket *b, u64 limit)
 }
 
 /*
- * Give back the cost of frames that were taken from @b but then refused
- * by another bucket.  The refund can leave tat in the past, which reads
- * the same as a full bucket: it never credits more than the burst.
+ * Give back the cost of frames that were taken from @b, reserved from
+ * @base (ns) on, but then refused by another bucket.  Only the part of
+ * that reservation still ahead of @now (ns, read after the refusal) comes
+ * back: a bucket that ran idle meanwhile was re-based by the next taker
+ * (max(tat, now) in vmp_bucket_take()), which dropped the expired
+ * reservation already, and taking it off again would credit more than
+ * the burst.  The refund can leave tat in the past, which reads the same
+ * as a full bucket.
  */
 static inline void vmp_bucket_refund(struct vmp_bucket *b,
-				     const struct vmp_cost *c,
-				     u32 taken, u32 kept)
+				     const struct vmp_cost *c, u64 base,
+				     u32 taken, u32 kept, u64 now)
 {
-	if (taken > kept)
-		atomic64_sub((s64)(vmp_cost_of(c, taken) - vmp_cost_of(c, kept)),
-			     &b->tat);
+	u64 end = base + vmp_cost_of(c, taken), back;
+
+	if (taken <= kept || (s64)(end - now) <= 0)
+		return;
+	back = vmp_cost_of(c, taken) - vmp_cost_of(c, kept);
+	atomic64_sub((s64)min_t(u64, back, end - now), &b->tat);
 }
 
-/* Units (bytes or frames) a bucket could admit right now. */
-static inline u64 vmp_bucket_tokens(struct vmp_bucket *b, s64 tau,
-				    const struct vmp_rate *r, u64 now)
+/* Units (bytes or frames) a bucket at @tat could admit at @now. */
+static inline u64 vmp_tat_tokens(s64 tat, s64 tau, const struct vmp_rate *r,
+				 u64 now)
 {
-	s64 debt = (s64)((u64)atomic64_read(&b->tat) - now);
+	s64 debt = (s64)((u64)tat - now);
 
 	if (debt < 0)
 		debt = 0;
@@ -344,11 +352,51 @@ static inline u64 vmp_bucket_tokens(struct vmp_bucket *b, s64 tau,
 	return vmp_rate_units(r, tau - debt);
 }
 
+/* Units (bytes or frames) a bucket could admit right now. */
+static inline u64 vmp_bucket_tokens(struct vmp_bucket *b, s64 tau,
+				    const struct vmp_rate *r, u64 now)
+{
+	return vmp_tat_tokens(atomic64_read(&b->tat), tau, r, now);
+}
+
 /*
- * A configuration change keeps the tokens: the units the bucket could
- * admit now stay what they were (capped by the new burst), expressed at
- * the new rate.  A bucket that did not exist before starts full.  What
- * is reserved beyond the burst (held packets) stays reserved.
+ * The tat that keeps a bucket's tokens across a change: the units it
+ * could admit at @now stay what they were (capped by the new burst),
+ * expressed at the new rate.  What is reserved beyond the burst (held
+ * packets) stays reserved, converted to the new rate, or the new packets
+ * would be given the same moments to leave.
+ */
+static inline s64 vmp_tat_rescale(s64 tat, const struct vmp_rate *old_rate,
+				  s64 old_tau, const struct vmp_rate *new_rate,
+				  s64 new_tau, u64 now)
+{
+	s64 debt = (s64)((u64)tat - now);
+	u64 tokens, tokens_ns, excess;
+
+	if (debt > old_tau) {
+		excess = vmp_rate_units(old_rate, debt - old_tau);
+		return (s64)(now + (u64)new_tau + vmp_rate_ns(new_rate, excess));
+	}
+	tokens = vmp_tat_tokens(tat, old_tau, old_rate, now);
+	/*
+	 * Capped by the new burst in units first: the tokens of a large
+	 * old burst at a much lower new rate could last longer than 64
+	 * bits of ns.
+	 */
+	if (tokens >= vmp_rate_units(new_rate, new_tau))
+		return (s64)now;
+	tokens_ns = vmp_rate_ns(new_rate, tokens);
+	if (tokens_ns >= (u64)new_tau)
+		return (s64)now;
+	return (s64)(now + (u64)new_tau - tokens_ns);
+}
+
+/*
+ * A configuration change keeps the tokens (vmp_tat_rescale()); a bucket
+ * that did not exist before starts full.  Other CPUs keep charging the
+ * bucket meanwhile: the new tat replaces the one it was computed from
+ * with a cmpxchg, and is computed again if a charge came in between, so
+ * no charge is lost.
  */
 static inline void vmp_bucket_rescale(struct vmp_bucket *b,
 				      const struct vmp_rate *old_rate,
@@ -356,8 +404,7 @@ static inline void vmp_bucket_rescale(struct vmp_bucket *b,
 				      const struct vmp_rate *new_rate,
 				      s64 new_tau, u64 now)
 {
-	u64 tokens, tokens_ns, excess;
-	s64 debt;
+	s64 old;
 
 	if (!new_rate->rate)
 		return;
@@ -365,33 +412,11 @@ static inline void vmp_bucket_rescale(struct vmp_bucket *b,
 		vmp_bucket_reset(b, now);
 		return;
 	}
-	debt = (s64)((u64)atomic64_read(&b->tat) - now);
-	if (debt > old_tau) {
-		/*
-		 * Reserved beyond the burst: frames held for later (latency).
-		 * They stay reserved, converted to the new rate, or the
-		 * new packets would be given the same moments to leave.
-		 */
-		excess = vmp_rate_units(old_rate, debt - old_tau);
-		atomic64_set(&b->tat, (s64)(now + (u64)new_tau +
-					    vmp_rate_ns(new_rate, excess)));
-		return;
-	}
-	tokens = vmp_bucket_tokens(b, old_tau, old_rate, now);
-	/*
-	 * Capped by the new burst in units first: the tokens of a large
-	 * old burst at a much lower new rate could last longer than 64
-	 * bits of ns.
-	 */
-	if (tokens >= vmp_rate_units(new_rate, new_tau)) {
-		atomic64_set(&b->tat, (s64)now);
-		return;
-	}
-	tokens_ns = vmp_rate_ns(new_rate, tokens);
-	if (tokens_ns >= (u64)new_tau)
-		atomic64_set(&b->tat, (s64)now);
-	else
-		atomic64_set(&b->tat, (s64)(now + (u64)new_tau - tokens_ns));
+	old = atomic64_read(&b->tat);
+	while (!atomic64_try_cmpxchg(&b->tat, &old,
+				     vmp_tat_rescale(old, old_rate, old_tau,
+						     new_rate, new_tau, now)))
+		;
 }
 
 #endif /* _VMPOLICE_BUCKET_H */

@@ -807,10 +807,12 @@ static u32 vmp_take_all(struct vmp_policer *p, const struct vmp_params *prm,
 
 static void vmp_refund(struct vmp_charge *ch, u32 n, u32 kept)
 {
+	u64 now = ktime_get_ns();	/* after the refusal, not the take */
 	u32 i;
 
 	for (i = 0; i < n; i++)
-		vmp_bucket_refund(ch[i].bucket, &ch[i].cost, ch[i].taken, kept);
+		vmp_bucket_refund(ch[i].bucket, &ch[i].cost, ch[i].base,
+				  ch[i].taken, kept, now);
 }
 
 /* When the first @k frames conform in every bucket: the latest of them. */

@@ -339,11 +339,54 @@ static void test_bucket_refund(void)
 	vmp_bucket_reset(&b, now);
 	ok &= vmp_bucket_take(&b, tau, 0, &c, 40, now, &base) == 40;
 	/* a later bucket allowed only 25: give back 15 frames */
-	vmp_bucket_refund(&b, &c, 40, 25);
+	vmp_bucket_refund(&b, &c, base, 40, 25, now);
 	ok &= atomic64_read(&b.tat) == (s64)(now + vmp_cost_of(&c, 25));
-	vmp_bucket_refund(&b, &c, 25, 0);
+	vmp_bucket_refund(&b, &c, base, 25, 0, now);
 	ok &= atomic64_read(&b.tat) == (s64)now;
 	result(ok, "refund returns exactly the frames another bucket refused");
+}
+
+/*
+ * A refund that lands after the bucket ran idle and another CPU re-based
+ * it: CPU A takes 40 frames from a full bucket and is interrupted before
+ * it refunds 15 of them; the reservation runs out, CPU B finds the
+ * bucket idle (tat in the past) and charges from its own now.  A's
+ * refund must not come off B's charge: the bucket would then hold more
+ * than its burst.  Interleaved by hand (the kernel cannot be made to).
+ */
+static void test_bucket_refund_after_rebase(void)
+{
+	u64 now = NSEC_PER_SEC, later, base_a, base_b;
+	struct vmp_bucket b;
+	struct vmp_train t;
+	struct vmp_cost c;
+	struct vmp_rate r;
+	bool ok = true;
+	s64 tau;
+
+	vmp_rate_init(&r, 1000000);
+	tau = vmp_rate_ns(&r, 100000);
+	vmp_train_gso(&t, 66 + 40 * MSS4, 66, MSS4);
+	vmp_cost_bytes(&c, &r, &plain, &t);
+	vmp_bucket_reset(&b, now);
+	ok &= vmp_bucket_take(&b, tau, 0, &c, 40, now, &base_a) == 40;
+	/* A's reservation ends at base_a + cost(40); B comes 1 s later */
+	later = base_a + vmp_cost_of(&c, 40) + NSEC_PER_SEC;
+	ok &= vmp_bucket_take(&b, tau, 0, &c, 40, later, &base_b) == 40;
+	ok &= base_b == later;			/* re-based */
+	vmp_bucket_refund(&b, &c, base_a, 40, 25, later);
+	/* B's 40 frames stay charged: no more than the burst is left */
+	ok &= atomic64_read(&b.tat) == (s64)(later + vmp_cost_of(&c, 40));
+	ok &= vmp_bucket_tokens(&b, tau, &r, later) ==
+	      100000 - vmp_train_bytes(&t, 40);
+
+	/* a refund half past its reservation gives back only the rest */
+	vmp_bucket_reset(&b, now);
+	ok &= vmp_bucket_take(&b, tau, 0, &c, 40, now, &base_a) == 40;
+	later = base_a + vmp_cost_of(&c, 40) - 1000;
+	vmp_bucket_refund(&b, &c, base_a, 40, 0, later);
+	ok &= atomic64_read(&b.tat) == (s64)later;
+	result(ok, "a refund after another CPU re-based the idle bucket credits nothing beyond the burst");
 }
 
 /*
@@ -516,6 +559,82 @@ static void test_bucket_concurrent(void)
 	/* a lost update would hand out more than the room */
 	result(total == 1000, "4 threads on one bucket, cmpxchg only: %llu frames of 1000 room (%d threads won)",
 	       (unsigned long long)total, busy);
+}
+
+struct rescaler {
+	struct vmp_bucket *b;
+	const struct vmp_rate *r;
+	s64 tau;
+	pthread_barrier_t *go;
+	volatile bool *stop;
+	u64 changes;
+};
+
+static void *rescale_loop(void *arg)
+{
+	struct rescaler *x = arg;
+
+	pthread_barrier_wait(x->go);
+	while (!*x->stop) {
+		/* "tc actions change" to the same rate and burst */
+		vmp_bucket_rescale(x->b, x->r, x->tau, x->r, x->tau,
+				   NSEC_PER_SEC);
+		x->changes++;
+	}
+	return NULL;
+}
+
+/*
+ * Configuration changes while other CPUs charge the bucket: a change
+ * that overwrote the bucket with what it read before (atomic64_set) lost
+ * the charges made in between, and their tokens came back.  With time
+ * frozen and a bucket too deep to run dry, three threads charge while a
+ * fourth changes the configuration (to the same rate and burst) over and
+ * over: what they took plus what is left must be exactly the burst.
+ */
+static void test_rescale_concurrent(void)
+{
+	u64 total, left, changes = 0;
+	s64 tau = 1000000000;		/* 10^9 bytes, 10^6 frames */
+	pthread_barrier_t go;
+	volatile bool stop;
+	struct rescaler x;
+	struct racer rs[3];
+	struct vmp_bucket b;
+	struct vmp_train t;
+	struct vmp_cost c;
+	struct vmp_rate r;
+	pthread_t th[4];
+	int i, round, bad = 0;
+
+	vmp_rate_init(&r, NSEC_PER_SEC);	/* 1 ns per byte */
+	vmp_train_gso(&t, 10 + 3 * 990, 10, 990);	/* 3 frames of 1000 */
+	vmp_cost_bytes(&c, &r, &plain, &t);
+	/* rounds: one of them at least has the threads really overlap */
+	for (round = 0; round < 8; round++) {
+		vmp_bucket_reset(&b, NSEC_PER_SEC);
+		stop = false;
+		total = 0;
+		pthread_barrier_init(&go, NULL, 4);
+		x = (struct rescaler){ &b, &r, tau, &go, &stop, 0 };
+		pthread_create(&th[3], NULL, rescale_loop, &x);
+		for (i = 0; i < 3; i++) {
+			rs[i] = (struct racer){ &b, &c, tau, 0, 0, &go };
+			pthread_create(&th[i], NULL, race, &rs[i]);
+		}
+		for (i = 0; i < 3; i++) {
+			pthread_join(th[i], NULL);
+			total += rs[i].taken;
+		}
+		stop = true;
+		pthread_join(th[3], NULL);
+		pthread_barrier_destroy(&go);
+		left = vmp_bucket_tokens(&b, tau, &r, NSEC_PER_SEC);
+		bad += total != 180000 || total * 1000 + left != (u64)tau;
+		changes += x.changes;
+	}
+	result(!bad, "charges while the configuration changes (%llu times in 8 rounds): taken + left = the burst in %d of 8",
+	       (unsigned long long)changes, 8 - bad);
 }
 
 /*
@@ -1153,7 +1272,7 @@ static void test_hold_cap(void)
 
 int main(void)
 {
-	printf("TAP version 13\n1..29\n");
+	printf("TAP version 13\n1..31\n");
 	test_rate_precision();
 	test_big_burst();
 	test_frame_len();
@@ -1166,9 +1285,11 @@ int main(void)
 	test_bucket_gso_partial();
 	test_bucket_pps();
 	test_bucket_refund();
+	test_bucket_refund_after_rebase();
 	test_bucket_clamp();
 	test_bucket_wrap_and_idle();
 	test_rescale();
+	test_rescale_concurrent();
 	test_bucket_concurrent();
 	test_hold_slack0_is_gcra();
 	test_hold_within_budget();
