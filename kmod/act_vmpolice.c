@@ -47,9 +47,9 @@ static int tcf_vmpolice_act(struct sk_buff *skb, const struct tc_action *a,
 			    struct tcf_result *res)
 {
 	struct tcf_vmpolice *v = to_vmpolice(a);
-	int exceed = READ_ONCE(v->tcf_action);
 	const struct vmp_params *prm;
 	unsigned int flags;
+	int exceed;
 	struct vmp_train t;
 	u64 release;
 	u32 queue;
@@ -66,6 +66,7 @@ static int tcf_vmpolice_act(struct sk_buff *skb, const struct tc_action *a,
 				false);
 
 	prm = rcu_dereference_bh(v->pol->params);
+	exceed = prm->exceed;
 	flags = exceed == TC_ACT_SHOT ? VMP_MAY_CUT : 0;
 	/*
 	 * Held packets go back into the receive path: ingress only, and not
@@ -249,6 +250,7 @@ static int tcf_vmpolice_init(struct net *net, struct nlattr *nla,
 		v->bound_egress = true;
 
 	latency = prm->latency_ns;
+	prm->exceed = parm->action;
 	spin_lock_bh(&v->tcf_lock);
 	goto_ch = tcf_action_set_ctrlact(*a, parm->action, goto_ch);
 	vmp_policer_apply(v->pol, prm);

@@ -34,7 +34,13 @@ struct vmp_params {
 	u32			mtu;
 	u64			pkt_burst;
 	u64			queue_burst;	/* bytes */
-	int			conform;	/* action only: TC_ACT_* */
+	/*
+	 * Action only: the verdicts (TC_ACT_*), both here so that a packet
+	 * sees the two of one configuration (exceed is also the action's
+	 * tcf_action, which tc dumps and goto chain needs).
+	 */
+	int			conform;
+	int			exceed;
 	/* holding: 0 is a pure policer; see vmp_police() */
 	u64			latency_ns;	/* delay budget */
 	u64			ecn_thresh_ns;	/* held longer: CE (ecn) */
