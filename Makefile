@@ -14,6 +14,8 @@
 #   make check             everything that gates a merge (CI: .ci/run)
 #   make demo [KERNEL=]    a simulated VM policed by vmpolice and police, live
 #   make bench [KERNEL=]   the conformance benchmark, into results/
+#   make mutants [FAULTS="a b"] [BUDGET=min]  deliberate faults, one at a
+#                          time in build/mutants/tree: which no test catches
 
 KERNELRELEASE ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KERNELRELEASE)/build
@@ -82,10 +84,13 @@ check:
 demo:
 	scripts/demo.sh $(BENCH_KERNEL)
 
+mutants:
+	scripts/mutants.sh $(if $(BUDGET),--budget $(BUDGET)) $(FAULTS)
+
 bench:
 	scripts/setup-host.sh
 	BENCH_COMMAND="make bench$(if $(filter command line,$(origin KERNEL)), KERNEL=$(KERNEL))" \
 		scripts/bench.sh $(BENCH_KERNEL)
 
 .PHONY: all module module-install install dkms-install deb deb-check clean modules-all \
-	debug-kernel vmtest checkpatch style check demo bench
+	debug-kernel vmtest checkpatch style check demo bench mutants
