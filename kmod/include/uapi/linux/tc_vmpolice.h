@@ -102,8 +102,10 @@ enum {
 					 * pure policer.  At most
 					 * VMPOLICE_MAX_LATENCY_NS.
 					 */
-	TCA_VMPOLICE_ECN,		/* u8 0|1: mark ECT packets CE when
-					 * held longer than ecn-threshold
+	TCA_VMPOLICE_ECN,		/* u8 0|1: mark an ECT packet CE when
+					 * its first frame conforms only
+					 * after ecn-threshold (the queue
+					 * ahead of it, not its own length)
 					 */
 	TCA_VMPOLICE_ECN_THRESH64,	/* u64 ns, <= latency; default
 					 * latency / 4
