@@ -4,6 +4,8 @@
 
 import argparse
 import datetime
+import fcntl
+import json
 import os
 import re
 import subprocess
@@ -85,7 +87,7 @@ def parse(path):
     return faults
 
 
-def validate(faults, tree):
+def validate(faults, head):
     bad, names = [], set()
     for f in faults:
         where = f"fault '{f.name}' (line {f.lineno})"
@@ -104,12 +106,13 @@ def validate(faults, tree):
             if not (c in ("unit", "tc") or
                     re.fullmatch(r"guest:(6\.1|6\.12|debug):[\w.,-]+", c)):
                 bad.append(f"{where}: unknown check '{c}'")
-        p = os.path.join(tree, f.file)
-        if not os.path.isfile(p):
-            bad.append(f"{where}: no file {f.file}")
+        r = subprocess.run(["git", "-C", TOP, "show", f"{head}:{f.file}"],
+                           text=True, stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL)
+        if r.returncode:
+            bad.append(f"{where}: no file {f.file} in {head[:12]}")
             continue
-        with open(p) as fh:
-            n = fh.read().count(f.old)
+        n = r.stdout.count(f.old)
         if n != 1:
             bad.append(f"{where}: old string occurs {n} times in {f.file} "
                        "(must be exactly once)")
@@ -298,6 +301,30 @@ class Baseline:
         return None
 
 
+STATE = os.path.join(WORK, "state.json")
+
+
+def save_state(head, started, elapsed, results, planned, bl):
+    """What --resume continues: this commit's results so far."""
+    st = {"head": head, "started": started.isoformat(), "elapsed": elapsed,
+          "results": results, "planned": planned,
+          "bl_done": sorted(bl.done) if bl else [],
+          "bl_failed": bl.failed if bl else [],
+          "bl_secs": bl.secs if bl else 0.0}
+    with open(STATE + ".tmp", "w") as fh:
+        json.dump(st, fh, indent=1)
+    os.replace(STATE + ".tmp", STATE)
+
+
+def load_state(head):
+    try:
+        with open(STATE) as fh:
+            st = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return st if st.get("head") == head else None
+
+
 def md_cell(s):
     return (s or "").replace("|", "\\|").replace("\n", " ")
 
@@ -375,12 +402,13 @@ def main():
     ap.add_argument("--budget", type=float, default=0)
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--resume", action="store_true")
     a = ap.parse_args()
 
-    head = git("-C", TOP, "rev-parse", "HEAD")
+    head = git("-C", TOP, "rev-parse", "--verify",
+               os.environ.get("MUTANTS_COMMIT", "HEAD") + "^{commit}")
     faults = parse(FAULTS)
-    setup_tree(head)
-    bad = validate(faults, TREE)
+    bad = validate(faults, head)
     if bad:
         for b in bad:
             err(b)
@@ -398,9 +426,26 @@ def main():
         return 0
 
     os.makedirs(LOGS, exist_ok=True)
+    lock = open(os.path.join(WORK, "lock"), "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        err(f"another make mutants runs in {TREE}")
+        return 2
+    setup_tree(head)
     started = datetime.datetime.now(datetime.timezone.utc)
     t_start = time.time()
     results = {}
+    prev = load_state(head) if a.resume else None
+    if a.resume and not prev:
+        err(f"nothing to resume for {head} in {STATE}: starting afresh")
+    if prev:
+        # the earlier run's results, baselines and time count in this one
+        started = datetime.datetime.fromisoformat(prev["started"])
+        t_start -= prev["elapsed"]
+        results = prev["results"]
+        planned = [n for n in prev["planned"] if n in known] + \
+            [n for n in planned if n not in prev["planned"]]
     todo = [f for f in faults if f.name in planned]
     print("TAP version 13", flush=True)
     print(f"# mutants: commit {head}, {len(todo)} faults", flush=True)
@@ -408,9 +453,21 @@ def main():
     blog = os.path.join(LOGS, "baseline.log")
     open(blog, "w").close()
     bl = None if a.no_baseline else Baseline(todo, blog)
+    if bl and prev:
+        bl.done = set(prev["bl_done"])
+        bl.failed = [tuple(x) for x in prev["bl_failed"]]
+        bl.secs = prev["bl_secs"]
     base = None if a.no_baseline else bl.failed
+    save = lambda: save_state(head, started, time.time() - t_start, results,
+                              planned, bl)
     rc = 0
     for i, f in enumerate(todo, 1):
+        if f.name in results:
+            r = results[f.name]
+            print(f"{'ok' if r['status'] == 'caught' else 'not ok'} {i} "
+                  f"{f.name} # {r['status']} in the earlier run: "
+                  f"{r['by'] or ''} ({r['secs']:.0f} s)", flush=True)
+            continue
         if a.budget and time.time() - t_start > a.budget * 60:
             print(f"ok {i} {f.name} # SKIP not run (budget of {a.budget:g} min)",
                   flush=True)
@@ -459,6 +516,7 @@ def main():
             rc = 1
         write_report(head, started, faults, results, base,
                      time.time() - t_start, planned, bl.secs if bl else 0.0)
+        save()
     total = time.time() - t_start
     write_report(head, started, faults, results, base, total, planned,
                  bl.secs if bl else 0.0)
