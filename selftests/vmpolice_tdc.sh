@@ -12,8 +12,18 @@
 # a KTAP SKIP.  Any other skip from tdc (after a failed setup or
 # teardown, tdc skips everything that follows) is a failure.
 #
+# The debug kernel (KASAN, lockdep, kmemleak; CONFIG_KASAN=y) runs only
+# the patched 6.1 tc, which takes every case, the bare-word ones too.
+# With all three tcs its guest hit the 600 s test timeout (2026-11-30:
+# about 290 s for the stock tc's 142 cases, the patched tc's unfinished
+# at 600 s); with the patched tc only, tdc.py took 310 s, the test 322 s
+# and the guest 372 s, where the stock kernels' guests take 94 s (6.1)
+# and 124 s (6.12) for all three.  The tcs not run there are one KTAP
+# SKIP line each, naming them; the stock kernels run all three.
+#
 # Environment: TDC_DIR (default /opt/vmpolice/tdc), TDC_VERBOSE=1 to pass
-# -v to tdc.py and print all its output.
+# -v to tdc.py and print all its output, TDC_ALL_TCS=1 to run every tc on
+# the debug kernel too.
 
 source "$(dirname "$(readlink -f "$0")")/lib.sh"
 
@@ -28,9 +38,17 @@ require_cmd python3 jq ip modprobe
 ktap_header
 
 variants=$(tc_variants)
+not_run=
+if [ "${TDC_ALL_TCS:-0}" != 1 ] &&
+   gzip -dc /proc/config.gz 2>/dev/null | grep -q '^CONFIG_KASAN=y' &&
+   grep -qx "$TC_PATCHED" <<< "$variants"; then
+	not_run=$(grep -vx "$TC_PATCHED" <<< "$variants")
+	variants=$TC_PATCHED
+fi
 nvariants=$(grep -c . <<< "$variants")
+nnot_run=$(grep -c . <<< "$not_run")
 ncases=$(cat "${CASES[@]}" | jq -s 'map(length) | add')
-ktap_plan $((nvariants * ncases))
+ktap_plan $((nvariants * ncases + nnot_run))
 
 # The modules the cases use (tdc runs no modprobe of its own).
 for m in dummy veth sch_ingress sch_htb cls_matchall cls_u32 cls_basic \
@@ -45,10 +63,21 @@ mapfile -t probed < <(cat "${CASES[@]}" | jq -r '.[] | select(.dependsOn) | .id'
 out=$(mktemp -d)
 defer rm -rf "$out"
 
+# variant_name TC: how the KTAP lines name TC
+variant_name()
+{
+	case "$1" in
+	"$TC_STOCK") echo "stock tc+plugin" ;;
+	"$TC_PATCHED71") echo "patched tc 7.1" ;;
+	*) echo "patched tc" ;;
+	esac
+}
+
 # run_tdc NAME TC: tdc.py on our cases with TC, its TAP turned into ours.
 run_tdc()
 {
 	local v=$1 tc=$2 builtin=yes rc line id name rest seen=0 verbose=()
+	local t0=$SECONDS
 
 	[ "$tc" = "$TC_STOCK" ] && builtin=no
 	[ "${TDC_VERBOSE:-0}" = 1 ] && verbose=(-v)
@@ -59,6 +88,7 @@ run_tdc()
 		python3 tdc.py "${verbose[@]}" -p "$tc" -f "${CASES[@]}" \
 		--outfile "$out/$v.tap") > "$out/$v.log" 2>&1
 	rc=$?
+	ktap_print "$v: tdc.py ran $ncases cases in $((SECONDS - t0)) s"
 	[ "${TDC_VERBOSE:-0}" = 1 ] && ktap_print "$(cat "$out/$v.log")"
 
 	# "ok N ID - NAME [# skipped - WHY]", "not ok N ID - NAME" and,
@@ -107,12 +137,11 @@ run_tdc()
 }
 
 for TC in $variants; do
-	case "$TC" in
-	"$TC_STOCK") v="stock tc+plugin" ;;
-	"$TC_PATCHED71") v="patched tc 7.1" ;;
-	*) v="patched tc" ;;
-	esac
-	run_tdc "$v" "$TC"
+	run_tdc "$(variant_name "$TC")" "$TC"
+done
+for TC in $not_run; do
+	ktap_skip "$(variant_name "$TC"): $ncases tdc cases not run" \
+		"debug kernel: only the patched tc runs there (TDC_ALL_TCS=1 for all)"
 done
 
 ktap_finish
