@@ -15,7 +15,7 @@ ktap_header
 
 variants=$(tc_variants)
 nvariants=$(wc -l <<< "$variants")
-ktap_plan $((3 + nvariants * 40))
+ktap_plan $((3 + nvariants * 43))
 
 mod_unload vmpolice >/dev/null 2>&1
 check "module loads" mod_load vmpolice
@@ -84,6 +84,13 @@ for TC in $variants; do
 		"$(act_json 8 '|[.burst,.queue_burst]')"
 	check "$v: action delete (5 GiB)" \
 		$TC -n "$NS1" actions delete action vmpolice index 8
+	check "$v: rate 100gbit burst 6gb" \
+		$TC -n "$NS1" actions add action vmpolice rate 100gbit \
+		burst 6gb drop index 10
+	check_eq "$v: rate 100gbit burst 6gb round-trips in JSON" \
+		'[12500000000,6442450944]' "$(act_json 10 '|[.rate,.burst]')"
+	check "$v: action delete (100gbit)" \
+		$TC -n "$NS1" actions delete action vmpolice index 10
 	check "$v: police's burst BYTES/CELL and mtu BYTES/CELL" \
 		$TC -n "$NS1" actions add action vmpolice rate 1mbit \
 		burst 10k/8 mtu 64kb/8 drop index 9
