@@ -408,6 +408,16 @@ tc_variants()
 	return 0
 }
 
+# tc_name TC: what test names call the tc binary TC
+tc_name()
+{
+	case "$1" in
+	"$TC_STOCK") echo "stock tc+plugin" ;;
+	"$TC_PATCHED71") echo "patched tc 7.1" ;;
+	*) echo "patched tc" ;;
+	esac
+}
+
 # ----------------------------------------------------------- modules ---
 
 # mod_builtin NAME: NAME is built into the running kernel.

@@ -42,13 +42,9 @@ for TC in $variants; do
 	# The one-word swap (police -> vmpolice inside a filter) needs the
 	# patched tc: the stock filter parsers only know the word "police",
 	# so with the stock tc the same line says "action vmpolice".
-	if [ "$TC" = "$TC_STOCK" ]; then
-		v="stock tc+plugin"
-		word="action vmpolice"
-	else
-		v="patched tc"
-		word="vmpolice"
-	fi
+	v=$(tc_name "$TC")
+	word="vmpolice"
+	[ "$TC" = "$TC_STOCK" ] && word="action vmpolice"
 
 	# --- action -------------------------------------------------------
 	mod_unload vmpolice >/dev/null 2>&1

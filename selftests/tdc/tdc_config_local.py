@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # tdc's local configuration (tdc_config.py imports it when it is on the
-# module path: vmpolice_tdc.sh puts this directory on PYTHONPATH).
+# module path: tdc/run.sh puts this directory on PYTHONPATH).
 #
 # tdc runs every command with the environment ENVIR and nothing else, so
 # PATH is set here; TC_LIB_DIR is not needed: the stock tc finds our

@@ -209,7 +209,7 @@ if [ -d "$TOP/bench" ]; then
 	rsync -a "$TOP/bench/" "$root/opt/vmpolice/bench/"
 fi
 
-# tdc, the kernel's tc test driver, for vmpolice_tdc.sh: tdc.py and its
+# tdc, the kernel's tc test driver, for tdc/run.sh: tdc.py and its
 # helpers from the tc-testing directory of the 7.3 source that
 # setup-host.sh fetches (unpacked once into the cache; not the kernel's
 # own tc-tests, nor plugin-lib: our cases need no plugin), and python3

@@ -1,0 +1,6 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# vmpolice's tdc cases, run by the kernel's tdc.py with the patched 6.1 tc
+# (see tdc/run.sh).
+TDC_TC=patched exec "$(dirname "$(readlink -f "$0")")/tdc/run.sh"
