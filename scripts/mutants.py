@@ -8,6 +8,7 @@ import fcntl
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -397,6 +398,8 @@ def write_report(head, started, faults, results, base, total, planned,
 
 
 def main():
+    # a SIGTERM (someone ending the run) still resets the tree (finally)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = argparse.ArgumentParser(prog="mutants.sh")
     ap.add_argument("names", nargs="*")
     ap.add_argument("--budget", type=float, default=0)
