@@ -15,7 +15,7 @@
 # and "BENCH-END FILE" lines on the results port; they become
 # results/bench.md (tables, with the command, kernel and date) and
 # results/bench.dat (the numbers), and gnuplot draws results/bench.png
-# (bench/plot.gp).  Logs in build/logs/
+# (bench/plot.gp).  Logs in build/logs/<bench|demo>/ (scripts/logs.sh)
 # (bench-KERNEL.log: console, bench-KERNEL.results: results port).
 #
 # Environment: BENCH_ARGS (passed to the guest script on its kernel
@@ -26,7 +26,7 @@ set -uo pipefail
 
 ME=${0##*/}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-LOGS=$TOP/build/logs
+. "$TOP/scripts/logs.sh"
 
 say() { printf '%s: %s\n' "$ME" "$*" >&2; }
 die() { printf '%s: error: %s\n' "$ME" "$*" >&2; exit 1; }
@@ -48,7 +48,8 @@ case "$kname" in
 *) die "unknown kernel '$kname' (want 6.1, 6.12 or debug)" ;;
 esac
 [ -f "$TOP/$script" ] || die "no $script in this tree"
-mkdir -p "$LOGS" "$TOP/build/vm"
+vmp_logs "$mode"
+mkdir -p "$TOP/build/vm"
 start=$(date +%s)
 
 # ---- build ----

@@ -8,7 +8,7 @@
 #
 #   build/kmod-<kernel>/        copy of Kbuild + kmod/ (rsync)
 #   build/kmod-<kernel>/kmod/vmpolice.ko
-#   build/logs/module-<kernel>.log
+#   module-<kernel>.log in the run's log folder (scripts/logs.sh)
 #
 # The debug kernel is built first if it is not cached yet.
 set -euo pipefail
@@ -29,7 +29,9 @@ eval "$("$TOP/scripts/kernel-info.sh" "$kname")"
 
 [ -f "$SRC/Kbuild" ] && [ -d "$SRC/kmod" ] || die "no Kbuild or kmod/ in $SRC"
 dir=$TOP/build/kmod-$kname
-log=$TOP/build/logs/module-$kname.log
+. "$TOP/scripts/logs.sh"
+vmp_logs module
+log=$LOGS/module-$kname.log
 mkdir -p "$dir" "$(dirname "$log")"
 rsync -a --delete --exclude '*.o' --exclude '*.ko' --exclude '.*.cmd' \
 	--exclude '*.mod' --exclude '*.mod.c' --exclude modules.order \

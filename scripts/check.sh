@@ -24,7 +24,8 @@
 #                  beside the stock ones, quicker but the TCP rate tests
 #                  then share the host's two CPUs)
 #
-# Each step logs to build/logs/<step>.log.  A failing step does not stop
+# Each step logs to <step>.log in this run's folder, build/logs/check/
+# (scripts/logs.sh).  A failing step does not stop
 # the others (except setup-host).  The last line is "N passed, N failed",
 # counting selftest cases over all kernels; the exit status is non-zero
 # if any step or test failed.
@@ -35,18 +36,18 @@ set -uo pipefail
 
 ME=${0##*/}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-LOGS=$TOP/build/logs
+. "$TOP/scripts/logs.sh"
 KERNELS=${KERNELS:-6.1 6.12 debug}
 TESTS=${TESTS:-}
 export VM_QUIET=1
 
 cd "$TOP" || exit 1
-mkdir -p "$LOGS"
+vmp_logs check
 start_all=$(date +%s)
 failed_steps=()
 summary=()
 
-# step NAME CMD...: run CMD with its output in build/logs/NAME.log.
+# step NAME CMD...: run CMD with its output in $LOGS/NAME.log.
 step()
 {
 	local name=$1 log=$LOGS/$1.log t0 rc=0 dt
@@ -107,7 +108,7 @@ step deb-check "$TOP/scripts/deb-check.sh"
 step deb-guest "$TOP/scripts/deb-guest.sh"
 
 # guest KERNEL: one vmtest in the background, its log in
-# build/logs/vmtest-KERNEL.log and "EXIT SECONDS" in .status next to it.
+# $LOGS/vmtest-KERNEL.log and "EXIT SECONDS" in .status next to it.
 guest()
 {
 	local k=$1 t0 rc=0

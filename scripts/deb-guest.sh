@@ -12,13 +12,14 @@
 # srcversion is that file's.
 #
 # Takes /tmp/vmpolice-guest.lock around the guest.  Output: KTAP; the
-# guest's logs in build/logs/deb-guest-vm-6.12.*.
+# guest's logs in deb-guest-vm-6.12.* of the run's log folder
+# (scripts/logs.sh).
 set -uo pipefail
 
 ME=${0##*/}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$TOP/build/deb-guest
-LOGS=$TOP/build/logs
+. "$TOP/scripts/logs.sh"
 KNAME=6.12
 LOCK=${VMPOLICE_GUEST_LOCK:-/tmp/vmpolice-guest.lock}
 
@@ -37,7 +38,8 @@ if [ -z "$krel" ] || [ ! -f "$ko" ] || [ ! -f "$ko.sha256" ]; then
 fi
 # A copy of our own: deb-check replaces its copy on every run.
 rm -rf "$OUT"
-mkdir -p "$OUT" "$LOGS"
+vmp_logs deb-guest
+mkdir -p "$OUT"
 cp "$ko" "$OUT/vmpolice.ko"
 sum=$(cut -d' ' -f1 "$ko.sha256")
 [ "$(sha256sum < "$OUT/vmpolice.ko" | cut -d' ' -f1)" = "$sum" ] || {

@@ -153,6 +153,8 @@ def apply(f):
 def run(cmd, log, cwd=TREE, env=None):
     """Run @cmd with its output appended to @log; returns (rc, output)."""
     e = dict(os.environ)
+    # the tree's guest logs in one known folder (scripts/logs.sh)
+    e["VMPOLICE_LOGS"] = os.path.join(TREE, "build/logs")
     if env:
         e.update(env)
     with open(log, "a") as fh:

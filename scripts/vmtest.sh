@@ -9,7 +9,8 @@
 # Steps: vmpolice.ko for the kernel (scripts/build-module.sh), the tc
 # side (make -C iproute2-patch), the selftest tools (make -C
 # selftests/tools), the initramfs, the QEMU run, the verdict
-# (selftests/vm/check-log.sh).  Logs in build/logs/:
+# (selftests/vm/check-log.sh).  Logs in this run's folder (scripts/logs.sh:
+# build/logs/vmtest/, or make check's):
 #   vm-<kernel>.log       guest console
 #   vm-<kernel>.results   kselftest output from the guest's second port
 #   vm-<kernel>.counts    "PASSED FAILED SKIPPED" for make check
@@ -20,7 +21,7 @@ set -euo pipefail
 
 ME=${0##*/}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-LOGS=$TOP/build/logs
+. "$TOP/scripts/logs.sh"
 
 say() { printf '%s: %s\n' "$ME" "$*" >&2; }
 die() { printf '%s: error: %s\n' "$ME" "$*" >&2; exit 1; }
@@ -31,7 +32,8 @@ case "$kname" in
 6.1|6.12|debug) ;;
 *) die "unknown kernel '$kname' (want 6.1, 6.12 or debug)" ;;
 esac
-mkdir -p "$LOGS" "$TOP/build/vm"
+vmp_logs vmtest
+mkdir -p "$TOP/build/vm"
 counts=$LOGS/vm-$kname.counts
 rm -f "$counts"
 
