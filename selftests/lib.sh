@@ -679,6 +679,34 @@ vmtap_offered()
 	bps "$(vmtap_total wire_bytes "$1")" "$(vmtap_elapsed "$1")"
 }
 
+# ip_rx NS: "PACKETS SEGMENTS OCTETS" the IPv4 stack of NS has taken in:
+# InReceives (/proc/net/snmp), the four In*Pkts ECN counters, which count
+# every segment of a GSO packet, and InOctets (/proc/net/netstat).  What
+# got past tc ingress, counted by the kernel rather than by vmpolice.
+ip_rx()
+{
+	ip netns exec "$1" cat /proc/net/snmp /proc/net/netstat | awk '
+		/^Ip: [0-9]/ { p = $4 }
+		/^IpExt: / && !h { for (i = 2; i <= NF; i++) k[i] = $i; h = 1; next }
+		/^IpExt: / { for (i = 2; i <= NF; i++) v[k[i]] = $i }
+		END { print p, v["InNoECTPkts"] + v["InECT1Pkts"] + \
+			       v["InECT0Pkts"] + v["InCEPkts"], v["InOctets"] }'
+}
+
+# udp4_wire BEFORE AFTER: "BYTES SEGMENTS" of the UDP/IPv4 traffic (no IP
+# options, untagged Ethernet) between two ip_rx snapshots, BYTES counted
+# as vmpolice charges them: each segment's MAC, IPv4 and UDP headers and
+# its payload
+udp4_wire()
+{
+	local p0 s0 o0 p1 s1 o1
+
+	read -r p0 s0 o0 <<< "$1"
+	read -r p1 s1 o1 <<< "$2"
+	echo $((o1 - o0 + 14 * (s1 - s0) + 28 * (s1 - s0 - (p1 - p0)))) \
+		$((s1 - s0))
+}
+
 # A private scratch directory, removed at exit.
 VMP_TMP=$(mktemp -d /tmp/vmpolice.XXXXXX)
 defer rm -rf "$VMP_TMP"

@@ -18,7 +18,7 @@ require_root
 require_cmd jq ip iperf3 ethtool
 
 ktap_header
-ktap_plan 32
+ktap_plan 41
 
 TOL_PCT=2
 
@@ -82,13 +82,18 @@ csum_errors()
 		     END { print s + 0 }'
 }
 
-# --- UDP blast, GSO off and on: the L2 rate read from the counters ---
+# --- UDP blast, GSO off and on: the L2 rate the stack took in ---------
 # To b0's own address: the policer sees every frame, and what it admits
 # costs nothing more (no forwarding, no listener).  Paced at twice the
-# rate; see lib.sh for how the rate is derived.
+# rate; see lib.sh for how the rate is derived.  What was admitted is
+# what NSB's IPv4 stack took in (ip_rx: the kernel's counters, not
+# vmpolice's), what was offered what vmtap sent; vmpolice's own
+# conformed bytes must equal the stack's count to the byte.  Only IPv4
+# passes the policer (ARP and ND would be counted by one side only).
 udp_rate()
 {
-	local mbit=$1 gso=$2 what args burst out rate offered pps cb seen secs
+	local mbit=$1 gso=$2 what args burst out rate offered pps cb secs
+	local rx0 rx1 wire segs PROTO=ip
 
 	if [ "$gso" = on ]; then
 		what="UDP GSO (10 x 1400)"
@@ -101,23 +106,28 @@ udp_rate()
 	fi
 	burst=$(burst_for "$mbit")
 	police rate "${mbit}mbit" burst "$burst" drop
+	rx0=$(ip_rx "$NSB")
 	out=$("$VMTAP" send --netns "$NSA" --dst 10.1.0.2 --dport 9 $args \
 		--flows 2 --threads --rate "$pps" --duration "$RATE_SECS" \
 		--prime-bytes "$burst" 2>&1)
-	# both counters from one dump: tc and jq cost the debug guest 0.7 s
-	read -r cb seen <<< "$(act_json 1 |
-		jq -r "$VMP_JQ.totals | [.conformed_bytes, .bytes] | @tsv")"
+	rx1=$(ip_rx "$NSB")
+	read -r wire segs <<< "$(udp4_wire "$rx0" "$rx1")"
+	cb=$(act_json 1 | jq -r "$VMP_JQ.totals.conformed_bytes")
 	secs=$(vmtap_elapsed "$out")
-	rate=$(admitted_rate "$cb" "$burst" "$secs")
-	offered=$(seen_rate "$seen" "$secs")
-	ktap_print "${mbit}mbit $what: $rate bit/s L2 admitted," \
-		"$offered bit/s reached the policer in $secs s" \
-		"($(vmtap_offered "$out") bit/s sent," \
-		"longest pause $(vmtap_max_gap_ms "$out") ms)"
+	rate=$(admitted_rate "$wire" "$burst" "$secs")
+	offered=$(vmtap_offered "$out")
+	ktap_print "${mbit}mbit $what: $rate bit/s L2 admitted ($wire bytes," \
+		"$segs segments taken in by the stack; vmpolice: $cb bytes)," \
+		"$offered bit/s sent in $secs s" \
+		"(longest pause $(vmtap_max_gap_ms "$out") ms)"
 	rate_verdict "$offered" $((mbit * 1000000)) "$rate" bit "$out" "$burst"
 	case $? in
 	2) RATE_RETRY=1 udp_rate "$mbit" "$gso" ;;
-	*) ktap_result "$what at ${mbit}mbit: L2 rate within ${TOL_PCT}% ($rate bit/s)" $? ;;
+	*)
+		ktap_result "$what at ${mbit}mbit: L2 rate within ${TOL_PCT}% ($rate bit/s)" $?
+		check_eq "$what at ${mbit}mbit: vmpolice's conformed bytes are what the stack took in" \
+			"$wire" "$cb"
+		;;
 	esac
 }
 
@@ -173,32 +183,48 @@ ip -n "$NSA" -6 route change default via fd01::2
 # --- packet rate: counts segments ------------------------------------
 # gso_rate DESC PPS WANT UNIT BUCKET POLICE_ARGS...: RATE_SECS of
 # 10-segment UDP GSO packets at PPS per second through a fresh policer.
-# UNIT "segments" reads the conformed segments, "bit" the conformed L2
-# bits; less the BUCKET the policer starts with, their rate must be
-# within TOL_PCT of WANT.
+# UNIT "segments" takes the segments NSB's IPv4 stack took in, "bit" its
+# L2 bits (ip_rx, the kernel's count); less the BUCKET the policer starts
+# with, their rate must be within TOL_PCT of WANT.  The offered load is
+# what vmtap sent.  vmpolice's conformed segments and bytes must equal
+# the stack's count.
 gso_rate()
 {
 	local desc=$1 pps=$2 want=$3 unit=$4 bucket=$5 all=("$@") out secs
-	local keys=".conformed_bytes) \\(.bytes" mul=8 adm seen prime=$5
+	local PROTO=ip mul=8 prime=$5 rx0 rx1 wire segs sent cs cb adm seen
 
 	shift 5
 	# (a segment is 1442 wire bytes)
-	[ "$unit" = segments ] && keys=".conformed) \\(.segments" mul=1 \
-		prime=$((bucket * 1442))
+	[ "$unit" = segments ] && mul=1 prime=$((bucket * 1442))
 	police "$@" drop
+	rx0=$(ip_rx "$NSB")
 	out=$("$VMTAP" send --netns "$NSA" --dst 10.1.0.2 --dport 9 \
 		--payload 14000 --gso-size 1400 --rate "$pps" \
 		--duration "$RATE_SECS" --prime-bytes "$prime" 2>&1)
+	rx1=$(ip_rx "$NSB")
+	read -r wire segs <<< "$(udp4_wire "$rx0" "$rx1")"
+	read -r cs cb <<< "$(act_json 1 |
+		jq -r "$VMP_JQ.totals | [.conformed, .conformed_bytes] | @tsv")"
 	secs=$(vmtap_elapsed "$out")
-	read -r adm seen < <(act_json 1 | jq -r "$VMP_JQ.totals | \"\\($keys)\"" |
-		awk -v s="$secs" -v b="$bucket" -v m="$mul" \
-			'{ printf "%d %d\n", ($1 - b) * m / s, $2 * m / s }')
-	ktap_print "$desc: $adm $unit/s admitted, $seen $unit/s reached" \
-		"the policer in $secs s"
+	if [ "$unit" = segments ]; then
+		adm=$segs sent=$(vmtap_total segs "$out")
+	else
+		adm=$wire sent=$(vmtap_total wire_bytes "$out")
+	fi
+	read -r adm seen < <(awk -v s="$secs" -v b="$bucket" -v m="$mul" \
+		-v a="$adm" -v o="$sent" \
+		'BEGIN { printf "%d %d\n", (a - b) * m / s, o * m / s }')
+	ktap_print "$desc: $adm $unit/s admitted ($segs segments, $wire" \
+		"bytes taken in by the stack; vmpolice: $cs, $cb)," \
+		"$seen $unit/s sent in $secs s"
 	rate_verdict "$seen" "$want" "$adm" "$unit" "$out" "$bucket"
 	case $? in
 	2) RATE_RETRY=1 gso_rate "${all[@]}" ;;
-	*) ktap_result "$desc ($adm $unit/s)" $? ;;
+	*)
+		ktap_result "$desc ($adm $unit/s)" $?
+		check_eq "$desc: vmpolice's conformed segments and bytes are what the stack took in" \
+			"$segs $wire" "$cs $cb"
+		;;
 	esac
 }
 
