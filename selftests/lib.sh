@@ -693,6 +693,22 @@ ip_rx()
 			       v["InECT0Pkts"] + v["InCEPkts"], v["InOctets"] }'
 }
 
+# ip_rx_settled NS: ip_rx once two readings 0.1 s apart agree (the last
+# packets may still be in a qdisc or a backlog on their way), at most 2 s
+ip_rx_settled()
+{
+	local a b i
+
+	b=$(ip_rx "$1")
+	for ((i = 0; i < 20; i++)); do
+		sleep 0.1
+		a=$b
+		b=$(ip_rx "$1")
+		[ "$a" = "$b" ] && break
+	done
+	echo "$b"
+}
+
 # udp4_wire BEFORE AFTER: "BYTES SEGMENTS" of the UDP/IPv4 traffic (no IP
 # options, untagged Ethernet) between two ip_rx snapshots, BYTES counted
 # as vmpolice charges them: each segment's MAC, IPv4 and UDP headers and

@@ -14,7 +14,7 @@ require_root
 require_cmd jq ip ethtool
 
 ktap_header
-ktap_plan 40
+ktap_plan 49
 
 TOL_PCT=2
 TCP_TOL_PCT=${TCP_TOL_PCT:-2}
@@ -96,11 +96,13 @@ blast()
 # udp_rate FORM MBIT GSO [vmtap send options]: one rate test on a fresh
 # qdisc (its bucket starts full); see lib.sh for the method.  With
 # UNDER_HTB set, vmpolice is the child 10: of an htb class instead of
-# the root.
+# the root.  What was admitted is what NS2's IPv4 stack took in (ip_rx),
+# what was offered what vmtap sent; vmpolice's conformed bytes must
+# equal the stack's count to the byte.
 udp_rate()
 {
 	local form=$1 mbit=$2 gso=$3 burst out r offered handle= all=("$@")
-	local cb seen secs
+	local cb secs rx0 rx1 wire segs
 
 	shift 3
 	burst=$(burst_for "$mbit")
@@ -115,19 +117,26 @@ udp_rate()
 	else
 		root rate "${mbit}mbit" burst "$burst"
 	fi
+	rx0=$(ip_rx "$NS2")
 	out=$(blast "$mbit" "$gso" --prime-bytes "$burst" "$@")
-	read -r cb seen <<< "$(xstat "conformed_bytes bytes" $handle)"
+	rx1=$(ip_rx_settled "$NS2")
+	read -r wire segs <<< "$(udp4_wire "$rx0" "$rx1")"
+	cb=$(xstat conformed_bytes $handle)
 	secs=$(vmtap_elapsed "$out")
-	r=$(admitted_rate "$cb" "$burst" "$secs")
-	offered=$(seen_rate "$seen" "$secs")
-	ktap_print "$form ${mbit}mbit GSO $gso: $r bit/s L2 admitted," \
-		"$offered bit/s reached the policer in $secs s" \
-		"($(vmtap_offered "$out") bit/s sent," \
-		"longest pause $(vmtap_max_gap_ms "$out") ms)"
+	r=$(admitted_rate "$wire" "$burst" "$secs")
+	offered=$(vmtap_offered "$out")
+	ktap_print "$form ${mbit}mbit GSO $gso: $r bit/s L2 admitted" \
+		"($wire bytes, $segs segments taken in by the receiver;" \
+		"vmpolice: $cb bytes), $offered bit/s sent in $secs s" \
+		"(longest pause $(vmtap_max_gap_ms "$out") ms)"
 	rate_verdict "$offered" $((mbit * 1000000)) "$r" bit "$out" "$burst"
 	case $? in
 	2) RATE_RETRY=1 udp_rate "${all[@]}" ;;
-	*) ktap_result "$form, UDP GSO $gso at ${mbit}mbit: L2 rate within ${TOL_PCT}% ($r bit/s)" $? ;;
+	*)
+		ktap_result "$form, UDP GSO $gso at ${mbit}mbit: L2 rate within ${TOL_PCT}% ($r bit/s)" $?
+		check_eq "$form, UDP GSO $gso at ${mbit}mbit: vmpolice's conformed bytes are what the receiver took in" \
+			"$wire" "$cb"
+		;;
 	esac
 }
 
