@@ -195,6 +195,7 @@ enum bb_variant {
 	BB_VMP_QAGG,	/* (b) own queue bucket + shared aggregate */
 	BB_VMP_QAGG_CTR,	/* (b) + vmp_police()'s queue counters */
 	BB_POLICE,	/* (c) one spinlock bucket */
+	BB_VMP_Q,	/* (d) own queue bucket only, no aggregate rate */
 	BB_VARIANTS
 };
 
@@ -204,6 +205,7 @@ static const char * const bb_variant_name[BB_VARIANTS] = {
 	[BB_VMP_QAGG] = "(b) vmpolice, queue bucket + shared aggregate",
 	[BB_VMP_QAGG_CTR] = "(b) + 3 atomic queue counters (today's vmp_police)",
 	[BB_POLICE] = "(c) police model, one spinlock bucket",
+	[BB_VMP_Q] = "(d) vmpolice, queue bucket only (queue-rate, no rate)",
 };
 
 enum bb_mode {
@@ -229,12 +231,13 @@ static const char * const bb_mode_name[BB_MODES] = {
 static inline u32 vmp_charge_b(struct vmp_policer_b *v,
 			       const struct vmp_params_b *prm,
 			       struct vmp_queue_b *q, bool per_queue,
-			       bool counters, u32 len, u64 now, bool clock)
+			       bool aggregate, bool counters, u32 len, u64 now,
+			       bool clock)
 {
 	u64 qbase = 0, rbase = 0;
-	struct vmp_cost qc = { 0 }, rc;
+	struct vmp_cost qc = { 0 }, rc = { 0 };
 	struct vmp_train t;
-	u32 want, k = 0;
+	u32 want = 0, k;
 
 	vmp_train_single(&t, len);
 	if (counters)
@@ -244,13 +247,16 @@ static inline u32 vmp_charge_b(struct vmp_policer_b *v,
 	/* as vmp_take_all(): every bucket's cost, then the takes in turn */
 	if (per_queue)
 		vmp_cost_bytes(&qc, &prm->queue_rate, &prm->framing, &t);
-	vmp_cost_bytes(&rc, &prm->rate, &prm->framing, &t);
-	want = t.segs;
-	if (per_queue)
-		want = vmp_bucket_take(&q->bucket, prm->queue_tau, 0, &qc,
-				       want, now, &qbase);
-	if (want)
-		k = vmp_bucket_take(&v->rate, prm->tau, 0, &rc, want, now,
+	if (aggregate)
+		vmp_cost_bytes(&rc, &prm->rate, &prm->framing, &t);
+	k = t.segs;
+	if (per_queue) {
+		want = vmp_bucket_take(&q->bucket, prm->queue_tau, 0, &qc, k,
+				       now, &qbase);
+		k = want;
+	}
+	if (aggregate && k)
+		k = vmp_bucket_take(&v->rate, prm->tau, 0, &rc, k, now,
 				    &rbase);
 	if (k < t.segs) {
 		/* as vmp_refund(): the clock again, after the refusal */
@@ -259,7 +265,8 @@ static inline u32 vmp_charge_b(struct vmp_policer_b *v,
 		if (per_queue)
 			vmp_bucket_refund(&q->bucket, &qc, qbase, want, k,
 					  now);
-		vmp_bucket_refund(&v->rate, &rc, rbase, k, k, now);
+		if (aggregate)
+			vmp_bucket_refund(&v->rate, &rc, rbase, k, k, now);
 	}
 	if (counters && k) {
 		__atomic_fetch_add(&q->conformed.counter, k,
@@ -332,16 +339,20 @@ static void *bb_thread_fn(void *arg)
 			__asm__ __volatile__("" : : "r"(now) : "memory");
 			break;
 		case BB_VMP_AGG:
-			ok += vmp_charge_b(r->vmp, r->vprm, q, false, false,
-					   BB_PKT_LEN, now, clock);
+			ok += vmp_charge_b(r->vmp, r->vprm, q, false, true,
+					   false, BB_PKT_LEN, now, clock);
 			break;
 		case BB_VMP_QAGG:
-			ok += vmp_charge_b(r->vmp, r->vprm, q, true, false,
-					   BB_PKT_LEN, now, clock);
+			ok += vmp_charge_b(r->vmp, r->vprm, q, true, true,
+					   false, BB_PKT_LEN, now, clock);
 			break;
 		case BB_VMP_QAGG_CTR:
 			ok += vmp_charge_b(r->vmp, r->vprm, q, true, true,
-					   BB_PKT_LEN, now, clock);
+					   true, BB_PKT_LEN, now, clock);
+			break;
+		case BB_VMP_Q:
+			ok += vmp_charge_b(r->vmp, r->vprm, q, true, false,
+					   false, BB_PKT_LEN, now, clock);
 			break;
 		case BB_POLICE:
 			ok += pol_charge(r->pol, r->pprm, BB_PKT_LEN,
@@ -381,10 +392,18 @@ static void bb_setup(struct bb_run *r, struct vmp_params_b *vprm,
 	vprm->mtu = BB_MTU;
 	vmp_rate_init(&vprm->rate, rate);
 	vprm->tau = (s64)vmp_rate_ns(&vprm->rate, burst);
-	/* the queue bucket never limits: when saturated, it is refunded */
-	vmp_rate_init(&vprm->queue_rate, BB_FAST_RATE);
-	vprm->queue_tau = (s64)vmp_rate_ns(&vprm->queue_rate,
-					   BB_FAST_BURST);
+	/*
+	 * Under an aggregate, the queue bucket never limits: when saturated,
+	 * it takes and is refunded.  Alone (d), it is the one that limits.
+	 */
+	if (r->variant == BB_VMP_Q) {
+		vmp_rate_init(&vprm->queue_rate, rate);
+		vprm->queue_tau = (s64)vmp_rate_ns(&vprm->queue_rate, burst);
+	} else {
+		vmp_rate_init(&vprm->queue_rate, BB_FAST_RATE);
+		vprm->queue_tau = (s64)vmp_rate_ns(&vprm->queue_rate,
+						   BB_FAST_BURST);
+	}
 
 	memset(&bb_vmp, 0, sizeof(bb_vmp));
 	vmp_bucket_reset(&bb_vmp.rate, now);

@@ -89,7 +89,9 @@ threads: CPUs 0 and 1), charges 1514-byte frames one at a time.
   row "+ 3 atomic queue counters" adds the three locked adds that
   \`vmp_police()\` makes today on the queue's cache line per packet
   (packets, then conformed and conformed_bytes, or exceeded and
-  exceeded_bytes).
+  exceeded_bytes).  Row (d) is the thread's own queue bucket alone
+  (\`queue-rate\` without \`rate\`), the one shape with no shared
+  cache line.
 - police: a model of \`tcf_police_act()\` (rate only, no peakrate): clock
   read, then a spinlock (locked cmpxchg to take it, a store to release
   it, waiters spinning with pause) around toks/t_c on the lock's cache
@@ -98,8 +100,9 @@ threads: CPUs 0 and 1), charges 1514-byte frames one at a time.
 - floor: the clock read and the train alone, no bucket.
 - Rates: "conform" is 8 Tbit/s with 1 ms of burst (every packet
   conforms: the charging cost, no drops); "saturated" is 1 Gbit/s with a
-  64 KiB burst (almost every packet is refused; vmpolice's queue buckets
-  stay at 8 Tbit/s, so they take and are refunded); "clock every 256
+  64 KiB burst (almost every packet is refused; under an aggregate,
+  vmpolice's queue buckets stay at 8 Tbit/s, so they take and are
+  refunded; in (d) the queue buckets have the 1 Gbit/s); "clock every 256
   pkts" is "conform" with the clock read once per 256 packets, to show
   the buckets' own cost and scaling without the clock's.
 
