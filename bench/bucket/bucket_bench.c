@@ -619,6 +619,7 @@ static void bb_verdict(const struct bb_sample *res, unsigned int reps,
 			printf("- %s, 2 threads / 1 thread, %s: %.2f%s\n",
 			       bb_mode_name[m], bb_variant_name[i], x.med,
 			       i == BB_POLICE ? "" :
+			       i == BB_CLOCK ? " (the host's own ratio)" :
 			       x.med >= 1.8 ? " (>= 1.8: met)" :
 			       " (< 1.8: NOT met)");
 		}
