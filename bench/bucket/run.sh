@@ -18,6 +18,7 @@ RAW=${OUT%.md}.tsv
 COMMAND=${BENCH_COMMAND:-bench/bucket/run.sh $*}
 
 make -s -C "$HERE" bucket_bench >&2
+mkdir -p "$(dirname "$OUT")"
 commit=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git -C "$TOP" status --porcelain -- kmod selftests/unit bench/bucket 2>/dev/null)" ]; then
 	commit="$commit (with uncommitted changes to kmod/, selftests/unit/ or bench/bucket/)"
@@ -55,7 +56,6 @@ usage=$(awk -v b="$((busy1 - busy0))" -v a="$((all1 - all0))" \
 	'BEGIN { a = a > 0 ? a : 1; o = b - (v - u) * hz; if (o < 0) o = 0;
 		 printf "%.0f %% of the CPUs busy with other processes, %.1f %% stolen by the host", 100 * o / a, 100 * s / a }')
 
-mkdir -p "$(dirname "$OUT")"
 {
 	cat <<HDR
 # vmpolice bucket contention benchmark (userspace)
