@@ -14,6 +14,9 @@
 #   make check             everything that gates a merge (CI: .ci/run)
 #   make demo [KERNEL=]    a simulated VM policed by vmpolice and police, live
 #   make bench [KERNEL=]   the conformance benchmark, into results/
+#   make bench-bucket [REPS=9] [ITERS=10000000]  userspace contention
+#                          benchmark of the bucket code against police's
+#                          spinlock, into results/bucket-contention.md
 #   make mutants [FAULTS="a b"] [BUDGET=min]  deliberate faults, one at a
 #                          time in build/mutants/tree: which no test catches
 
@@ -87,10 +90,14 @@ demo:
 mutants:
 	scripts/mutants.sh $(if $(BUDGET),--budget $(BUDGET)) $(FAULTS)
 
+bench-bucket:
+	BENCH_COMMAND="make bench-bucket$(if $(REPS), REPS=$(REPS))$(if $(ITERS), ITERS=$(ITERS))" \
+		bench/bucket/run.sh $(or $(REPS),9) $(or $(ITERS),10000000)
+
 bench:
 	scripts/setup-host.sh
 	BENCH_COMMAND="make bench$(if $(filter command line,$(origin KERNEL)), KERNEL=$(KERNEL))" \
 		scripts/bench.sh $(BENCH_KERNEL)
 
 .PHONY: all module module-install install dkms-install deb deb-check clean modules-all \
-	debug-kernel vmtest checkpatch style check demo bench mutants
+	debug-kernel vmtest checkpatch style check demo bench bench-bucket mutants

@@ -3,6 +3,11 @@
  * The few kernel primitives kmod/vmpolice_bucket.h uses, for building it
  * unchanged in userspace.  Atomics map to the compiler's __atomic builtins
  * with the kernel's full-barrier semantics.
+ *
+ * With KSHIM_BENCH defined (bench/bucket/), the test hooks that cost
+ * time are left out: no yield hook in atomic64_read(), and lost
+ * cmpxchg races are counted per thread instead of in one shared word,
+ * so that the primitives cost what the kernel's do.
  */
 #ifndef _VMPOLICE_KSHIM_H
 #define _VMPOLICE_KSHIM_H
@@ -70,6 +75,12 @@ typedef struct {
 	s64 counter;
 } atomic64_t;
 
+#ifdef KSHIM_BENCH
+static inline s64 atomic64_read(const atomic64_t *v)
+{
+	return __atomic_load_n(&v->counter, __ATOMIC_RELAXED);
+}
+#else
 /*
  * With kshim_read_yield set to N, every Nth atomic64_read() of a thread
  * yields the CPU right after reading: as an interrupt or preemption
@@ -89,6 +100,7 @@ static inline s64 atomic64_read(const atomic64_t *v)
 		sched_yield();
 	return val;
 }
+#endif
 
 static inline void atomic64_set(atomic64_t *v, s64 i)
 {
@@ -101,14 +113,22 @@ static inline void atomic64_sub(s64 i, atomic64_t *v)
 }
 
 /* Lost races are counted: tests of concurrency check they had some. */
+#ifdef KSHIM_BENCH
+static __thread unsigned long kshim_cmpxchg_fails;
+#else
 static unsigned long kshim_cmpxchg_fails;
+#endif
 
 static inline bool atomic64_try_cmpxchg(atomic64_t *v, s64 *old, s64 new)
 {
 	if (__atomic_compare_exchange_n(&v->counter, old, new, false,
 					__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 		return true;
+#ifdef KSHIM_BENCH
+	kshim_cmpxchg_fails++;
+#else
 	__atomic_fetch_add(&kshim_cmpxchg_fails, 1, __ATOMIC_RELAXED);
+#endif
 	return false;
 }
 
