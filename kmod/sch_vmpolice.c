@@ -97,7 +97,7 @@ static void vmp_sch_release_due(struct Qdisc *sch)
 		__skb_unlink(skb, &q->held);
 		len = qdisc_pkt_len(skb);
 		q->held_bytes -= len;
-		vq = vmp_policer_queue(q->pol, vmp_sch_queue(q, skb));
+		vq = vmp_policer_slot(q->pol, vmp_sch_queue(q, skb));
 		if (qdisc_enqueue(skb, q->child, &to_free) == NET_XMIT_SUCCESS) {
 			atomic64_inc(&vq->released);
 			continue;
@@ -135,8 +135,8 @@ static unsigned int vmp_sch_flush(struct Qdisc *sch, u64 deadline,
 		__skb_unlink(skb, &q->held);
 		len = qdisc_pkt_len(skb);
 		q->held_bytes -= len;
-		atomic64_inc(&vmp_policer_queue(q->pol,
-						vmp_sch_queue(q, skb))->flushed);
+		atomic64_inc(&vmp_policer_slot(q->pol,
+					       vmp_sch_queue(q, skb))->flushed);
 		qdisc_qstats_drop(sch);
 		sch->q.qlen--;
 		sch->qstats.backlog -= len;

@@ -69,26 +69,41 @@ const struct nla_policy vmp_policy[TCA_VMPOLICE_MAX + 1] = {
 	[TCA_VMPOLICE_QBURST64]	= { .type = NLA_U64 },
 };
 
+/* Chunks of per-queue state (struct vmp_chunk), for every policer. */
+static struct kmem_cache *vmp_chunk_cache;
+
+#if IS_ENABLED(CONFIG_KUNIT)
+/* KUnit: chunk allocations fail, as GFP_ATOMIC ones may. */
+bool vmp_test_chunk_nomem;
+#define vmp_chunk_nomem()	READ_ONCE(vmp_test_chunk_nomem)
+#else
+#define vmp_chunk_nomem()	false
+#endif
+
+int vmp_core_init(void)
+{
+	vmp_chunk_cache = KMEM_CACHE(vmp_chunk, SLAB_HWCACHE_ALIGN);
+	return vmp_chunk_cache ? 0 : -ENOMEM;
+}
+
+/* After rcu_barrier(): policers free their chunks from call_rcu(). */
+void vmp_core_exit(void)
+{
+	kmem_cache_destroy(vmp_chunk_cache);
+}
+
 struct vmp_policer *vmp_policer_alloc(void)
 {
 	struct vmp_policer *p;
 	u64 now = ktime_get_ns();
-	u32 i;
 
 	p = kzalloc_obj(*p);
 	if (!p)
 		return NULL;
-	p->queues = kvcalloc(VMPOLICE_MAX_QUEUES, sizeof(*p->queues),
-			     GFP_KERNEL);
-	if (!p->queues) {
-		kfree(p);
-		return NULL;
-	}
 	vmp_bucket_reset(&p->rate, now);
 	vmp_bucket_reset(&p->peak, now);
 	vmp_bucket_reset(&p->pkt, now);
-	for (i = 0; i < VMPOLICE_MAX_QUEUES; i++)
-		vmp_bucket_reset(&p->queues[i].bucket, now);
+	vmp_bucket_reset(&p->fallback.bucket, now);
 	INIT_LIST_HEAD(&p->hold_node);
 	refcount_set(&p->refcnt, 1);
 	return p;
@@ -102,12 +117,15 @@ void vmp_policer_get(struct vmp_policer *p)
 static void vmp_policer_free_rcu(struct rcu_head *head)
 {
 	struct vmp_policer *p = container_of(head, struct vmp_policer, rcu);
+	struct vmp_queue *q;
 	u32 i;
 
-	for (i = 0; i < VMPOLICE_MAX_QUEUES; i++)
-		vmp_hold_free(&p->queues[i]);
+	vmp_for_each_slot(p, i, q)
+		vmp_hold_free(q);
+	for (i = 0; i < VMP_CHUNKS; i++)
+		if (p->chunks[i])
+			kmem_cache_free(vmp_chunk_cache, p->chunks[i]);
 	kfree(rcu_dereference_protected(p->params, 1));
-	kvfree(p->queues);
 	kfree(p);
 }
 
@@ -122,9 +140,129 @@ void vmp_policer_put(struct vmp_policer *p)
 		call_rcu(&p->rcu, vmp_policer_free_rcu);
 }
 
+/*
+ * The state of @queue, or NULL while no packet of its chunk has been
+ * policed (it then reads as all zeros).  Any context.  A chunk is only
+ * reached through the pointer read here, which was published with a
+ * full barrier after the chunk was filled (vmp_chunk_new()): the address
+ * dependency orders the reads, as rcu_dereference() does.
+ */
 struct vmp_queue *vmp_policer_queue(struct vmp_policer *p, u32 queue)
 {
-	return &p->queues[queue % VMPOLICE_MAX_QUEUES];
+	struct vmp_chunk *c;
+
+	queue %= VMPOLICE_MAX_QUEUES;
+	c = READ_ONCE(p->chunks[queue / VMP_CHUNK_QUEUES]);
+	return c ? &c->q[queue % VMP_CHUNK_QUEUES] : NULL;
+}
+
+/*
+ * Where a packet of @queue was charged and is counted: its queue, or the
+ * fallback when its chunk could not be made.  For what follows
+ * vmp_police() on the same packet (holding, counting); makes nothing.
+ */
+struct vmp_queue *vmp_policer_slot(struct vmp_policer *p, u32 queue)
+{
+	return vmp_policer_queue(p, queue) ?: &p->fallback;
+}
+
+/*
+ * First packet of a chunk: make it, its buckets full (tat = @now, which
+ * is full whatever the parameters, so a chunk that appears while they
+ * change needs no rescaling: vmp_policer_apply() rescales the chunks it
+ * finds, and one it does not find did not exist yet).  Two CPUs may race
+ * here: the first cmpxchg wins, the other frees its copy.  Without
+ * memory the packet is charged to the fallback, never to nothing.
+ */
+static noinline struct vmp_queue *vmp_chunk_new(struct vmp_policer *p,
+						u32 queue, u64 now)
+{
+	struct vmp_chunk **slot, *c, *old;
+	u32 i;
+
+	queue %= VMPOLICE_MAX_QUEUES;
+	slot = &p->chunks[queue / VMP_CHUNK_QUEUES];
+	c = vmp_chunk_nomem() ? NULL :
+	    kmem_cache_zalloc(vmp_chunk_cache, GFP_ATOMIC | __GFP_NOWARN);
+	if (unlikely(!c))
+		return &p->fallback;
+	for (i = 0; i < VMP_CHUNK_QUEUES; i++)
+		vmp_bucket_reset(&c->q[i].bucket, now);
+	/* a successful cmpxchg is a full barrier: the chunk is filled first */
+	old = cmpxchg(slot, NULL, c);
+	if (old) {
+		kmem_cache_free(vmp_chunk_cache, c);
+		c = old;
+	}
+	return &c->q[queue % VMP_CHUNK_QUEUES];
+}
+
+/* The packet path's way to a queue: made on first use. */
+static struct vmp_queue *vmp_policer_queue_get(struct vmp_policer *p,
+					       u32 queue, u64 now)
+{
+	struct vmp_queue *q = vmp_policer_queue(p, queue);
+
+	return likely(q) ? q : vmp_chunk_new(p, queue, now);
+}
+
+/*
+ * The next queue that has state (*@it->i set to its number), then, if
+ * @it->fallback, the fallback (VMP_FALLBACK), then NULL.  Absent chunks
+ * are skipped whole.  See vmp_for_each_queue().
+ */
+struct vmp_queue *vmp_policer_next(struct vmp_queue_iter *it)
+{
+	struct vmp_chunk *c;
+	u32 i = it->next;
+
+	while (i < VMPOLICE_MAX_QUEUES) {
+		c = READ_ONCE(it->p->chunks[i / VMP_CHUNK_QUEUES]);
+		if (c) {
+			*it->i = i;
+			it->next = i + 1;
+			return &c->q[i % VMP_CHUNK_QUEUES];
+		}
+		i = round_down(i, VMP_CHUNK_QUEUES) + VMP_CHUNK_QUEUES;
+	}
+	it->next = VMP_FALLBACK + 1;
+	if (!it->fallback || i != VMP_FALLBACK)
+		return NULL;
+	*it->i = VMP_FALLBACK;
+	return &it->p->fallback;
+}
+
+/*
+ * Bytes @p takes from the allocators (ksize(): what the slab really
+ * gives each allocation): the policer, its parameters, its chunks and
+ * its queues' hold queues.  The action's or qdisc's own struct is not
+ * counted.  For the docs and the KUnit budget check.
+ */
+size_t vmp_policer_memory(struct vmp_policer *p)
+{
+	const struct vmp_params *prm;
+	struct vmp_chunk *c;
+	struct vmp_queue *q;
+	size_t bytes = ksize(p);
+	struct vmp_hold *h;
+	u32 i;
+
+	rcu_read_lock();
+	prm = rcu_dereference(p->params);
+	if (prm)
+		bytes += ksize(prm);
+	rcu_read_unlock();
+	for (i = 0; i < VMP_CHUNKS; i++) {
+		c = READ_ONCE(p->chunks[i]);
+		if (c)
+			bytes += ksize(c);
+	}
+	vmp_for_each_slot(p, i, q) {
+		h = READ_ONCE(q->hold);
+		if (h)
+			bytes += ksize(h);
+	}
+	return bytes;
 }
 
 /* A rate of zero is refused by the caller, which names the option. */
@@ -481,6 +619,7 @@ void vmp_policer_apply(struct vmp_policer *p, struct vmp_params *newp)
 	static const struct vmp_params none;
 	const struct vmp_params *old;
 	u64 now = ktime_get_ns();
+	struct vmp_queue *q;
 	u32 i;
 
 	old = rcu_dereference_protected(p->params, 1) ?: &none;
@@ -490,8 +629,9 @@ void vmp_policer_apply(struct vmp_policer *p, struct vmp_params *newp)
 			   &newp->peak, newp->peak_burst_ns, now);
 	vmp_bucket_rescale(&p->pkt, &old->pkt_rate, old->pkt_burst_ns,
 			   &newp->pkt_rate, newp->pkt_burst_ns, now);
-	for (i = 0; i < VMPOLICE_MAX_QUEUES; i++)
-		vmp_bucket_rescale(&p->queues[i].bucket, &old->queue_rate,
+	/* a chunk made meanwhile starts full: right for both (vmp_chunk_new) */
+	vmp_for_each_slot(p, i, q)
+		vmp_bucket_rescale(&q->bucket, &old->queue_rate,
 				   old->queue_burst_ns, &newp->queue_rate,
 				   newp->queue_burst_ns, now);
 
@@ -512,6 +652,7 @@ void vmp_policer_unreserve(struct vmp_policer *p, bool some_held)
 {
 	const struct vmp_params *prm;
 	u64 limit = ktime_get_ns();
+	struct vmp_queue *q;
 	u32 i;
 
 	rcu_read_lock();
@@ -522,26 +663,29 @@ void vmp_policer_unreserve(struct vmp_policer *p, bool some_held)
 		vmp_bucket_clamp(&p->rate, limit + prm->burst_ns);
 		vmp_bucket_clamp(&p->peak, limit + prm->peak_burst_ns);
 		vmp_bucket_clamp(&p->pkt, limit + prm->pkt_burst_ns);
-		for (i = 0; i < VMPOLICE_MAX_QUEUES; i++)
-			vmp_bucket_clamp(&p->queues[i].bucket,
+		vmp_for_each_slot(p, i, q)
+			vmp_bucket_clamp(&q->bucket,
 					 limit + prm->queue_burst_ns);
 	}
 	rcu_read_unlock();
 }
 
-/* Some queue of @p holds packets now (held = released + flushed + backlog). */
+/*
+ * Some queue of @p holds packets now (held = released + flushed +
+ * backlog).  Summed over the queues and the fallback: a packet held on
+ * the fallback may be released on its queue's chunk made meanwhile.
+ */
 bool vmp_policer_holds(struct vmp_policer *p)
 {
+	s64 held = 0, gone = 0;
 	struct vmp_queue *q;
 	u32 i;
 
-	for (i = 0; i < VMPOLICE_MAX_QUEUES; i++) {
-		q = &p->queues[i];
-		if (atomic64_read(&q->held) != atomic64_read(&q->released) +
-					       atomic64_read(&q->flushed))
-			return true;
+	vmp_for_each_slot(p, i, q) {
+		held += atomic64_read(&q->held);
+		gone += atomic64_read(&q->released) + atomic64_read(&q->flushed);
 	}
-	return false;
+	return held != gone;
 }
 
 /* MAC header bytes in front of skb->data: mac_len at ingress, 0 at egress. */
@@ -890,16 +1034,17 @@ enum vmp_verdict vmp_police(struct vmp_policer *p,
 			    struct sk_buff *skb, u32 queue, unsigned int flags,
 			    u64 *release)
 {
-	struct vmp_queue *q = vmp_policer_queue(p, queue);
 	enum vmp_verdict verdict;
 	struct vmp_charge ch[4];
 	u64 now = ktime_get_ns();
 	struct vmp_train t;
+	struct vmp_queue *q;
 	u32 n = 0, k = 0;
 	s64 slack = 0;
 	u64 bytes;
 
 	*release = 0;
+	q = vmp_policer_queue_get(p, queue, now);
 	atomic64_inc(&q->packets);
 	if (skb_is_gso(skb) && (skb_shinfo(skb)->gso_type & SKB_GSO_DODGY))
 		atomic64_inc(&q->dodgy);
@@ -970,7 +1115,7 @@ enum vmp_verdict vmp_police(struct vmp_policer *p,
 void vmp_count_refused(struct vmp_policer *p, u32 queue,
 		       const struct sk_buff *skb)
 {
-	struct vmp_queue *q = vmp_policer_queue(p, queue);
+	struct vmp_queue *q = vmp_policer_slot(p, queue);
 	struct vmp_train t;
 	u64 bytes;
 
@@ -986,14 +1131,19 @@ void vmp_count_refused(struct vmp_policer *p, u32 queue,
 /* A packet of @bytes wire bytes is really held on @queue. */
 void vmp_count_held(struct vmp_policer *p, u32 queue, u32 bytes)
 {
-	struct vmp_queue *q = vmp_policer_queue(p, queue);
+	struct vmp_queue *q = vmp_policer_slot(p, queue);
 
 	atomic64_inc(&q->held);
 	atomic64_add(bytes, &q->held_bytes);
 }
 
+/* @q NULL: a queue without state (vmp_policer_queue()), all zeros. */
 void vmp_queue_read(struct vmp_queue *q, struct tc_vmpolice_stats *st)
 {
+	if (!q) {
+		memset(st, 0, sizeof(*st));
+		return;
+	}
 	st->packets = atomic64_read(&q->packets);
 	st->conformed = atomic64_read(&q->conformed);
 	st->conformed_bytes = atomic64_read(&q->conformed_bytes);
@@ -1041,11 +1191,12 @@ static void vmp_stats_add(struct tc_vmpolice_stats *sum,
 void vmp_policer_totals(struct vmp_policer *p, struct tc_vmpolice_stats *sum)
 {
 	struct tc_vmpolice_stats st;
+	struct vmp_queue *q;
 	u32 i;
 
 	memset(sum, 0, sizeof(*sum));
-	for (i = 0; i < VMPOLICE_MAX_QUEUES; i++) {
-		vmp_queue_read(&p->queues[i], &st);
+	vmp_for_each_slot(p, i, q) {
+		vmp_queue_read(q, &st);
 		vmp_stats_add(sum, &st);
 	}
 }
@@ -1120,6 +1271,7 @@ int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p,
 {
 	struct tc_vmpolice_stats st;
 	struct nlattr *queues, *entry;
+	struct vmp_queue *q;
 	u32 i;
 
 	vmp_policer_totals(p, &st);
@@ -1132,8 +1284,8 @@ int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p,
 	queues = nla_nest_start_noflag(skb, TCA_VMPOLICE_QUEUES);
 	if (!queues)
 		return -EMSGSIZE;
-	for (i = 0; i < VMPOLICE_MAX_QUEUES; i++) {
-		vmp_queue_read(&p->queues[i], &st);
+	vmp_for_each_queue(p, i, q) {
+		vmp_queue_read(q, &st);
 		if (!st.packets)
 			continue;
 		if (backlog)

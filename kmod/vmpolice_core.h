@@ -50,7 +50,7 @@ struct vmp_params {
 
 struct vmp_hold;
 
-/* One queue's share of the state: a cache line, touched by its CPU. */
+/* One queue's share of the state: cache lines of its own, for its CPU. */
 struct vmp_queue {
 	struct vmp_bucket	bucket;		/* queue-rate */
 	atomic64_t		packets;
@@ -73,22 +73,75 @@ struct vmp_queue {
 } ____cacheline_aligned_in_smp;
 
 /*
+ * Per-queue state comes in chunks of VMP_CHUNK_QUEUES queues, made the
+ * first time a packet of one of them is policed: a one-queue tap pays for
+ * one chunk, a 256-queue one for what its queues use.  Four queues of
+ * three cache lines each (768 bytes) from a cache of their own; see
+ * Documentation, "Memory", for why not kmalloc and why not eight.
+ */
+#define VMP_CHUNK_QUEUES	4
+#define VMP_CHUNKS		(VMPOLICE_MAX_QUEUES / VMP_CHUNK_QUEUES)
+
+struct vmp_chunk {
+	struct vmp_queue	q[VMP_CHUNK_QUEUES];
+};
+
+/*
  * The policer proper.  The aggregate buckets are shared by every queue
  * and updated with cmpxchg only; nothing on the packet path locks.
+ *
+ * Layout: what every packet reads but does not write (the parameters,
+ * the chunk table) comes first, apart from the line every packet of every
+ * queue writes (the aggregate buckets, the hold byte count), so that the
+ * table is not invalidated in every CPU's cache by each charge.  The
+ * fallback queue has lines of its own (struct vmp_queue is aligned).
  */
 struct vmp_policer {
 	struct vmp_params __rcu	*params;
+	/* NULL until used; set once (cmpxchg), freed with the policer */
+	struct vmp_chunk	*chunks[VMP_CHUNKS];
+	refcount_t		refcnt;
+	bool			dying;		/* action: no more holding */
+	struct list_head	hold_node;	/* action: on vmp_hold_list */
+	struct rcu_head		rcu;
+
 	struct vmp_bucket	rate ____cacheline_aligned_in_smp;
 	struct vmp_bucket	peak;
 	struct vmp_bucket	pkt;
-	struct vmp_queue	*queues;	/* VMPOLICE_MAX_QUEUES */
 	atomic64_t		hold_bytes;	/* action: wire bytes held now */
 	atomic_t		hold_queues;	/* action: queues that held */
-	struct list_head	hold_node;	/* action: on vmp_hold_list */
-	bool			dying;		/* action: no more holding */
-	refcount_t		refcnt;
-	struct rcu_head		rcu;
+
+	/*
+	 * Charged and counted in place of a queue whose chunk could not be
+	 * allocated (GFP_ATOMIC on the packet path): its queue-rate bucket
+	 * is shared by all such queues, so a packet is never charged less
+	 * than its own queue's bucket would have charged it.
+	 */
+	struct vmp_queue	fallback;
 };
+
+/* The fallback's number in vmp_for_each_slot(): after every queue. */
+#define VMP_FALLBACK		VMPOLICE_MAX_QUEUES
+
+/* Where vmp_for_each_queue() and vmp_for_each_slot() are. */
+struct vmp_queue_iter {
+	struct vmp_policer	*p;
+	u32			*i;		/* the caller's queue number */
+	u32			next;		/* first queue not seen yet */
+	bool			fallback;	/* the fallback at the end */
+};
+
+struct vmp_queue *vmp_policer_next(struct vmp_queue_iter *it);
+
+/* Every queue that has state, @i its number (what dumps list). */
+#define vmp_for_each_queue(p, i, q) \
+	for (struct vmp_queue_iter __vmp_it = { (p), &(i), 0, false }; \
+	     ((q) = vmp_policer_next(&__vmp_it));)
+
+/* The same, then the fallback (@i VMP_FALLBACK): totals, changes, free. */
+#define vmp_for_each_slot(p, i, q) \
+	for (struct vmp_queue_iter __vmp_it = { (p), &(i), 0, true }; \
+	     ((q) = vmp_policer_next(&__vmp_it));)
 
 /* What became of a packet. */
 enum vmp_verdict {
@@ -100,7 +153,10 @@ enum vmp_verdict {
 
 extern const struct nla_policy vmp_policy[TCA_VMPOLICE_MAX + 1];
 
+int vmp_core_init(void);
+void vmp_core_exit(void);
 struct vmp_policer *vmp_policer_alloc(void);
+size_t vmp_policer_memory(struct vmp_policer *p);
 void vmp_policer_get(struct vmp_policer *p);
 void vmp_policer_put(struct vmp_policer *p);
 
@@ -125,6 +181,10 @@ int vmp_skb_cut(struct sk_buff *skb, const struct vmp_train *t, u32 keep);
 void vmp_queue_read(struct vmp_queue *q, struct tc_vmpolice_stats *st);
 void vmp_policer_totals(struct vmp_policer *p, struct tc_vmpolice_stats *st);
 struct vmp_queue *vmp_policer_queue(struct vmp_policer *p, u32 queue);
+struct vmp_queue *vmp_policer_slot(struct vmp_policer *p, u32 queue);
+#if IS_ENABLED(CONFIG_KUNIT)
+extern bool vmp_test_chunk_nomem;
+#endif
 
 u32 vmp_skb_wire_len(const struct sk_buff *skb);
 void vmp_count_held(struct vmp_policer *p, u32 queue, u32 bytes);

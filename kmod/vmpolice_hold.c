@@ -193,7 +193,7 @@ static u64 vmp_hold_rate(const struct vmp_params *prm, u32 queues)
  */
 bool vmp_hold_busy(struct vmp_policer *p, u32 queue)
 {
-	struct vmp_hold *h = READ_ONCE(vmp_policer_queue(p, queue)->hold);
+	struct vmp_hold *h = READ_ONCE(vmp_policer_slot(p, queue)->hold);
 
 	return h && !skb_queue_empty_lockless(&h->skbs);
 }
@@ -211,7 +211,7 @@ bool vmp_hold_busy(struct vmp_policer *p, u32 queue)
 int vmp_hold_skb(struct vmp_policer *p, const struct vmp_params *prm,
 		 u32 queue, struct sk_buff *skb, u64 release)
 {
-	struct vmp_queue *q = vmp_policer_queue(p, queue);
+	struct vmp_queue *q = vmp_policer_slot(p, queue);
 	u32 bytes = vmp_skb_wire_len(skb);
 	struct vmp_hold *h;
 	u64 cap;
@@ -265,13 +265,14 @@ unsigned int vmp_hold_flush(struct vmp_policer *p,
 {
 	struct sk_buff *skb, *tmp;
 	struct sk_buff_head drop;
+	struct vmp_queue *q;
 	struct vmp_hold *h;
 	unsigned int n = 0;
 	u32 i;
 
 	__skb_queue_head_init(&drop);
-	for (i = 0; i < VMPOLICE_MAX_QUEUES; i++) {
-		h = READ_ONCE(p->queues[i].hold);
+	vmp_for_each_slot(p, i, q) {
+		h = READ_ONCE(q->hold);
 		if (!h)
 			continue;
 		spin_lock_bh(&h->lock);
@@ -304,6 +305,7 @@ unsigned int vmp_hold_flush(struct vmp_policer *p,
  */
 void vmp_hold_unregister(struct vmp_policer *p)
 {
+	struct vmp_queue *q;
 	struct vmp_hold *h;
 	u32 i;
 
@@ -312,8 +314,8 @@ void vmp_hold_unregister(struct vmp_policer *p)
 	spin_unlock_bh(&vmp_hold_list_lock);
 
 	WRITE_ONCE(p->dying, true);
-	for (i = 0; i < VMPOLICE_MAX_QUEUES; i++) {
-		h = READ_ONCE(p->queues[i].hold);
+	vmp_for_each_slot(p, i, q) {
+		h = READ_ONCE(q->hold);
 		if (!h)
 			continue;
 		/* a timer run that read dying as false has re-armed by now */

@@ -886,6 +886,142 @@ static void vmp_test_burst64(struct kunit *test)
 	KUNIT_EXPECT_STREQ(test, msg, "burst lasts too long at this rate");
 }
 
+/* Police one small packet on @queue: it makes the queue's chunk. */
+static void vmp_test_touch(struct kunit *test, struct vmp_policer *pol,
+			   u32 queue)
+{
+	u64 release;
+
+	vmp_test_one(pol, vmp_udp(test, 64), queue, 0, &release);
+}
+
+/*
+ * Per-queue state costs what the queues used: nothing before a packet,
+ * one chunk for one queue (within the 2 KiB budget of a one-queue
+ * policer), two for eight, every chunk for 256, and queue N + 256 is
+ * queue N.  The numbers go to the log for the docs.
+ */
+static void vmp_test_memory(struct kunit *test)
+{
+	struct vmp_policer *pol = vmp_test_policer(test, VMPOLICE_MAX_MTU);
+	const struct vmp_params *prm;
+	size_t base, chunk, one, eight, all;
+	u32 queue;
+
+	prm = rcu_dereference_protected(pol->params, 1);
+	base = vmp_policer_memory(pol);
+	KUNIT_EXPECT_EQ(test, base, ksize(pol) + ksize(prm));
+	KUNIT_EXPECT_NULL(test, vmp_policer_queue(pol, 0));
+
+	vmp_test_touch(test, pol, 0);
+	KUNIT_ASSERT_NOT_NULL(test, vmp_policer_queue(pol, 0));
+	one = vmp_policer_memory(pol);
+	chunk = one - base;
+	KUNIT_EXPECT_GE(test, chunk,
+			VMP_CHUNK_QUEUES * sizeof(struct vmp_queue));
+	KUNIT_EXPECT_LE(test, one, 2048);
+
+	for (queue = 1; queue < 8; queue++)
+		vmp_test_touch(test, pol, queue);
+	eight = vmp_policer_memory(pol);
+	KUNIT_EXPECT_EQ(test, eight, base + 8 / VMP_CHUNK_QUEUES * chunk);
+	KUNIT_EXPECT_NULL(test, vmp_policer_queue(pol, 8));
+
+	for (queue = 8; queue < VMPOLICE_MAX_QUEUES; queue++)
+		vmp_test_touch(test, pol, queue);
+	all = vmp_policer_memory(pol);
+	KUNIT_EXPECT_EQ(test, all, base + VMP_CHUNKS * chunk);
+	vmp_test_touch(test, pol, VMPOLICE_MAX_QUEUES + 3);
+	KUNIT_EXPECT_EQ(test, vmp_policer_memory(pol), all);
+
+	kunit_info(test,
+		   "sizeof: policer %zu params %zu queue %zu chunk %zu; bytes: 0 queues %zu, 1 %zu, 8 %zu, 256 %zu\n",
+		   sizeof(*pol), sizeof(*prm), sizeof(struct vmp_queue),
+		   sizeof(struct vmp_chunk), base, one, eight, all);
+	vmp_policer_put(pol);
+}
+
+/* A policer with only a queue-rate: 1000 bytes/s, 3000-byte bursts. */
+static struct vmp_policer *vmp_test_queue_rate(struct kunit *test, u64 rate)
+{
+	struct vmp_policer *pol = vmp_policer_alloc();
+	struct vmp_params *prm;
+
+	KUNIT_ASSERT_NOT_NULL(test, pol);
+	prm = kzalloc_obj(*prm);
+	KUNIT_ASSERT_NOT_NULL(test, prm);
+	vmp_rate_init(&prm->queue_rate, rate);
+	prm->queue_burst = 3000;
+	prm->queue_burst_ns = vmp_rate_ns(&prm->queue_rate, prm->queue_burst);
+	prm->mtu = VMPOLICE_MAX_MTU;
+	prm->framing.linklayer = VMP_LINKLAYER_ETHERNET;
+	prm->conform = TC_ACT_OK;
+	vmp_policer_apply(pol, prm);
+	return pol;
+}
+
+/*
+ * A queue whose chunk cannot be allocated is charged to the fallback,
+ * whose queue-rate bucket all such queues share: never less than their
+ * own buckets would have charged.  Once memory is back the queue gets its
+ * chunk, whose buckets start full, also after a change.
+ */
+static void vmp_test_queue_fallback(struct kunit *test)
+{
+	struct vmp_policer *pol = vmp_test_queue_rate(test, 1000);
+	struct tc_vmpolice_stats st;
+	size_t mem = vmp_policer_memory(pol);
+	struct vmp_params *prm;
+	u64 release;
+	u32 i;
+
+	WRITE_ONCE(vmp_test_chunk_nomem, true);
+	/* 3 x 1000 bytes fill the shared burst; queue 9's own would not be */
+	for (i = 0; i < 3; i++)
+		KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_udp(test, 1000),
+						   i ? 9 : 5, 0, &release),
+				VMP_CONFORM);
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_udp(test, 1000), 9, 0,
+					   &release), VMP_EXCEED);
+	WRITE_ONCE(vmp_test_chunk_nomem, false);
+	KUNIT_EXPECT_NULL(test, vmp_policer_queue(pol, 5));
+	KUNIT_EXPECT_NULL(test, vmp_policer_queue(pol, 9));
+	KUNIT_EXPECT_EQ(test, vmp_policer_memory(pol), mem);
+	vmp_queue_read(&pol->fallback, &st);
+	KUNIT_EXPECT_EQ(test, st.packets, 4);
+	KUNIT_EXPECT_EQ(test, st.conformed, 3);
+	KUNIT_EXPECT_EQ(test, st.exceeded, 1);
+	vmp_policer_totals(pol, &st);
+	KUNIT_EXPECT_EQ(test, st.packets, 4);
+
+	/* memory again: queue 9 gets a chunk, full */
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_udp(test, 1000), 9, 0,
+					   &release), VMP_CONFORM);
+	KUNIT_ASSERT_NOT_NULL(test, vmp_policer_queue(pol, 9));
+	vmp_queue_read(vmp_policer_queue(pol, 9), &st);
+	KUNIT_EXPECT_EQ(test, st.packets, 1);
+
+	/* a change rescales the fallback: still empty at half the rate */
+	prm = kzalloc_obj(*prm);
+	KUNIT_ASSERT_NOT_NULL(test, prm);
+	*prm = *rcu_dereference_protected(pol->params, 1);
+	vmp_rate_init(&prm->queue_rate, 500);
+	prm->queue_burst_ns = vmp_rate_ns(&prm->queue_rate, prm->queue_burst);
+	vmp_policer_apply(pol, prm);
+	WRITE_ONCE(vmp_test_chunk_nomem, true);
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_udp(test, 1000), 13, 0,
+					   &release), VMP_EXCEED);
+	WRITE_ONCE(vmp_test_chunk_nomem, false);
+	/* and a chunk made after the change starts full */
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_udp(test, 1000), 13, 0,
+					   &release), VMP_CONFORM);
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_udp(test, 1000), 13, 0,
+					   &release), VMP_CONFORM);
+	vmp_policer_totals(pol, &st);
+	KUNIT_EXPECT_EQ(test, st.packets, 8);
+	vmp_policer_put(pol);
+}
+
 static struct kunit_case vmpolice_test_cases[] = {
 	KUNIT_CASE(vmp_test_train_tcp4),
 	KUNIT_CASE(vmp_test_train_udp6),
@@ -907,6 +1043,8 @@ static struct kunit_case vmpolice_test_cases[] = {
 	KUNIT_CASE(vmp_test_hold_gso_partial),
 	KUNIT_CASE(vmp_test_hold_ecn_own_length),
 	KUNIT_CASE(vmp_test_burst64),
+	KUNIT_CASE(vmp_test_memory),
+	KUNIT_CASE(vmp_test_queue_fallback),
 	{}
 };
 

@@ -16,9 +16,12 @@ static int __init vmpolice_init(void)
 {
 	int err;
 
-	err = vmp_hold_init();
+	err = vmp_core_init();
 	if (err)
 		return err;
+	err = vmp_hold_init();
+	if (err)
+		goto err_core;
 	err = vmp_act_register();
 	if (err)
 		goto err_hold;
@@ -31,6 +34,8 @@ err_act:
 	vmp_act_unregister();
 err_hold:
 	vmp_hold_exit();
+err_core:
+	vmp_core_exit();
 	return err;
 }
 
@@ -41,6 +46,7 @@ static void __exit vmpolice_exit(void)
 	vmp_hold_exit();
 	/* policers are freed by call_rcu() into this module's code */
 	rcu_barrier();
+	vmp_core_exit();
 }
 
 module_init(vmpolice_init);
