@@ -709,18 +709,24 @@ ip_rx_settled()
 	echo "$b"
 }
 
-# udp4_wire BEFORE AFTER: "BYTES SEGMENTS" of the UDP/IPv4 traffic (no IP
-# options, untagged Ethernet) between two ip_rx snapshots, BYTES counted
-# as vmpolice charges them: each segment's MAC, IPv4 and UDP headers and
-# its payload
-udp4_wire()
+# ip4_wire BEFORE AFTER [L4_HEADER [SEG_PAYLOAD]]: "BYTES SEGMENTS" of the
+# IPv4 traffic (no IP options, untagged Ethernet, L4_HEADER bytes of UDP
+# or TCP header in every segment: 8 by default, UDP) between two ip_rx
+# snapshots, BYTES counted as vmpolice charges them: each segment's MAC,
+# IPv4 and L4 headers and its payload.  The stack counts a GSO packet's
+# segments from its gso_segs, which a tap leaves 0 for a guest's
+# (SKB_GSO_DODGY) packets: for such traffic give SEG_PAYLOAD, the payload
+# of every segment, and the segments are counted from the payload bytes
+# (every packet must then carry whole segments).
+ip4_wire()
 {
-	local p0 s0 o0 p1 s1 o1
+	local p0 s0 o0 p1 s1 o1 hdr=$((20 + ${3:-8})) segs pkts
 
 	read -r p0 s0 o0 <<< "$1"
 	read -r p1 s1 o1 <<< "$2"
-	echo $((o1 - o0 + 14 * (s1 - s0) + 28 * (s1 - s0 - (p1 - p0)))) \
-		$((s1 - s0))
+	pkts=$((p1 - p0)) segs=$((s1 - s0))
+	[ -n "${4:-}" ] && segs=$(((o1 - o0 - (hdr * pkts)) / $4))
+	echo $((o1 - o0 + 14 * segs + hdr * (segs - pkts))) "$segs"
 }
 
 # A private scratch directory, removed at exit.

@@ -111,7 +111,7 @@ udp_rate()
 		--flows 2 --threads --rate "$pps" --duration "$RATE_SECS" \
 		--prime-bytes "$burst" 2>&1)
 	rx1=$(ip_rx "$NSB")
-	read -r wire segs <<< "$(udp4_wire "$rx0" "$rx1")"
+	read -r wire segs <<< "$(ip4_wire "$rx0" "$rx1")"
 	cb=$(act_json 1 | jq -r "$VMP_JQ.totals.conformed_bytes")
 	secs=$(vmtap_elapsed "$out")
 	rate=$(admitted_rate "$wire" "$burst" "$secs")
@@ -202,7 +202,7 @@ gso_rate()
 		--payload 14000 --gso-size 1400 --rate "$pps" \
 		--duration "$RATE_SECS" --prime-bytes "$prime" 2>&1)
 	rx1=$(ip_rx "$NSB")
-	read -r wire segs <<< "$(udp4_wire "$rx0" "$rx1")"
+	read -r wire segs <<< "$(ip4_wire "$rx0" "$rx1")"
 	read -r cs cb <<< "$(act_json 1 |
 		jq -r "$VMP_JQ.totals | [.conformed, .conformed_bytes] | @tsv")"
 	secs=$(vmtap_elapsed "$out")

@@ -120,7 +120,7 @@ udp_rate()
 	rx0=$(ip_rx "$NS2")
 	out=$(blast "$mbit" "$gso" --prime-bytes "$burst" "$@")
 	rx1=$(ip_rx_settled "$NS2")
-	read -r wire segs <<< "$(udp4_wire "$rx0" "$rx1")"
+	read -r wire segs <<< "$(ip4_wire "$rx0" "$rx1")"
 	cb=$(xstat conformed_bytes $handle)
 	secs=$(vmtap_elapsed "$out")
 	r=$(admitted_rate "$wire" "$burst" "$secs")

@@ -569,10 +569,12 @@ udp_over()
 	read -r cb seen held bl mh ovl <<< "$(tot "$j" conformed_bytes bytes \
 		held backlog max_hold_ns overlimit)"
 	secs=$(vmtap_elapsed "$out")
-	r=$(admitted_rate "$cb" "$burst" "$secs")
-	off=$(seen_rate "$seen" "$secs")
-	ktap_print "UDP ${mbit}mbit, 3x offered: $r bit/s L2 admitted, $off" \
-		"bit/s reached the policer in $secs s; receiver got" \
+	# the rate the receiver's interface counted (frames of 1442 bytes,
+	# no GSO: its rx bytes are wire bytes), offered what vmtap wrote
+	r=$(admitted_rate $((rx1 - rx0)) "$burst" "$secs")
+	off=$(vmtap_offered "$out")
+	ktap_print "UDP ${mbit}mbit, 3x offered: $r bit/s L2 received, $off" \
+		"bit/s written ($seen bytes reached the policer) in $secs s; receiver got" \
 		"$((rx1 - rx0)) of $cb bytes; held $held overlimit $ovl" \
 		"backlog $bl max_hold $mh ns"
 	rate_verdict "$off" $((mbit * 1000000)) "$r" bit "$out" "$burst"
