@@ -498,13 +498,15 @@ $TC -n "$NS1" qdisc del dev s0 root
 # 100kbit it holds seconds of it (as much as the sender's socket buffer
 # lets through: packets crossing a veth keep their socket's charge).  On
 # y1 -> x1 the qdisc at y1's egress, latency 500ms, holds what exceeds
-# 2mbit.  When the devices or the namespace go, what is held must be
+# 500kbit (at 2mbit the debug guest's sender, beside the other, did not
+# exceed it).  When the devices or the namespace go, what is held must be
 # dropped at once (the netdevice notifier, the action's and the qdisc's
 # teardown), not sent when it conforms while the device waits for its
 # references.  The debug guest fails the run on any KASAN, lockdep or
-# kmemleak report; here: the deletion is over within 3 s (for the
-# namespace: the module's reference count back where it was), and the
-# module unloads afterwards.
+# kmemleak report; here: the deletion is over within 5 s (for the
+# namespace: the module's reference count is back where it was; 0.1 s on
+# the stock guests, up to 1.8 s on the debug guest, about 10 s when the
+# held packets wait for their time), and the module unloads afterwards.
 refcnt_le() { [ "$(mod_refcnt vmpolice)" -le "$1" ]; }
 
 under_traffic()
@@ -520,7 +522,7 @@ under_traffic()
 			burst 16k latency 10s drop index 5 &&
 		$TC -n "$nsx" filter add dev x0 ingress pref 1 protocol ip \
 			matchall action vmpolice index 5 &&
-		$TC -n "$nsy" qdisc add dev y1 root vmpolice rate 2mbit \
+		$TC -n "$nsy" qdisc add dev y1 root vmpolice rate 500kbit \
 			burst 16k latency 500ms || return 1
 	for i in 7 8; do
 		"$VMTAP" send --netns "$nsy" --dst "10.$i.0.2" --dport 9 \
@@ -553,7 +555,7 @@ under_traffic()
 	cleanup_ns "$nsx" "$nsy"
 	ktap_print "$how under traffic: the action held ${held:-?} packets," \
 		"the qdisc ${qheld:-?}; the $how took $ms ms"
-	[ "$ms" -le 3000 ] || rc=1
+	[ "$ms" -le 5000 ] || rc=1
 	[ "${held:-0}" -gt 0 ] && [ "${qheld:-0}" -gt 0 ] && return $rc
 	ktap_print "nothing was held when the $how came: proves nothing"
 	return 1
