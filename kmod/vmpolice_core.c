@@ -20,6 +20,7 @@
  */
 
 #include <linux/if_ether.h>
+#include <linux/if_vlan.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/mm.h>
@@ -688,15 +689,23 @@ bool vmp_policer_holds(struct vmp_policer *p)
 	return held != gone;
 }
 
-/* MAC header bytes in front of skb->data: mac_len at ingress, 0 at egress. */
+/*
+ * Wire bytes of a frame's link-layer header that are not in skb->data:
+ * the MAC header in front of it (mac_len at ingress, 0 at egress) and an
+ * 802.1Q tag the skb carries beside its data (skb_vlan_tag_present():
+ * what veth, tun and NICs with VLAN offload hand over, and what the core
+ * makes of a tagged frame before tc ingress; it goes on the wire with
+ * every segment).
+ */
 static u32 vmp_mac_bytes(const struct sk_buff *skb)
 {
+	u32 tag = skb_vlan_tag_present(skb) ? VLAN_HLEN : 0;
 	int off;
 
 	if (!skb_mac_header_was_set(skb))
-		return 0;
+		return tag;
 	off = skb_mac_offset(skb);
-	return off < 0 ? -off : 0;
+	return (off < 0 ? -off : 0) + tag;
 }
 
 /* Wire length of @skb as it stands: MAC header included at ingress. */

@@ -48,7 +48,6 @@ _ktap_count=0
 _ktap_pass=0
 _ktap_fail=0
 _ktap_skip=0
-_ktap_xfail=0
 # when the last case ended, and "SECONDS DESC" of every case so far: the
 # slowest are printed at the end, to keep make check within its budget
 _ktap_mark=$EPOCHREALTIME
@@ -116,22 +115,6 @@ ktap_skip()
 	echo "ok $_ktap_count $1 # SKIP ${2:-}"
 }
 
-# ktap_xfail DESC REASON...: a case that fails in exactly the way a
-# known, reported bug makes it fail (KTAP "not ok ... # TODO"): counted as
-# xfail, not as a failure of the test program; check-log.sh still counts
-# the line as failed, so the bug stays visible until it is fixed.  Any
-# other failure of the case must be a ktap_fail.
-ktap_xfail()
-{
-	local desc=$1
-
-	shift
-	_ktap_time "$desc"
-	_ktap_count=$((_ktap_count + 1))
-	_ktap_xfail=$((_ktap_xfail + 1))
-	echo "not ok $_ktap_count $desc # TODO $*"
-}
-
 # ktap_result DESC STATUS: pass if STATUS is 0, fail otherwise.
 ktap_result()
 {
@@ -161,7 +144,7 @@ ktap_finish()
 
 	printf '%s\n' "${_ktap_times[@]}" | sort -rn | head -n "${KTAP_SLOWEST:-5}" |
 		sed 's/^\([^ ]*\) /# slowest: \1 s /'
-	echo "# Totals: pass:$_ktap_pass fail:$_ktap_fail xfail:$_ktap_xfail xpass:0 skip:$_ktap_skip error:0"
+	echo "# Totals: pass:$_ktap_pass fail:$_ktap_fail xfail:0 xpass:0 skip:$_ktap_skip error:0"
 	if [ -n "$_ktap_planned" ] && [ "$_ktap_planned" -ne "$_ktap_count" ]; then
 		echo "# Planned $_ktap_planned tests but ran $_ktap_count"
 		rc=$KSFT_FAIL
