@@ -33,8 +33,10 @@ VMP_JQ='[.. | objects | select(.kind? == "vmpolice")][0]'
 
 # The kernel sizes the reply to "tc actions get" by the action's
 # get_fill_size, as it does its notifications, from upstream's "net:
-# sched: act_api: size RTM_GETACTION reply by fill size" (2026, in 7.x);
-# before, a get reply is NLMSG_GOODSIZE (3.7 KiB) like a filter's.
+# sched: act_api: size RTM_GETACTION reply by fill size" (2026, in 7.x,
+# and in stable kernels: Debian's 6.1.192 has it, its 6.12.95 not); before,
+# a get reply is NLMSG_GOODSIZE (3.7 KiB) like a filter's.  Only 7.x is
+# held to listing every queue; every kernel to listed + omitted = all.
 GET_ALL=0
 [ "$(uname -r | cut -d. -f1)" -ge 7 ] && GET_ALL=1
 
