@@ -40,11 +40,15 @@ VMP_JQ='[.. | objects | select(.kind? == "vmpolice")][0]'
 GET_ALL=0
 [ "$(uname -r | cut -d. -f1)" -ge 7 ] && GET_ALL=1
 
-# ip_in NS: IPv4 packets the stack of NS received (Ip InReceives):
-# counted after tc ingress, by the kernel, not by the module
-ip_in()
+# udp_in NS: UDP datagrams the stack of NS took in (Udp InDatagrams +
+# NoPorts + InErrors): counted after tc ingress, by the kernel, not by the
+# module.  Not Ip InReceives: on the 7.3 debug kernel it also counted 221
+# other IPv4 packets in the window (not looked into; the host's own ICMP
+# errors to the unanswering 10.0.0.2 are the likely ones)
+udp_in()
 {
-	ip netns exec "$1" awk '/^Ip: [0-9]/ { print $4 }' /proc/net/snmp
+	ip netns exec "$1" awk '/^Udp: [0-9]/ { print $2 + $3 + $4 }' \
+		/proc/net/snmp
 }
 
 # rx_packets NS DEV
@@ -155,13 +159,13 @@ for TC in $variants; do
 	check "$v: flower with action vmpolice index 1 on ingress" \
 		$TC -n "$NSH" filter add $FL action vmpolice index 1
 
-	in0=$(ip_in "$NSH")
+	in0=$(udp_in "$NSH")
 	out=$("$VMTAP" inject --dev vnet0 --netns "$NSH" --queues $NQ \
 		--queues-used 0-$((NQ - 1)) --count $((NQ * PER_Q)) \
 		--payload 200 2>&1)
 	sent=$(vmtap_total sent "$out")
 	sleep 0.5
-	rcvd=$(($(ip_in "$NSH") - in0))
+	rcvd=$(($(udp_in "$NSH") - in0))
 	ktap_print "$v: vmtap wrote $sent frames on $NQ queues;" \
 		"the stack received $rcvd"
 
