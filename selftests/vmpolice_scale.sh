@@ -43,8 +43,7 @@ GET_ALL=0
 # udp_in NS: UDP datagrams the stack of NS took in (Udp InDatagrams +
 # NoPorts + InErrors): counted after tc ingress, by the kernel, not by the
 # module.  Not Ip InReceives: on the 7.3 debug kernel it also counted 221
-# other IPv4 packets in the window (not looked into; the host's own ICMP
-# errors to the unanswering 10.0.0.2 are the likely ones)
+# other IPv4 packets in the window (not looked into)
 udp_in()
 {
 	ip netns exec "$1" awk '/^Udp: [0-9]/ { print $2 + $3 + $4 }' \
@@ -162,7 +161,7 @@ for TC in $variants; do
 	in0=$(udp_in "$NSH")
 	out=$("$VMTAP" inject --dev vnet0 --netns "$NSH" --queues $NQ \
 		--queues-used 0-$((NQ - 1)) --count $((NQ * PER_Q)) \
-		--payload 200 2>&1)
+		--proto udp --payload 200 2>&1)
 	sent=$(vmtap_total sent "$out")
 	sleep 0.5
 	rcvd=$(($(udp_in "$NSH") - in0))
