@@ -302,13 +302,14 @@ static int tcf_vmpolice_dump(struct sk_buff *skb, struct tc_action *a,
 	rcu_read_lock();
 	prm = rcu_dereference(v->pol->params);
 	opt.action = READ_ONCE(v->tcf_action);
+	tcf_tm_dump(&t, &v->tcf_tm);
+	/* the per-queue list last: it takes what room the message has */
 	if (nla_put(skb, TCA_VMPOLICE_PARMS, sizeof(opt), &opt) ||
 	    nla_put_u32(skb, TCA_VMPOLICE_CONFORM, prm->conform) ||
-	    vmp_params_dump(skb, prm) || vmp_stats_dump(skb, v->pol, NULL, NULL))
-		goto nla_put_failure;
-	tcf_tm_dump(&t, &v->tcf_tm);
-	if (nla_put_64bit(skb, TCA_VMPOLICE_TM, sizeof(t), &t,
-			  TCA_VMPOLICE_PAD))
+	    vmp_params_dump(skb, prm) ||
+	    nla_put_64bit(skb, TCA_VMPOLICE_TM, sizeof(t), &t,
+			  TCA_VMPOLICE_PAD) ||
+	    vmp_stats_dump(skb, v->pol, NULL, NULL))
 		goto nla_put_failure;
 	rcu_read_unlock();
 	return skb->len;
@@ -319,14 +320,21 @@ nla_put_failure:
 	return -1;
 }
 
+/*
+ * Room for every queue that has seen traffic so far, so that get and the
+ * action's own notifications list them all (vmp_stats_dump() keeps
+ * VMP_DUMP_RESERVE free, counted in vmp_dump_size()).  A queue that sees
+ * its first packet between this and the dump may be left out, and is
+ * then counted in TCA_VMPOLICE_QUEUES_OMITTED.
+ */
 static size_t tcf_vmpolice_get_fill_size(const struct tc_action *a)
 {
+	const struct tcf_vmpolice *v = to_vmpolice(a);
+
 	return nla_total_size(sizeof(struct tc_vmpolice)) +
 	       nla_total_size_64bit(sizeof(struct tcf_t)) +
 	       vmp_dump_size() +
-	       VMPOLICE_MAX_QUEUES *
-	       nla_total_size(nla_total_size(sizeof(u32)) +
-			      nla_total_size(sizeof(struct tc_vmpolice_stats)));
+	       vmp_policer_active(v->pol) * vmp_queue_entry_size();
 }
 
 static struct tc_action_ops act_vmpolice_ops = {

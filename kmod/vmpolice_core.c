@@ -68,6 +68,8 @@ const struct nla_policy vmp_policy[TCA_VMPOLICE_MAX + 1] = {
 	[TCA_VMPOLICE_ECN_THRESH64] = { .type = NLA_U64 },
 	[TCA_VMPOLICE_BURST64]	= { .type = NLA_U64 },
 	[TCA_VMPOLICE_QBURST64]	= { .type = NLA_U64 },
+	[TCA_VMPOLICE_QUEUES_OMITTED] = { .type = NLA_REJECT,
+				    .reject_message = "QUEUES_OMITTED is dump only" },
 };
 
 /* Chunks of per-queue state (struct vmp_chunk), for every policer. */
@@ -198,9 +200,9 @@ static noinline struct vmp_queue *vmp_chunk_new(struct vmp_policer *p,
 	return &c->q[queue % VMP_CHUNK_QUEUES];
 }
 
-/* The packet path's way to a queue: made on first use. */
-static struct vmp_queue *vmp_policer_queue_get(struct vmp_policer *p,
-					       u32 queue, u64 now)
+/* The packet path's way to a queue: made on first use (KUnit too). */
+struct vmp_queue *vmp_policer_queue_get(struct vmp_policer *p, u32 queue,
+					u64 now)
 {
 	struct vmp_queue *q = vmp_policer_queue(p, queue);
 
@@ -1266,22 +1268,49 @@ int vmp_params_dump(struct sk_buff *skb, const struct vmp_params *prm)
 	return 0;
 }
 
+/* Room one TCA_VMPOLICE_QUEUE entry takes. */
+size_t vmp_queue_entry_size(void)
+{
+	return nla_total_size(nla_total_size(sizeof(u32)) +
+			      nla_total_size(sizeof(struct tc_vmpolice_stats)));
+}
+
+/* Queues that have seen traffic: the ones a dump lists. */
+u32 vmp_policer_active(struct vmp_policer *p)
+{
+	struct vmp_queue *q;
+	u32 i, n = 0;
+
+	vmp_for_each_queue(p, i, q)
+		if (atomic64_read(&q->packets))
+			n++;
+	return n;
+}
+
 /*
- * Totals, then one entry per queue that has seen traffic.  If the message
- * cannot hold every queue, the list ends early rather than failing the
- * whole dump; the totals always cover every queue.  A qdisc keeps held
- * packets in its own queues: @backlog, if given, fills in the backlog of
- * queue @queue (-1: the totals) from them.
+ * Totals, then one entry per queue that has seen traffic, in queue order,
+ * for as long as an entry fits with VMP_DUMP_RESERVE bytes left for what
+ * the caller puts after our options (see vmpolice_core.h); the queues
+ * left out are counted in TCA_VMPOLICE_QUEUES_OMITTED, whose room is kept
+ * too.  A message sized for every active queue (the action's get and
+ * notifications, vmp_dump_size() + vmp_queue_entry_size() each) lists
+ * them all; a filter or qdisc message of NLMSG_GOODSIZE lists the first
+ * ones and says how many it left out, instead of failing or going short
+ * without a word.  The totals always cover every queue.  A qdisc keeps
+ * held packets in its own queues: @backlog, if given, fills in the
+ * backlog of queue @queue (-1: the totals) from them.
  */
 int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p,
 		   void (*backlog)(void *ctx, int queue,
 				   struct tc_vmpolice_stats *st),
 		   void *ctx)
 {
+	const size_t need = vmp_queue_entry_size() +
+			    nla_total_size(sizeof(u32)) + VMP_DUMP_RESERVE;
 	struct tc_vmpolice_stats st;
 	struct nlattr *queues, *entry;
 	struct vmp_queue *q;
-	u32 i;
+	u32 i, omitted = 0;
 
 	vmp_policer_totals(p, &st);
 	if (backlog)
@@ -1297,28 +1326,41 @@ int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p,
 		vmp_queue_read(q, &st);
 		if (!st.packets)
 			continue;
+		/* once one is left out, so are the rest: the list stays 0..k */
+		if (omitted || skb_tailroom(skb) < need) {
+			omitted++;
+			continue;
+		}
 		if (backlog)
 			backlog(ctx, i, &st);
 		entry = nla_nest_start_noflag(skb, TCA_VMPOLICE_QUEUE);
-		if (!entry)
-			break;
-		if (nla_put_u32(skb, TCA_VMPOLICE_QUEUE_ID, i) ||
+		if (!entry || nla_put_u32(skb, TCA_VMPOLICE_QUEUE_ID, i) ||
 		    nla_put(skb, TCA_VMPOLICE_QUEUE_STATS, sizeof(st), &st)) {
-			nla_nest_cancel(skb, entry);
-			break;
+			if (entry)
+				nla_nest_cancel(skb, entry);
+			omitted++;
+			continue;
 		}
 		nla_nest_end(skb, entry);
 	}
 	nla_nest_end(skb, queues);
+	if (omitted &&
+	    nla_put_u32(skb, TCA_VMPOLICE_QUEUES_OMITTED, omitted))
+		return -EMSGSIZE;
 	return 0;
 }
 
-/* Room the parameters and the totals take in a dump (queues excluded). */
+/*
+ * Room the parameters, the totals and the omitted count take in a dump,
+ * and the reserve the queue list leaves after it (queues excluded).
+ */
 size_t vmp_dump_size(void)
 {
 	return 10 * nla_total_size_64bit(sizeof(u64)) +	/* rates, bursts */
 	       5 * nla_total_size(sizeof(u32)) +	/* burst .. conform */
 	       2 * nla_total_size(sizeof(u8)) +		/* linklayer, ecn */
 	       nla_total_size_64bit(sizeof(struct tc_vmpolice_stats)) +
-	       nla_total_size(0);			/* queues nest */
+	       nla_total_size(0) +			/* queues nest */
+	       nla_total_size(sizeof(u32)) +		/* queues omitted */
+	       VMP_DUMP_RESERVE;
 }

@@ -182,6 +182,8 @@ void vmp_queue_read(struct vmp_queue *q, struct tc_vmpolice_stats *st);
 void vmp_policer_totals(struct vmp_policer *p, struct tc_vmpolice_stats *st);
 struct vmp_queue *vmp_policer_queue(struct vmp_policer *p, u32 queue);
 struct vmp_queue *vmp_policer_slot(struct vmp_policer *p, u32 queue);
+struct vmp_queue *vmp_policer_queue_get(struct vmp_policer *p, u32 queue,
+					u64 now);
 #if IS_ENABLED(CONFIG_KUNIT)
 extern bool vmp_test_chunk_nomem;
 #endif
@@ -210,5 +212,20 @@ int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p,
 				   struct tc_vmpolice_stats *st),
 		   void *ctx);
 size_t vmp_dump_size(void);
+size_t vmp_queue_entry_size(void);
+u32 vmp_policer_active(struct vmp_policer *p);
+
+/*
+ * What a per-queue list leaves free in its message for what follows our
+ * options, so that the message always fits (vmp_stats_dump()).  After
+ * the action's options come its stats (TCA_ACT_STATS: basic, basic_hw,
+ * rate estimator and queue stats, about 110 bytes), flags, hw_stats and
+ * in_hw_count (about 40), in a filter the classifier's own attributes and
+ * its copy of the first action's stats (matchall, flower: about 150),
+ * and maybe a small further action.  After the qdisc's come TCA_STATS2
+ * with our totals as app stats, and their compat copies TCA_STATS and
+ * TCA_XSTATS: about 430 bytes.  1 KiB covers each with room to spare.
+ */
+#define VMP_DUMP_RESERVE	1024
 
 #endif /* _VMPOLICE_CORE_H */

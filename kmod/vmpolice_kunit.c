@@ -1022,6 +1022,67 @@ static void vmp_test_queue_fallback(struct kunit *test)
 	vmp_policer_put(pol);
 }
 
+/* Queues listed in a vmp_stats_dump() of @size bytes, and omitted. */
+static void vmp_test_list(struct kunit *test, struct vmp_policer *p,
+			  unsigned int size, u32 *listed, u32 *omitted)
+{
+	struct nlattr *out[TCA_VMPOLICE_MAX + 1];
+	struct nlattr *q;
+	struct sk_buff *skb;
+	int rem;
+
+	skb = alloc_skb(size, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, skb);
+	KUNIT_EXPECT_EQ(test, vmp_stats_dump(skb, p, NULL, NULL), 0);
+	/* what follows our options always has its room */
+	KUNIT_EXPECT_GE(test, skb_tailroom(skb), VMP_DUMP_RESERVE);
+	KUNIT_EXPECT_EQ(test, nla_parse(out, TCA_VMPOLICE_MAX,
+					(struct nlattr *)skb->data, skb->len,
+					NULL, NULL), 0);
+	*listed = 0;
+	*omitted = 0;
+	if (out[TCA_VMPOLICE_QUEUES])
+		nla_for_each_nested(q, out[TCA_VMPOLICE_QUEUES], rem)
+			(*listed)++;
+	if (out[TCA_VMPOLICE_QUEUES_OMITTED])
+		*omitted = nla_get_u32(out[TCA_VMPOLICE_QUEUES_OMITTED]);
+	kfree_skb(skb);
+}
+
+/*
+ * Per-queue counters at scale: a notification-sized message lists the
+ * queues that fit and counts the rest; one sized as the action sizes its
+ * get lists every active queue; QUEUES_OMITTED is refused on input.
+ */
+static void vmp_test_queue_list(struct kunit *test)
+{
+	struct vmp_policer *p = vmp_policer_alloc();
+	struct nlattr *tb[TCA_VMPOLICE_MAX + 1];
+	struct nlattr *in;
+	u32 i, listed, omitted;
+
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	for (i = 0; i < VMPOLICE_MAX_QUEUES; i += 2)
+		atomic64_set(&vmp_policer_queue_get(p, i, 0)->packets, i + 1);
+	KUNIT_EXPECT_EQ(test, vmp_policer_active(p), VMPOLICE_MAX_QUEUES / 2);
+
+	vmp_test_list(test, p, NLMSG_GOODSIZE, &listed, &omitted);
+	KUNIT_EXPECT_GT(test, listed, 0);
+	KUNIT_EXPECT_GT(test, omitted, 0);
+	KUNIT_EXPECT_EQ(test, listed + omitted, VMPOLICE_MAX_QUEUES / 2);
+
+	vmp_test_list(test, p, vmp_dump_size() + vmp_policer_active(p) *
+		      vmp_queue_entry_size(), &listed, &omitted);
+	KUNIT_EXPECT_EQ(test, listed, VMPOLICE_MAX_QUEUES / 2);
+	KUNIT_EXPECT_EQ(test, omitted, 0);
+	vmp_policer_put(p);
+
+	in = vmp_test_u32(test, TCA_VMPOLICE_QUEUES_OMITTED, 1);
+	KUNIT_EXPECT_EQ(test, nla_parse(tb, TCA_VMPOLICE_MAX, in,
+					nla_total_size(sizeof(u32)),
+					vmp_policy, NULL), -EINVAL);
+}
+
 static struct kunit_case vmpolice_test_cases[] = {
 	KUNIT_CASE(vmp_test_train_tcp4),
 	KUNIT_CASE(vmp_test_train_udp6),
@@ -1045,6 +1106,7 @@ static struct kunit_case vmpolice_test_cases[] = {
 	KUNIT_CASE(vmp_test_burst64),
 	KUNIT_CASE(vmp_test_memory),
 	KUNIT_CASE(vmp_test_queue_fallback),
+	KUNIT_CASE(vmp_test_queue_list),
 	{}
 };
 

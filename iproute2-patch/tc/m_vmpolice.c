@@ -172,6 +172,7 @@ static int print_vmpolice_action(const struct action_util *a, FILE *f,
 {
 	struct rtattr *tb[TCA_VMPOLICE_MAX + 1];
 	struct tc_vmpolice *p;
+	char get[64];
 	bool holding;
 
 	print_string(PRINT_ANY, "kind", "%s ", "vmpolice");
@@ -217,6 +218,11 @@ static int print_vmpolice_action(const struct action_util *a, FILE *f,
 		if (tb[TCA_VMPOLICE_QUEUES])
 			vmpolice_print_queues("\t ", tb[TCA_VMPOLICE_QUEUES],
 					      holding);
+		snprintf(get, sizeof(get),
+			 "tc -s actions get action vmpolice index %u",
+			 p->index);
+		vmpolice_print_omitted("\t ", tb[TCA_VMPOLICE_QUEUES_OMITTED],
+				       get);
 	}
 	print_nl();
 	return 0;

@@ -93,6 +93,10 @@ static int vmpolice_print_qopt(const struct qdisc_util *qu, FILE *f,
 	if (show_stats && tb[TCA_VMPOLICE_QUEUES])
 		vmpolice_print_queues(" ", tb[TCA_VMPOLICE_QUEUES],
 				      vmpolice_holding);
+	/* each class is one TX queue, with its own counters */
+	if (show_stats)
+		vmpolice_print_omitted(" ", tb[TCA_VMPOLICE_QUEUES_OMITTED],
+				       "tc -s class show");
 	return 0;
 }
 

@@ -720,3 +720,24 @@ void vmpolice_print_queues(const char *prefix, const struct rtattr *queues,
 	}
 	close_json_array(PRINT_JSON, NULL);
 }
+
+/*
+ * Active queues the kernel left out of the table above for lack of room
+ * in its message (TCA_VMPOLICE_QUEUES_OMITTED): their count, in JSON as
+ * "queues_omitted", and in text with the command that shows them.
+ */
+void vmpolice_print_omitted(const char *prefix, const struct rtattr *attr,
+			    const char *where)
+{
+	__u32 n;
+
+	if (!vmpolice_has(attr, sizeof(__u32)))
+		return;
+	n = rta_getattr_u32(attr);
+	if (!n)
+		return;
+	print_nl();
+	print_string(PRINT_FP, NULL, "%s", prefix);
+	print_uint(PRINT_ANY, "queues_omitted", "queues omitted %u", n);
+	print_string(PRINT_FP, NULL, ": %s lists every queue", where);
+}

@@ -55,5 +55,7 @@ void vmpolice_print_stats(const char *key, const char *prefix,
 			  const struct rtattr *attr, bool holding);
 void vmpolice_print_queues(const char *prefix, const struct rtattr *queues,
 			   bool holding);
+void vmpolice_print_omitted(const char *prefix, const struct rtattr *attr,
+			    const char *where);
 
 #endif

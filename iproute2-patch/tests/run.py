@@ -701,6 +701,52 @@ for which in ALL:
              ("vmpolice", "1:1", "1:", Q0), ("vmpolice", "1:2", "1:", Q1)]
          else "classes %r" % j)
 
+# ------------------------------------ queues left out of a full message
+
+# The kernel lists the queues that fit and counts the others in
+# TCA_VMPOLICE_QUEUES_OMITTED (dump only, appended to the enum).
+report(V.get("QUEUES_OMITTED") == max(V.values()),
+       "UAPI: QUEUES_OMITTED is the last attribute",
+       "enum %r" % V)
+
+
+def with_omitted(attrs, n):
+    return attrs + [nl.u32(V["QUEUES_OMITTED"], n)]
+
+
+OMIT_ACT = action_dump(with_omitted(vmp_attrs(
+    FULL, T1, [(0, Q0), (5, Q1)], conform=0, action=(3, 2, 2, 1)), 200))
+OMIT_TEXT = ("\t queues omitted 200: tc -s actions get action vmpolice"
+             " index 3 lists every queue")
+OMIT_QD = nl.nlmsg(nl.RTM_NUM["RTM_NEWQDISC"], nl.tcmsg(
+    ifindex=VNET0, handle=0x10000, parent=0xffffffff, info=1)
+    + nl.string(1, "vmpolice")
+    + nl.attr(2, with_omitted(vmp_attrs(FULL, T1, [(0, Q0), (5, Q1)]), 62))
+    + nl.gnet_stats(1000, 10, app=nl.stats_struct(T1)))
+for which in ALL:
+    show("action -s, queues omitted", which, ["-s"] + LS, OMIT_ACT,
+         TEXT + STATS_TEXT[3:] + ["\n\t " + STATS_TEXT[4] + "\n"
+                                  + OMIT_TEXT + "\n"],
+         lambda j: json_action(j) or (
+             None if find(j, "queues_omitted") == 200
+             else "queues_omitted %r" % find(j, "queues_omitted")))
+    show("action without -s, queues omitted", which, LS, OMIT_ACT,
+         TEXT, lambda j: None if find(j, "queues_omitted") is None
+         else "queues_omitted without -s", text_lacks=["omitted"])
+    show("action -s, none omitted", which, ["-s"] + LS, ACT_DUMP,
+         TEXT, lambda j: None if find(j, "queues_omitted") is None
+         else "queues_omitted", text_lacks=["omitted"])
+    show("qdisc -s, queues omitted", which,
+         "-s qdisc show dev vnet0".split(), OMIT_QD,
+         ["\n " + STATS_TEXT[4] + "\n queues omitted 62: tc -s class show"
+          " lists every queue\n Sent 1000 bytes 10 pkt"],
+         lambda j: None if find(find(j, "options"), "queues_omitted") == 62
+         else "options.queues_omitted %r" % find(j, "queues_omitted"))
+    show("qdisc without -s, queues omitted", which,
+         "qdisc show dev vnet0".split(), OMIT_QD, ["qdisc vmpolice 1: root"],
+         lambda j: None if find(j, "queues_omitted") is None
+         else "queues_omitted without -s", text_lacks=["omitted"])
+
 # ------------------------------------------------- printing with latency
 
 HOLD = dict(FULL, LATENCY64=5 * MS, ECN=1, ECN_THRESH64=1250000)

@@ -96,7 +96,9 @@ enum {
 					 * QBURST64
 					 */
 	TCA_VMPOLICE_STATS,		/* struct tc_vmpolice_stats, dump only */
-	TCA_VMPOLICE_QUEUES,		/* nest of TCA_VMPOLICE_QUEUE, dump only */
+	TCA_VMPOLICE_QUEUES,		/* nest of TCA_VMPOLICE_QUEUE, dump
+					 * only; see QUEUES_OMITTED
+					 */
 	TCA_VMPOLICE_PAD,
 	TCA_VMPOLICE_LATENCY64,		/* u64 ns: delay budget; 0 (default):
 					 * pure policer.  At most
@@ -119,6 +121,13 @@ enum {
 	 */
 	TCA_VMPOLICE_BURST64,		/* u64 bytes */
 	TCA_VMPOLICE_QBURST64,		/* u64 bytes */
+	/*
+	 * u32, dump only: queues that have seen traffic but are not in
+	 * TCA_VMPOLICE_QUEUES, for lack of room in this message (put only
+	 * when not 0).  The action's get lists every queue; for the
+	 * qdisc, each class (TX queue) has its own counters.
+	 */
+	TCA_VMPOLICE_QUEUES_OMITTED,
 	__TCA_VMPOLICE_MAX
 };
 
