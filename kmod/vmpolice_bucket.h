@@ -260,8 +260,10 @@ static inline u64 vmp_word_tat(s64 word, u64 now)
 }
 
 /*
- * A fresh bucket, full: right in any generation (a full bucket converts
- * to a full bucket), so a bucket made later needs no generation either.
+ * A fresh bucket, full, of generation 0 (before any configuration).  A
+ * bucket made once a configuration is published must carry that one's
+ * generation instead (vmp_word(prm->gen, now)): of another, a charger
+ * would convert it from the configuration before.
  */
 static inline void vmp_bucket_reset(struct vmp_bucket *b, u64 now)
 {
