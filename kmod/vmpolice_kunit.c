@@ -776,6 +776,7 @@ static void vmp_test_change_stale(struct kunit *test)
 {
 	struct vmp_policer *pol = vmp_policer_alloc();
 	const struct vmp_params *old, *prm;
+	struct vmp_params *next;
 	enum vmp_verdict v;
 	u32 wire = 1000;
 	u64 t0, t1, tok, release;
@@ -784,10 +785,11 @@ static void vmp_test_change_stale(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, pol);
 	vmp_policer_apply(pol, vmp_test_params(test, 1000, 1000000));
 	skb = vmp_udp(test, wire);
+	next = vmp_test_params(test, 100000, 1000000);	/* may sleep */
 	rcu_read_lock();
 	old = rcu_dereference(pol->params);
 	t0 = ktime_get_ns();
-	vmp_policer_apply(pol, vmp_test_params(test, 100000, 1000000));
+	vmp_policer_apply(pol, next);
 	v = vmp_police(pol, old, skb, 0, VMP_MAY_CUT, &release);
 	KUNIT_EXPECT_EQ(test, v, VMP_RETRY);
 	prm = rcu_dereference(pol->params);
