@@ -65,6 +65,7 @@ static int tcf_vmpolice_act(struct sk_buff *skb, const struct tc_action *a,
 	tcf_action_update_stats(&v->common, qdisc_pkt_len(skb), t.segs, 0,
 				false);
 
+again:
 	prm = rcu_dereference_bh(v->pol->params);
 	exceed = prm->exceed;
 	flags = exceed == TC_ACT_SHOT ? VMP_MAY_CUT : 0;
@@ -98,6 +99,9 @@ static int tcf_vmpolice_act(struct sk_buff *skb, const struct tc_action *a,
 		return TC_ACT_SHOT;
 	case VMP_EXCEED:
 		goto exceed;
+	case VMP_RETRY:
+		/* changed under it: police it with the new parameters */
+		goto again;
 	}
 	if (likely(!release)) {
 		if (likely(!(flags & VMP_MAY_HOLD)) ||

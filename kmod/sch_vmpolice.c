@@ -151,15 +151,17 @@ static int vmp_sch_enqueue(struct sk_buff *skb, struct Qdisc *sch,
 			   struct sk_buff **to_free)
 {
 	struct vmp_sched *q = qdisc_priv(sch);
-	unsigned int flags = VMP_MAY_CUT;
 	const struct vmp_params *prm;
 	unsigned int len = qdisc_pkt_len(skb);
+	unsigned int flags;
 	int cut = 0;
 	u64 release;
 	u32 queue;
 	int ret;
 
+again:
 	prm = rcu_dereference_bh(q->pol->params);
+	flags = VMP_MAY_CUT;
 	if (unlikely(prm->latency_ns))
 		flags |= VMP_MAY_HOLD;
 	switch (vmp_police(q->pol, prm, skb, vmp_sch_queue(q, skb), flags,
@@ -184,6 +186,9 @@ static int vmp_sch_enqueue(struct sk_buff *skb, struct Qdisc *sch,
 		return qdisc_drop(skb, sch, to_free);
 	case VMP_MALFORMED:
 		return qdisc_drop(skb, sch, to_free);
+	case VMP_RETRY:
+		/* changed under it: police it with the new parameters */
+		goto again;
 	}
 
 	queue = vmp_sch_queue(q, skb);

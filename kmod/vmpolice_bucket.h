@@ -21,6 +21,20 @@
  * word, so every CPU and every queue can update it with a single cmpxchg
  * instead of taking a lock.  All time comparisons are signed differences,
  * so the clock may wrap.
+ *
+ * Generations.  Charges are in the ns of one configuration (its rate and
+ * burst); a change converts every bucket to the new rate.  A charge or a
+ * refund must only ever meet a tat of its own configuration, so the
+ * word of a bucket also says which configuration its tat belongs to:
+ * bit 63 is the generation's lowest bit, bits 0-62 the tat modulo 2^63,
+ * read back as the tat nearest to now (a signed 63-bit difference: exact
+ * while tat - now stays within +-2^62 ns, 146 years; the deepest bucket
+ * is 73 years, VMP_MAX_RESERVE_NS caps what a change carries over beyond
+ * the burst, and a bucket idle for more than 146 years of uptime reads
+ * as a debt).  One bit is enough because a charger also checks, after
+ * reading the word, that its configuration is still the one published
+ * (struct vmp_gen): the words are then of that generation or of the one
+ * before, which the change is still converting.
  */
 #ifndef _VMPOLICE_BUCKET_H
 #define _VMPOLICE_BUCKET_H
@@ -213,19 +227,110 @@ static inline u32 vmp_cost_fit(const struct vmp_cost *c, s64 room, u32 limit)
  * the burst in ns at the bucket's rate; a rate of 0 means "no bucket".
  */
 struct vmp_bucket {
-	atomic64_t	tat;
+	atomic64_t	tat;	/* generation bit and tat: vmp_word() */
 };
 
-static inline void vmp_bucket_reset(struct vmp_bucket *b, u64 now)
+#define VMP_TAT_BITS	63
+#define VMP_TAT_MASK	((1ULL << VMP_TAT_BITS) - 1)
+
+/* What a change keeps reserved beyond the burst, at most (ns, 36 years). */
+#define VMP_MAX_RESERVE_NS	(S64_MAX >> 3)
+
+/* Returned by the charging functions: see struct vmp_gen. */
+#define VMP_STALE	U32_MAX
+
+/* The word of a bucket whose tat @tat belongs to generation @gen. */
+static inline s64 vmp_word(u32 gen, u64 tat)
 {
-	atomic64_set(&b->tat, (s64)now);
+	return (s64)(((u64)(gen & 1) << VMP_TAT_BITS) | (tat & VMP_TAT_MASK));
+}
+
+static inline bool vmp_word_is_gen(s64 word, u32 gen)
+{
+	return ((u64)word >> VMP_TAT_BITS) == (gen & 1);
+}
+
+/* The tat of @word: the one nearest @now that it stands for. */
+static inline u64 vmp_word_tat(s64 word, u64 now)
+{
+	u64 d = ((u64)word - now) & VMP_TAT_MASK;
+
+	/* sign-extend the 63-bit difference */
+	return now + (u64)((s64)(d << 1) >> 1);
 }
 
 /*
- * Take up to @want leading frames of the train from bucket @b.  Returns
- * how many were taken; their cost is charged, the rest is not.  Lock
- * free: one cmpxchg per attempt, retried only when another CPU charged
- * the same bucket in between.
+ * A fresh bucket, full, of generation 0 (before any configuration).  A
+ * bucket made once a configuration is published must carry that one's
+ * generation instead (vmp_word(prm->gen, now)): of another, a charger
+ * would convert it from the configuration before.
+ */
+static inline void vmp_bucket_reset(struct vmp_bucket *b, u64 now)
+{
+	atomic64_set(&b->tat, vmp_word(0, now));
+}
+
+struct vmp_params;	/* a configuration: here only its address */
+
+/*
+ * The configuration a charge, refund or change is made in, for one
+ * bucket.  A policer counts its configurations (generations) and
+ * publishes the newest at *@live (its RCU pointer).  A change publishes
+ * the new configuration (with the rate and burst of the one before it,
+ * @was) first, then converts every bucket to it; a charger that finds a
+ * bucket of the generation before converts it itself, with the same
+ * cmpxchg as its charge.  A charger whose configuration @cfg is no longer
+ * the one published gets VMP_STALE and must read the parameters again and
+ * start the packet over; a refund of an older configuration is dropped
+ * (it would credit ns of the wrong rate; never credit).  @cfg cannot be
+ * freed and its address reused while the charger holds it (RCU), so the
+ * comparison of addresses is exact.
+ */
+struct vmp_gen {
+	struct vmp_params __rcu	*const *live;
+	const struct vmp_params	*cfg;	/* the configuration charged in */
+	u32			gen;	/* its generation */
+	const struct vmp_rate	*rate;	/* the bucket's rate in it */
+	const struct vmp_rate	*was;	/* its rate in the one before */
+	s64			was_tau;
+};
+
+/* @g's configuration is still the one published (read after the word). */
+static inline bool vmp_gen_live(const struct vmp_gen *g)
+{
+	return rcu_access_pointer(*g->live) == g->cfg;
+}
+
+static inline u64 vmp_tat_convert(u64 tat, const struct vmp_gen *g, s64 tau,
+				  u64 now);
+
+/*
+ * The tat of @word in the ns of @g (converted from the generation before
+ * if need be).  False when @g is no longer the newest configuration.
+ * The caller read its parameters, then (smp_rmb()) @word: the words are
+ * then at least of the generation before @g, and with the published
+ * configuration read after @word (a change publishes before it
+ * converts) no newer than that one: of @g or the one before.
+ */
+static inline bool vmp_word_read(s64 word, const struct vmp_gen *g, s64 tau,
+				 u64 now, u64 *tat)
+{
+	smp_rmb();	/* the configuration published after @word */
+	if (!vmp_gen_live(g))
+		return false;
+	*tat = vmp_word_tat(word, now);
+	if (!vmp_word_is_gen(word, g->gen))
+		*tat = vmp_tat_convert(*tat, g, tau, now);
+	return true;
+}
+
+/*
+ * Take up to @want leading frames of the train from bucket @b, in the ns
+ * of configuration @g.  Returns how many were taken; their cost is
+ * charged, the rest is not.  VMP_STALE (nothing taken) when @g is no
+ * longer the newest configuration.  Lock free: one cmpxchg per attempt,
+ * retried only when another CPU charged or converted the same bucket in
+ * between.
  *
  * @slack (ns, >= 0) is the delay budget ("latency"): a frame is taken if
  * it conforms now or will conform within @slack, i.e. if
@@ -236,20 +341,27 @@ static inline void vmp_bucket_reset(struct vmp_bucket *b, u64 now)
  * longer than the burst (a 45-segment TCP GSO packet is 68130 wire
  * bytes, more than a 64 KiB burst) is not cut for its own length.
  */
-static inline u32 vmp_bucket_take(struct vmp_bucket *b, s64 tau, s64 slack,
+static inline u32 vmp_bucket_take(struct vmp_bucket *b,
+				  const struct vmp_gen *g, s64 tau, s64 slack,
 				  const struct vmp_cost *c, u32 want, u64 now,
 				  u64 *base)
 {
-	s64 old = atomic64_read(&b->tat);
+	s64 old;
+	u64 tat;
 	u32 k;
 
+	smp_rmb();	/* the word after the parameters: vmp_word_read() */
+	old = atomic64_read(&b->tat);
 	do {
-		*base = (s64)((u64)old - now) > 0 ? (u64)old : now;
+		if (!vmp_word_read(old, g, tau, now, &tat))
+			return VMP_STALE;
+		*base = (s64)(tat - now) > 0 ? tat : now;
 		k = vmp_cost_fit(c, tau + slack - (s64)(*base - now), want);
 		if (!k)
 			return 0;
 	} while (!atomic64_try_cmpxchg(&b->tat, &old,
-				       (s64)(*base + vmp_cost_of(c, k))));
+				       vmp_word(g->gen,
+						*base + vmp_cost_of(c, k))));
 	return k;
 }
 
@@ -305,16 +417,25 @@ static inline u64 vmp_hold_cap(u64 rate, u64 latency, u32 queues, u32 train)
  * is not charged for packets that never left.  The caller puts @limit
  * past the reservations of every packet still held (they conform within
  * the latency).  Only lowers tat: a tat in the past reads as a full
- * bucket, so this never credits more than the burst.
+ * bucket, so this never credits more than the burst.  False (nothing
+ * done) when @g is no longer the newest configuration.
  */
-static inline void vmp_bucket_clamp(struct vmp_bucket *b, u64 limit)
+static inline bool vmp_bucket_clamp(struct vmp_bucket *b,
+				    const struct vmp_gen *g, s64 tau,
+				    u64 limit, u64 now)
 {
-	s64 old = atomic64_read(&b->tat);
+	s64 old;
+	u64 tat;
 
+	smp_rmb();	/* the word after the parameters: vmp_word_read() */
+	old = atomic64_read(&b->tat);
 	do {
-		if ((s64)((u64)old - limit) <= 0)
-			return;
-	} while (!atomic64_try_cmpxchg(&b->tat, &old, (s64)limit));
+		if (!vmp_word_read(old, g, tau, now, &tat))
+			return false;	/* stale: the caller reads again */
+		if ((s64)(tat - limit) <= 0)
+			return true;
+	} while (!atomic64_try_cmpxchg(&b->tat, &old, vmp_word(g->gen, limit)));
+	return true;
 }
 
 /*
@@ -325,18 +446,34 @@ static inline void vmp_bucket_clamp(struct vmp_bucket *b, u64 limit)
  * (max(tat, now) in vmp_bucket_take()), which dropped the expired
  * reservation already, and taking it off again would credit more than
  * the burst.  The refund can leave tat in the past, which reads the same
- * as a full bucket.
+ * as a full bucket.  A refund of a configuration that is no longer the
+ * newest is dropped: its ns are not the bucket's any more.
  */
 static inline void vmp_bucket_refund(struct vmp_bucket *b,
+				     const struct vmp_gen *g,
 				     const struct vmp_cost *c, u64 base,
 				     u32 taken, u32 kept, u64 now)
 {
 	u64 end = base + vmp_cost_of(c, taken), back;
+	s64 old;
 
 	if (taken <= kept || (s64)(end - now) <= 0)
 		return;
 	back = vmp_cost_of(c, taken) - vmp_cost_of(c, kept);
-	atomic64_sub((s64)min_t(u64, back, end - now), &b->tat);
+	back = min_t(u64, back, end - now);
+	smp_rmb();	/* the word after the parameters: vmp_word_read() */
+	old = atomic64_read(&b->tat);
+	do {
+		/*
+		 * Only to a tat of the generation charged: the charge made
+		 * it of @g or newer, and with @g still the newest it is @g.
+		 */
+		smp_rmb();
+		if (!vmp_gen_live(g) || !vmp_word_is_gen(old, g->gen))
+			return;
+	} while (!atomic64_try_cmpxchg(&b->tat, &old,
+				       vmp_word(g->gen,
+						vmp_word_tat(old, now) - back)));
 }
 
 /* Units (bytes or frames) a bucket at @tat could admit at @now. */
@@ -356,7 +493,8 @@ static inline u64 vmp_tat_tokens(s64 tat, s64 tau, const struct vmp_rate *r,
 static inline u64 vmp_bucket_tokens(struct vmp_bucket *b, s64 tau,
 				    const struct vmp_rate *r, u64 now)
 {
-	return vmp_tat_tokens(atomic64_read(&b->tat), tau, r, now);
+	return vmp_tat_tokens((s64)vmp_word_tat(atomic64_read(&b->tat), now),
+			      tau, r, now);
 }
 
 /*
@@ -375,6 +513,9 @@ static inline s64 vmp_tat_rescale(s64 tat, const struct vmp_rate *old_rate,
 
 	if (debt > old_tau) {
 		excess = vmp_rate_units(old_rate, debt - old_tau);
+		/* within the range of a bucket word (and of 64 bits) */
+		if (excess >= vmp_rate_units(new_rate, VMP_MAX_RESERVE_NS))
+			return (s64)(now + (u64)new_tau + VMP_MAX_RESERVE_NS);
 		return (s64)(now + (u64)new_tau + vmp_rate_ns(new_rate, excess));
 	}
 	tokens = vmp_tat_tokens(tat, old_tau, old_rate, now);
@@ -392,31 +533,45 @@ static inline s64 vmp_tat_rescale(s64 tat, const struct vmp_rate *old_rate,
 }
 
 /*
- * A configuration change keeps the tokens (vmp_tat_rescale()); a bucket
- * that did not exist before starts full.  Other CPUs keep charging the
- * bucket meanwhile: the new tat replaces the one it was computed from
- * with a cmpxchg, and is computed again if a charge came in between, so
- * no charge is lost.
+ * A tat of the generation before @g in @g's ns: the tokens kept
+ * (vmp_tat_rescale()); a bucket that did not exist before starts full,
+ * one that does not exist now is left as it is.
+ */
+static inline u64 vmp_tat_convert(u64 tat, const struct vmp_gen *g, s64 tau,
+				  u64 now)
+{
+	if (!g->rate->rate)
+		return tat;
+	if (!g->was->rate)
+		return now;
+	return (u64)vmp_tat_rescale((s64)tat, g->was, g->was_tau, g->rate, tau,
+				    now);
+}
+
+/*
+ * A configuration change keeps the tokens: after publishing @g (*@g->live
+ * is @g->cfg already) the change converts every bucket to it, configured
+ * or not, so that every word is of @g or of the generation before.
+ * Other CPUs keep charging meanwhile: those still on the old
+ * configuration charge the old word until it is converted (then they
+ * start over), those on the new one convert it themselves.  The new word
+ * replaces the one it was computed from with a cmpxchg and is computed
+ * again if a charge came in between, so no charge is lost, and a word
+ * already of @g is left alone, so none is converted twice.
  */
 static inline void vmp_bucket_rescale(struct vmp_bucket *b,
-				      const struct vmp_rate *old_rate,
-				      s64 old_tau,
-				      const struct vmp_rate *new_rate,
-				      s64 new_tau, u64 now)
+				      const struct vmp_gen *g, s64 tau,
+				      u64 now)
 {
-	s64 old;
+	s64 old = atomic64_read(&b->tat);
 
-	if (!new_rate->rate)
-		return;
-	if (!old_rate->rate) {
-		vmp_bucket_reset(b, now);
-		return;
-	}
-	old = atomic64_read(&b->tat);
-	while (!atomic64_try_cmpxchg(&b->tat, &old,
-				     vmp_tat_rescale(old, old_rate, old_tau,
-						     new_rate, new_tau, now)))
-		;
+	do {
+		if (vmp_word_is_gen(old, g->gen))
+			return;
+	} while (!atomic64_try_cmpxchg(&b->tat, &old,
+				       vmp_word(g->gen,
+						vmp_tat_convert(vmp_word_tat(old, now),
+								g, tau, now))));
 }
 
 #endif /* _VMPOLICE_BUCKET_H */

@@ -178,7 +178,7 @@ struct vmp_queue *vmp_policer_slot(struct vmp_policer *p, u32 queue)
  * memory the packet is charged to the fallback, never to nothing.
  */
 static noinline struct vmp_queue *vmp_chunk_new(struct vmp_policer *p,
-						u32 queue, u64 now)
+						u32 queue, u32 gen, u64 now)
 {
 	struct vmp_chunk **slot, *c, *old;
 	u32 i;
@@ -189,8 +189,9 @@ static noinline struct vmp_queue *vmp_chunk_new(struct vmp_policer *p,
 	    kmem_cache_zalloc(vmp_chunk_cache, GFP_ATOMIC | __GFP_NOWARN);
 	if (unlikely(!c))
 		return &p->fallback;
+	/* full, of the configuration the packet read (vmp_bucket_reset()) */
 	for (i = 0; i < VMP_CHUNK_QUEUES; i++)
-		vmp_bucket_reset(&c->q[i].bucket, now);
+		atomic64_set(&c->q[i].bucket.tat, vmp_word(gen, now));
 	/* a successful cmpxchg is a full barrier: the chunk is filled first */
 	old = cmpxchg(slot, NULL, c);
 	if (old) {
@@ -200,13 +201,16 @@ static noinline struct vmp_queue *vmp_chunk_new(struct vmp_policer *p,
 	return &c->q[queue % VMP_CHUNK_QUEUES];
 }
 
-/* The packet path's way to a queue: made on first use (KUnit too). */
+/*
+ * The packet path's way to a queue: made on first use (KUnit too), its
+ * bucket full and of generation @gen, the configuration's the packet read.
+ */
 struct vmp_queue *vmp_policer_queue_get(struct vmp_policer *p, u32 queue,
-					u64 now)
+					u32 gen, u64 now)
 {
 	struct vmp_queue *q = vmp_policer_queue(p, queue);
 
-	return likely(q) ? q : vmp_chunk_new(p, queue, now);
+	return likely(q) ? q : vmp_chunk_new(p, queue, gen, now);
 }
 
 /*
@@ -612,35 +616,94 @@ err_free:
 	return err;
 }
 
+/* Bucket @rate of @p as configuration @prm charges it, @was before it. */
+static void vmp_gen_init(struct vmp_gen *g, const struct vmp_policer *p,
+			 const struct vmp_params *prm,
+			 const struct vmp_rate *rate, const struct vmp_was *was)
+{
+	g->live = &p->params;
+	g->cfg = prm;
+	g->gen = prm->gen;
+	g->rate = rate;
+	g->was = &was->rate;
+	g->was_tau = was->tau;
+}
+
+static void vmp_was_set(struct vmp_was *was, const struct vmp_rate *rate,
+			s64 tau)
+{
+	was->rate = *rate;
+	was->tau = tau;
+}
+
+static void vmp_rescale(struct vmp_policer *p, const struct vmp_params *prm,
+			struct vmp_bucket *b, const struct vmp_rate *rate,
+			s64 tau, const struct vmp_was *was, u64 now)
+{
+	struct vmp_gen g;
+
+	vmp_gen_init(&g, p, prm, rate, was);
+	vmp_bucket_rescale(b, &g, tau, now);
+}
+
 /*
  * Publish @newp.  Tokens and counters survive: every bucket keeps what it
  * could admit, converted to the new rate and capped by the new burst.
  * Callers serialise changes (the action's lock or RTNL).
+ *
+ * @newp is published first, then every bucket is converted to it (struct
+ * vmp_gen): a packet that read the old parameters charges a bucket only
+ * while it is still of the old generation; once it is converted (or
+ * @newp is published) the packet starts over with @newp (VMP_RETRY).
+ * A packet on @newp converts a bucket it finds still old itself.  As
+ * changes are serialised and each converts every bucket before it
+ * returns, a bucket is always of the newest generation or the one before.
  */
 void vmp_policer_apply(struct vmp_policer *p, struct vmp_params *newp)
 {
 	static const struct vmp_params none;
 	const struct vmp_params *old;
-	u64 now = ktime_get_ns();
 	struct vmp_queue *q;
+	u64 now;
 	u32 i;
 
 	old = rcu_dereference_protected(p->params, 1) ?: &none;
-	vmp_bucket_rescale(&p->rate, &old->rate, old->burst_ns,
-			   &newp->rate, newp->burst_ns, now);
-	vmp_bucket_rescale(&p->peak, &old->peak, old->peak_burst_ns,
-			   &newp->peak, newp->peak_burst_ns, now);
-	vmp_bucket_rescale(&p->pkt, &old->pkt_rate, old->pkt_burst_ns,
-			   &newp->pkt_rate, newp->pkt_burst_ns, now);
-	/* a chunk made meanwhile starts full: right for both (vmp_chunk_new) */
-	vmp_for_each_slot(p, i, q)
-		vmp_bucket_rescale(&q->bucket, &old->queue_rate,
-				   old->queue_burst_ns, &newp->queue_rate,
-				   newp->queue_burst_ns, now);
+	newp->gen = old->gen + 1;
+	vmp_was_set(&newp->was_rate, &old->rate, old->burst_ns);
+	vmp_was_set(&newp->was_peak, &old->peak, old->peak_burst_ns);
+	vmp_was_set(&newp->was_pkt, &old->pkt_rate, old->pkt_burst_ns);
+	vmp_was_set(&newp->was_queue, &old->queue_rate, old->queue_burst_ns);
 
+	/* published before any bucket is converted to it */
 	old = rcu_replace_pointer(p->params, newp, true);
+
+	now = ktime_get_ns();
+	vmp_rescale(p, newp, &p->rate, &newp->rate, newp->burst_ns,
+		    &newp->was_rate, now);
+	vmp_rescale(p, newp, &p->peak, &newp->peak, newp->peak_burst_ns,
+		    &newp->was_peak, now);
+	vmp_rescale(p, newp, &p->pkt, &newp->pkt_rate, newp->pkt_burst_ns,
+		    &newp->was_pkt, now);
+	/*
+	 * A chunk made meanwhile is full, of the generation its maker read
+	 * (vmp_chunk_new()): right under either configuration.
+	 */
+	vmp_for_each_slot(p, i, q)
+		vmp_rescale(p, newp, &q->bucket, &newp->queue_rate,
+			    newp->queue_burst_ns, &newp->was_queue, now);
+
 	if (old)
 		kfree_rcu((struct vmp_params *)old, rcu);
+}
+
+static bool vmp_clamp(struct vmp_policer *p, const struct vmp_params *prm,
+		      struct vmp_bucket *b, const struct vmp_rate *rate,
+		      s64 tau, const struct vmp_was *was, u64 limit, u64 now)
+{
+	struct vmp_gen g;
+
+	vmp_gen_init(&g, p, prm, rate, was);
+	return vmp_bucket_clamp(b, &g, tau, limit + tau, now);
 }
 
 /*
@@ -650,25 +713,35 @@ void vmp_policer_apply(struct vmp_policer *p, struct vmp_params *newp)
  * latency from now when @some_held (a packet is held at most that long),
  * now when none is.  Without this the dropped packets' time delayed or
  * dropped the traffic after them, for up to the old latency.  Any context.
+ * A change meanwhile: again with the new parameters.
  */
 void vmp_policer_unreserve(struct vmp_policer *p, bool some_held)
 {
 	const struct vmp_params *prm;
-	u64 limit = ktime_get_ns();
 	struct vmp_queue *q;
+	u64 now, limit;
 	u32 i;
 
 	rcu_read_lock();
+again:
 	prm = rcu_dereference(p->params);
 	if (prm) {
+		now = ktime_get_ns();
+		limit = now;
 		if (some_held)
 			limit += prm->latency_ns;
-		vmp_bucket_clamp(&p->rate, limit + prm->burst_ns);
-		vmp_bucket_clamp(&p->peak, limit + prm->peak_burst_ns);
-		vmp_bucket_clamp(&p->pkt, limit + prm->pkt_burst_ns);
+		if (!vmp_clamp(p, prm, &p->rate, &prm->rate, prm->burst_ns,
+			       &prm->was_rate, limit, now) ||
+		    !vmp_clamp(p, prm, &p->peak, &prm->peak,
+			       prm->peak_burst_ns, &prm->was_peak, limit, now) ||
+		    !vmp_clamp(p, prm, &p->pkt, &prm->pkt_rate,
+			       prm->pkt_burst_ns, &prm->was_pkt, limit, now))
+			goto again;
 		vmp_for_each_slot(p, i, q)
-			vmp_bucket_clamp(&q->bucket,
-					 limit + prm->queue_burst_ns);
+			if (!vmp_clamp(p, prm, &q->bucket,
+				       &prm->queue_rate, prm->queue_burst_ns,
+				       &prm->was_queue, limit, now))
+				goto again;
 	}
 	rcu_read_unlock();
 }
@@ -909,6 +982,7 @@ int vmp_skb_cut(struct sk_buff *skb, const struct vmp_train *t, u32 keep)
 
 struct vmp_charge {
 	struct vmp_bucket	*bucket;
+	struct vmp_gen		gen;
 	s64			tau;
 	struct vmp_cost		cost;
 	u64			base;	/* max(tat, now) before the charge */
@@ -919,6 +993,9 @@ struct vmp_charge {
  * Charge every configured bucket in turn; each takes at most what the
  * one before it took.  @slack is the delay budget (0: police).  Returns
  * the frames every bucket took; the charges are in @ch[0..*n).
+ * VMP_STALE when @prm is no longer the newest configuration: the
+ * buckets before keep what they took (a refund in @prm's ns would be
+ * dropped, vmp_bucket_refund()): one packet charged twice, never less.
  */
 static u32 vmp_take_all(struct vmp_policer *p, const struct vmp_params *prm,
 			struct vmp_queue *q, const struct vmp_train *t,
@@ -930,31 +1007,39 @@ static u32 vmp_take_all(struct vmp_policer *p, const struct vmp_params *prm,
 	if (prm->queue_rate.rate) {
 		ch[*n].bucket = &q->bucket;
 		ch[*n].tau = prm->queue_burst_ns;
+		vmp_gen_init(&ch[*n].gen, p, prm, &prm->queue_rate,
+			     &prm->was_queue);
 		vmp_cost_bytes(&ch[(*n)++].cost, &prm->queue_rate,
 			       &prm->framing, t);
 	}
 	if (prm->pkt_rate.rate) {
 		ch[*n].bucket = &p->pkt;
 		ch[*n].tau = prm->pkt_burst_ns;
+		vmp_gen_init(&ch[*n].gen, p, prm, &prm->pkt_rate,
+			     &prm->was_pkt);
 		vmp_cost_frames(&ch[(*n)++].cost, &prm->pkt_rate, t);
 	}
 	if (prm->peak.rate) {
 		ch[*n].bucket = &p->peak;
 		ch[*n].tau = prm->peak_burst_ns;
+		vmp_gen_init(&ch[*n].gen, p, prm, &prm->peak, &prm->was_peak);
 		vmp_cost_bytes(&ch[(*n)++].cost, &prm->peak, &prm->framing, t);
 	}
 	if (prm->rate.rate) {
 		ch[*n].bucket = &p->rate;
 		ch[*n].tau = prm->burst_ns;
+		vmp_gen_init(&ch[*n].gen, p, prm, &prm->rate, &prm->was_rate);
 		vmp_cost_bytes(&ch[(*n)++].cost, &prm->rate, &prm->framing, t);
 	}
 
 	for (i = 0; i < *n; i++)
 		ch[i].taken = 0;
 	for (i = 0; i < *n && want; i++) {
-		ch[i].taken = vmp_bucket_take(ch[i].bucket, ch[i].tau, slack,
-					      &ch[i].cost, want, now,
-					      &ch[i].base);
+		ch[i].taken = vmp_bucket_take(ch[i].bucket, &ch[i].gen,
+					      ch[i].tau, slack, &ch[i].cost,
+					      want, now, &ch[i].base);
+		if (unlikely(ch[i].taken == VMP_STALE))
+			return VMP_STALE;
 		want = ch[i].taken;
 	}
 	return want;
@@ -966,8 +1051,8 @@ static void vmp_refund(struct vmp_charge *ch, u32 n, u32 kept)
 	u32 i;
 
 	for (i = 0; i < n; i++)
-		vmp_bucket_refund(ch[i].bucket, &ch[i].cost, ch[i].base,
-				  ch[i].taken, kept, now);
+		vmp_bucket_refund(ch[i].bucket, &ch[i].gen, &ch[i].cost,
+				  ch[i].base, ch[i].taken, kept, now);
 }
 
 /* When the first @k frames conform in every bucket: the latest of them. */
@@ -1039,6 +1124,13 @@ static bool vmp_ecn_mark(struct sk_buff *skb)
  * 0 when the packet may go at once.  With ecn on, an ECT packet whose
  * first frame conforms only after the ECN threshold is marked CE.  The caller counts
  * the packet held (vmp_count_held()) once it really keeps it.
+ *
+ * VMP_RETRY (nothing done, nothing counted) when @prm is no longer the
+ * newest configuration of @p: the caller reads the parameters again and
+ * polices the packet with them.  That happens only when a change was
+ * published while this packet was being policed, so a packet starts
+ * over at most once per change made meanwhile: changes are serialised
+ * configuration requests, not traffic, and cannot keep it looping.
  */
 enum vmp_verdict vmp_police(struct vmp_policer *p,
 			    const struct vmp_params *prm,
@@ -1055,21 +1147,28 @@ enum vmp_verdict vmp_police(struct vmp_policer *p,
 	u64 bytes;
 
 	*release = 0;
-	q = vmp_policer_queue_get(p, queue, now);
+	q = vmp_policer_queue_get(p, queue, prm->gen, now);
+	if (likely(vmp_skb_train(skb, &t))) {
+		if (unlikely(prm->latency_ns) && (flags & VMP_MAY_HOLD))
+			slack = prm->latency_ns;
+		if (likely(vmp_train_max_len(&t) <= prm->mtu))
+			k = vmp_take_all(p, prm, q, &t, ch, &n, slack, now);
+		/* nothing counted yet: the caller starts over */
+		if (unlikely(k == VMP_STALE))
+			return VMP_RETRY;
+	} else {
+		t.segs = 0;
+	}
+
 	atomic64_inc(&q->packets);
 	if (skb_is_gso(skb) && (skb_shinfo(skb)->gso_type & SKB_GSO_DODGY))
 		atomic64_inc(&q->dodgy);
-	if (unlikely(!vmp_skb_train(skb, &t))) {
+	if (unlikely(!t.segs)) {
 		atomic64_inc(&q->malformed);
 		atomic64_inc(&q->exceeded);
 		atomic64_add(vmp_skb_wire_len(skb), &q->exceeded_bytes);
 		return VMP_MALFORMED;
 	}
-
-	if (unlikely(prm->latency_ns) && (flags & VMP_MAY_HOLD))
-		slack = prm->latency_ns;
-	if (likely(vmp_train_max_len(&t) <= prm->mtu))
-		k = vmp_take_all(p, prm, q, &t, ch, &n, slack, now);
 
 	verdict = VMP_CONFORM;
 	if (unlikely(k < t.segs)) {

@@ -19,6 +19,12 @@
 
 #define VMP_DEFAULT_BURST	(64 * 1024U)
 
+/* A bucket's rate and depth in the configuration before (for converting). */
+struct vmp_was {
+	struct vmp_rate		rate;
+	s64			tau;
+};
+
 /* Configuration: immutable once published, replaced as a whole (RCU). */
 struct vmp_params {
 	struct vmp_rate		rate;
@@ -45,6 +51,15 @@ struct vmp_params {
 	u64			latency_ns;	/* delay budget */
 	u64			ecn_thresh_ns;	/* held longer: CE (ecn) */
 	bool			ecn;
+	/*
+	 * Set by vmp_policer_apply(): the generation (struct vmp_gen) and
+	 * each bucket as the configuration before had it.
+	 */
+	u32			gen;
+	struct vmp_was		was_rate;
+	struct vmp_was		was_peak;
+	struct vmp_was		was_pkt;
+	struct vmp_was		was_queue;
 	struct rcu_head		rcu;
 };
 
@@ -149,6 +164,7 @@ enum vmp_verdict {
 	VMP_PARTIAL,		/* cut to its admitted leading frames */
 	VMP_EXCEED,		/* nothing admitted */
 	VMP_MALFORMED,		/* impossible GSO metadata: drop */
+	VMP_RETRY,		/* the parameters changed: read them, again */
 };
 
 extern const struct nla_policy vmp_policy[TCA_VMPOLICE_MAX + 1];
@@ -183,7 +199,7 @@ void vmp_policer_totals(struct vmp_policer *p, struct tc_vmpolice_stats *st);
 struct vmp_queue *vmp_policer_queue(struct vmp_policer *p, u32 queue);
 struct vmp_queue *vmp_policer_slot(struct vmp_policer *p, u32 queue);
 struct vmp_queue *vmp_policer_queue_get(struct vmp_policer *p, u32 queue,
-					u64 now);
+					u32 gen, u64 now);
 #if IS_ENABLED(CONFIG_KUNIT)
 extern bool vmp_test_chunk_nomem;
 #endif

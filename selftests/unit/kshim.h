@@ -71,6 +71,11 @@ static inline u64 mul_u64_u32_shr(u64 a, u32 mul, unsigned int shift)
 	return (u64)r;
 }
 
+#define READ_ONCE(x)	__atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define smp_rmb()	__atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define __rcu
+#define rcu_access_pointer(p)	READ_ONCE(p)
+
 typedef struct {
 	s64 counter;
 } atomic64_t;
@@ -81,6 +86,14 @@ static inline s64 atomic64_read(const atomic64_t *v)
 	return __atomic_load_n(&v->counter, __ATOMIC_RELAXED);
 }
 #else
+/*
+ * A test may set kshim_read_hook in one thread: it is called after each
+ * atomic64_read() of that thread, with the word read, so that the test
+ * can run another thread's step right between the read and the cmpxchg
+ * that follows it (interleavings the kernel cannot be made to take).
+ */
+static __thread void (*kshim_read_hook)(const atomic64_t *v);
+
 /*
  * With kshim_read_yield set to N, every Nth atomic64_read() of a thread
  * yields the CPU right after reading: as an interrupt or preemption
@@ -98,6 +111,8 @@ static inline s64 atomic64_read(const atomic64_t *v)
 
 	if (every && !(++reads % every))
 		sched_yield();
+	if (kshim_read_hook)
+		kshim_read_hook(v);
 	return val;
 }
 #endif

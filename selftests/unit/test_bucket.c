@@ -5,6 +5,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,23 @@
 #include "vmpolice_bucket.h"
 
 static int test_no, failed;
+
+/*
+ * A configuration as the bucket code sees it: an address (the module's
+ * struct vmp_params, published by RCU) and a generation.
+ */
+struct vmp_params {
+	u32 gen;
+};
+
+/*
+ * One configuration that never changes: the tests of a single
+ * configuration charge in it (generation 0, always the one published).
+ */
+static struct vmp_params cfg0;
+static struct vmp_params *cfg0_live = &cfg0;
+static const struct vmp_gen gen0 = { .live = &cfg0_live, .cfg = &cfg0 };
+#define G0	(&gen0)
 
 static void result(bool ok, const char *fmt, ...)
 {
@@ -119,7 +137,7 @@ static void test_big_burst(void)
 	ok &= vmp_bucket_tokens(&b, tau, &r, now) >= (5ULL << 30) - 1;
 	c.seg = vmp_rate_ns(&r, 65536);
 	c.last = c.seg;
-	ok &= vmp_bucket_take(&b, tau, 0, &c, c.segs, now, &base) == 81920;
+	ok &= vmp_bucket_take(&b, G0, tau, 0, &c, c.segs, now, &base) == 81920;
 	ok &= vmp_bucket_tokens(&b, tau, &r, now) < 65536;
 	ok &= kshim_mul_overflows == ovf;
 	result(ok, "bursts up to 2^40 bytes: exact cost, 5 GiB admits 5 GiB");
@@ -229,15 +247,24 @@ static void test_cost_fit(void)
 	result(ok, "partial admission: exactly the leading frames that fit");
 }
 
-/* Send full frames back to back at time @now; return frames admitted. */
-static u64 drain(struct vmp_bucket *b, s64 tau, const struct vmp_cost *c,
-		 u64 now)
+/*
+ * Send full frames back to back at time @now in configuration @g; return
+ * frames admitted.
+ */
+static u64 drain_in(struct vmp_bucket *b, const struct vmp_gen *g, s64 tau,
+		    const struct vmp_cost *c, u64 now)
 {
 	u64 n = 0, base;
 
-	while (vmp_bucket_take(b, tau, 0, c, 1, now, &base))
+	while (vmp_bucket_take(b, g, tau, 0, c, 1, now, &base) == 1)
 		n++;
 	return n;
+}
+
+static u64 drain(struct vmp_bucket *b, s64 tau, const struct vmp_cost *c,
+		 u64 now)
+{
+	return drain_in(b, G0, tau, c, now);
 }
 
 static void test_bucket_burst_and_rate(void)
@@ -287,12 +314,12 @@ static void test_bucket_gso_partial(void)
 	vmp_cost_bytes(&c, &r, &plain, &t);
 	tau = vmp_rate_ns(&r, 16 * 1024);	/* 16 KiB burst */
 	vmp_bucket_reset(&b, now);
-	k = vmp_bucket_take(&b, tau, 0, &c, t.segs, now, &base);
+	k = vmp_bucket_take(&b, G0, tau, 0, &c, t.segs, now, &base);
 	/* 16384 / 1514 = 10.8: 10 leading frames pass */
 	ok &= k == 10;
-	ok &= vmp_bucket_take(&b, tau, 0, &c, t.segs, now, &base) == 0;
+	ok &= vmp_bucket_take(&b, G0, tau, 0, &c, t.segs, now, &base) == 0;
 	/* one frame's worth of time later, one more frame */
-	ok &= vmp_bucket_take(&b, tau, 0, &c, t.segs, now + c.seg, &base) == 1;
+	ok &= vmp_bucket_take(&b, G0, tau, 0, &c, t.segs, now + c.seg, &base) == 1;
 	result(ok, "64 KiB GSO under a 16 KiB burst: 10 segments pass, not 0");
 }
 
@@ -312,12 +339,12 @@ static void test_bucket_pps(void)
 	vmp_cost_frames(&c, &r, &t);
 	vmp_bucket_reset(&b, now);
 	/* 8 trains of 45 = 360, the 9th gets the remaining 40 */
-	ok &= vmp_bucket_take(&b, tau, 0, &c, 45, now, &base) == 45;
+	ok &= vmp_bucket_take(&b, G0, tau, 0, &c, 45, now, &base) == 45;
 	now += 0;
 	for (int i = 0; i < 7; i++)
-		ok &= vmp_bucket_take(&b, tau, 0, &c, 45, now, &base) == 45;
-	ok &= vmp_bucket_take(&b, tau, 0, &c, 45, now, &base) == 40;
-	ok &= vmp_bucket_take(&b, tau, 0, &c, 45, now + NSEC_PER_SEC / 2,
+		ok &= vmp_bucket_take(&b, G0, tau, 0, &c, 45, now, &base) == 45;
+	ok &= vmp_bucket_take(&b, G0, tau, 0, &c, 45, now, &base) == 40;
+	ok &= vmp_bucket_take(&b, G0, tau, 0, &c, 45, now + NSEC_PER_SEC / 2,
 			      &base) == 45;
 	result(ok, "pkts_rate counts segments, not packets");
 }
@@ -337,12 +364,12 @@ static void test_bucket_refund(void)
 	vmp_train_gso(&t, 66 + 40 * MSS4, 66, MSS4);
 	vmp_cost_bytes(&c, &r, &plain, &t);
 	vmp_bucket_reset(&b, now);
-	ok &= vmp_bucket_take(&b, tau, 0, &c, 40, now, &base) == 40;
+	ok &= vmp_bucket_take(&b, G0, tau, 0, &c, 40, now, &base) == 40;
 	/* a later bucket allowed only 25: give back 15 frames */
-	vmp_bucket_refund(&b, &c, base, 40, 25, now);
-	ok &= atomic64_read(&b.tat) == (s64)(now + vmp_cost_of(&c, 25));
-	vmp_bucket_refund(&b, &c, base, 25, 0, now);
-	ok &= atomic64_read(&b.tat) == (s64)now;
+	vmp_bucket_refund(&b, G0, &c, base, 40, 25, now);
+	ok &= atomic64_read(&b.tat) == vmp_word(0, now + vmp_cost_of(&c, 25));
+	vmp_bucket_refund(&b, G0, &c, base, 25, 0, now);
+	ok &= atomic64_read(&b.tat) == vmp_word(0, now);
 	result(ok, "refund returns exactly the frames another bucket refused");
 
 	/*
@@ -356,23 +383,23 @@ static void test_bucket_refund(void)
 	 */
 	ok = true;
 	vmp_bucket_reset(&b, now);
-	ok &= vmp_bucket_take(&b, tau, 0, &c, 40, now, &base_a) == 40;
+	ok &= vmp_bucket_take(&b, G0, tau, 0, &c, 40, now, &base_a) == 40;
 	/* A's reservation ends at base_a + cost(40); B comes 1 s later */
 	later = base_a + vmp_cost_of(&c, 40) + NSEC_PER_SEC;
-	ok &= vmp_bucket_take(&b, tau, 0, &c, 40, later, &base_b) == 40;
+	ok &= vmp_bucket_take(&b, G0, tau, 0, &c, 40, later, &base_b) == 40;
 	ok &= base_b == later;			/* re-based */
-	vmp_bucket_refund(&b, &c, base_a, 40, 25, later);
+	vmp_bucket_refund(&b, G0, &c, base_a, 40, 25, later);
 	/* B's 40 frames stay charged: no more than the burst is left */
-	ok &= atomic64_read(&b.tat) == (s64)(later + vmp_cost_of(&c, 40));
+	ok &= atomic64_read(&b.tat) == vmp_word(0, later + vmp_cost_of(&c, 40));
 	ok &= vmp_bucket_tokens(&b, tau, &r, later) ==
 	      100000 - vmp_train_bytes(&t, 40);
 
 	/* a refund half past its reservation gives back only the rest */
 	vmp_bucket_reset(&b, now);
-	ok &= vmp_bucket_take(&b, tau, 0, &c, 40, now, &base_a) == 40;
+	ok &= vmp_bucket_take(&b, G0, tau, 0, &c, 40, now, &base_a) == 40;
 	later = base_a + vmp_cost_of(&c, 40) - 1000;
-	vmp_bucket_refund(&b, &c, base_a, 40, 0, later);
-	ok &= atomic64_read(&b.tat) == (s64)later;
+	vmp_bucket_refund(&b, G0, &c, base_a, 40, 0, later);
+	ok &= atomic64_read(&b.tat) == vmp_word(0, later);
 	result(ok, "a refund after another CPU re-based the idle bucket credits nothing beyond the burst");
 }
 
@@ -399,18 +426,18 @@ static void test_bucket_clamp(void)
 	vmp_bucket_reset(&b, now);
 	/* 24 frames held within 10 s of slack: ~10 s reserved past tau */
 	for (int i = 0; i < 24; i++)
-		ok &= vmp_bucket_take(&b, tau, slack, &c, 1, now, &base) == 1;
-	ok &= !vmp_bucket_take(&b, tau, 0, &c, 1, now, &base);
+		ok &= vmp_bucket_take(&b, G0, tau, slack, &c, 1, now, &base) == 1;
+	ok &= !vmp_bucket_take(&b, G0, tau, 0, &c, 1, now, &base);
 	/* all flushed: at most the burst is spent, a frame waits its cost */
-	vmp_bucket_clamp(&b, now + tau);
-	ok &= atomic64_read(&b.tat) == (s64)(now + tau);
-	ok &= vmp_bucket_take(&b, tau, 0, &c, 1, now + c.last, &base) == 1;
+	vmp_bucket_clamp(&b, G0, tau, now + tau, now);
+	ok &= atomic64_read(&b.tat) == vmp_word(0, now + tau);
+	ok &= vmp_bucket_take(&b, G0, tau, 0, &c, 1, now + c.last, &base) == 1;
 	/* below the limit: unchanged; in the past: unchanged */
-	vmp_bucket_clamp(&b, now + 100 * tau);
-	ok &= atomic64_read(&b.tat) == (s64)(now + tau + c.last);
+	vmp_bucket_clamp(&b, G0, tau, now + 100 * tau, now);
+	ok &= atomic64_read(&b.tat) == vmp_word(0, now + tau + c.last);
 	vmp_bucket_reset(&b, now - NSEC_PER_SEC);
-	vmp_bucket_clamp(&b, now + tau);
-	ok &= atomic64_read(&b.tat) == (s64)(now - NSEC_PER_SEC);
+	vmp_bucket_clamp(&b, G0, tau, now + tau, now);
+	ok &= atomic64_read(&b.tat) == vmp_word(0, now - NSEC_PER_SEC);
 	result(ok, "clamp after a flush gives back what was reserved past the limit, nothing more");
 }
 
@@ -443,12 +470,30 @@ static void test_bucket_wrap_and_idle(void)
 	result(ok, "clock wrap changes nothing; long idle refills to burst only");
 }
 
+/*
+ * A configuration change as vmp_policer_apply() makes it: publish @next
+ * (the generation after *@live's) in *@live, then convert the bucket to
+ * it.  @next must not be one a charger may still hold (RCU in the module).
+ */
+static void change(struct vmp_bucket *b, struct vmp_params **live,
+		   struct vmp_params *next, const struct vmp_rate *was,
+		   s64 was_tau, const struct vmp_rate *rate, s64 tau, u64 now)
+{
+	struct vmp_gen g = { live, next, (*live)->gen + 1, rate, was,
+			     was_tau };
+
+	next->gen = g.gen;
+	__atomic_store_n(live, next, __ATOMIC_SEQ_CST);
+	vmp_bucket_rescale(b, &g, tau, now);
+}
+
 static void test_rescale(void)
 {
 	struct vmp_rate r1, r2, none = { 0 };
 	u64 now = 10 * NSEC_PER_SEC, tok;
 	struct vmp_bucket b;
 	s64 tau1, tau2;
+	struct vmp_params cfg[5] = { { 0 } }, *live = &cfg[0];
 	bool ok = true;
 
 	vmp_rate_init(&r1, 1000000);
@@ -456,19 +501,19 @@ static void test_rescale(void)
 	tau1 = vmp_rate_ns(&r1, 100000);
 	tau2 = vmp_rate_ns(&r2, 100000);
 	/* 40000 bytes of tokens left */
-	atomic64_set(&b.tat, (s64)(now + vmp_rate_ns(&r1, 60000)));
+	atomic64_set(&b.tat, vmp_word(0, now + vmp_rate_ns(&r1, 60000)));
 	tok = vmp_bucket_tokens(&b, tau1, &r1, now);
 	ok &= tok == 40000;
-	vmp_bucket_rescale(&b, &r1, tau1, &r2, tau2, now);
+	change(&b, &live, &cfg[1], &r1, tau1, &r2, tau2, now);
 	tok = vmp_bucket_tokens(&b, tau2, &r2, now);
 	ok &= tok >= 39999 && tok <= 40000;
 	/* a smaller burst caps the tokens */
 	tau1 = vmp_rate_ns(&r2, 10000);
-	vmp_bucket_rescale(&b, &r2, tau2, &r2, tau1, now);
+	change(&b, &live, &cfg[2], &r2, tau2, &r2, tau1, now);
 	ok &= vmp_bucket_tokens(&b, tau1, &r2, now) == 10000;
 	/* a bucket that did not exist starts full */
-	atomic64_set(&b.tat, 12345);
-	vmp_bucket_rescale(&b, &none, 0, &r2, tau2, now);
+	atomic64_set(&b.tat, vmp_word(live->gen, 12345));
+	change(&b, &live, &cfg[3], &none, 0, &r2, tau2, now);
 	ok &= vmp_bucket_tokens(&b, tau2, &r2, now) == 100000;
 	result(ok, "change of rate and burst keeps the tokens (capped by burst)");
 
@@ -484,7 +529,8 @@ static void test_rescale(void)
 	tau1 = vmp_rate_ns(&r1, 1ULL << 40);
 	tau2 = vmp_rate_ns(&r2, 1000);
 	vmp_bucket_reset(&b, now);
-	vmp_bucket_rescale(&b, &r1, tau1, &r2, tau2, now);
+	live = &cfg[0];
+	change(&b, &live, &cfg[4], &r1, tau1, &r2, tau2, now);
 	ok &= vmp_bucket_tokens(&b, tau2, &r2, now) == 1000;
 	ok &= kshim_mul_overflows == tok;
 	result(ok, "a 1 TiB bucket changed to 1 B/s: full, no overflow");
@@ -496,19 +542,33 @@ struct racer {
 	s64 tau;
 	u64 taken, wins;
 	pthread_barrier_t *go;
+	struct vmp_params *const *live;	/* the one published */
+	const struct vmp_rate *r;	/* the rate of every configuration */
+	u64 stale;			/* packets started over */
 };
 
 static void *race(void *arg)
 {
 	struct racer *r = arg;
+	struct vmp_params *cfg;
+	struct vmp_gen g;
 	u64 base;
 	u32 k;
 	int i;
 
 	pthread_barrier_wait(r->go);	/* all at once, really racing */
 	for (i = 0; i < 20000; i++) {
-		k = vmp_bucket_take(r->b, r->tau, 0, r->c, 3, NSEC_PER_SEC,
+		/* the "parameters" as the packet reads them */
+		cfg = READ_ONCE(*r->live);
+		g = (struct vmp_gen){ r->live, cfg, cfg->gen, r->r, r->r,
+				      r->tau };
+		k = vmp_bucket_take(r->b, &g, r->tau, 0, r->c, 3, NSEC_PER_SEC,
 				    &base);
+		if (k == VMP_STALE) {	/* changed: again, with the new */
+			r->stale++;
+			i--;
+			continue;
+		}
 		r->taken += k;
 		r->wins += !!k;
 	}
@@ -534,7 +594,8 @@ static void test_bucket_concurrent(void)
 	pthread_barrier_init(&go, NULL, 4);
 	for (i = 0; i < 4; i++) {
 		/* 1000 frames of room, hammered at one instant */
-		rs[i] = (struct racer){ &b, &c, 1000000, 0, 0, &go };
+		rs[i] = (struct racer){ &b, &c, 1000000, 0, 0, &go,
+					&cfg0_live, &r, 0 };
 		pthread_create(&th[i], NULL, race, &rs[i]);
 	}
 	for (i = 0; i < 4; i++) {
@@ -555,6 +616,9 @@ struct rescaler {
 	pthread_barrier_t *go;
 	volatile bool *stop;
 	u64 changes;
+	struct vmp_params **live;
+	struct vmp_params *cfgs;	/* never reused: RCU in the module */
+	u64 ncfgs;
 };
 
 static void *rescale_loop(void *arg)
@@ -563,9 +627,13 @@ static void *rescale_loop(void *arg)
 
 	pthread_barrier_wait(x->go);
 	while (!*x->stop) {
+		if (x->changes + 1 >= x->ncfgs) {
+			sched_yield();
+			continue;
+		}
 		/* "tc actions change" to the same rate and burst */
-		vmp_bucket_rescale(x->b, x->r, x->tau, x->r, x->tau,
-				   NSEC_PER_SEC);
+		change(x->b, x->live, &x->cfgs[x->changes + 1], x->r, x->tau,
+		       x->r, x->tau, NSEC_PER_SEC);
 		x->changes++;
 	}
 	return NULL;
@@ -581,8 +649,9 @@ static void *rescale_loop(void *arg)
  */
 static void test_rescale_concurrent(void)
 {
-	u64 total, left, changes = 0;
+	u64 total, left, changes = 0, stale = 0, ncfgs = 1 << 20;
 	s64 tau = 1000000000;		/* 10^9 bytes, 10^6 frames */
+	struct vmp_params *cfgs = calloc(ncfgs, sizeof(*cfgs)), *live;
 	pthread_barrier_t go;
 	volatile bool stop;
 	struct rescaler x;
@@ -600,18 +669,23 @@ static void test_rescale_concurrent(void)
 	/* rounds: one of them at least has the threads really overlap */
 	for (round = 0; round < 8; round++) {
 		vmp_bucket_reset(&b, NSEC_PER_SEC);
+		live = &cfgs[0];
+		live->gen = 0;
 		stop = false;
 		total = 0;
 		pthread_barrier_init(&go, NULL, 4);
-		x = (struct rescaler){ &b, &r, tau, &go, &stop, 0 };
+		x = (struct rescaler){ &b, &r, tau, &go, &stop, 0, &live,
+				       cfgs, ncfgs };
 		pthread_create(&th[3], NULL, rescale_loop, &x);
 		for (i = 0; i < 3; i++) {
-			rs[i] = (struct racer){ &b, &c, tau, 0, 0, &go };
+			rs[i] = (struct racer){ &b, &c, tau, 0, 0, &go,
+						&live, &r, 0 };
 			pthread_create(&th[i], NULL, race, &rs[i]);
 		}
 		for (i = 0; i < 3; i++) {
 			pthread_join(th[i], NULL);
 			total += rs[i].taken;
+			stale += rs[i].stale;
 		}
 		stop = true;
 		pthread_join(th[3], NULL);
@@ -620,8 +694,276 @@ static void test_rescale_concurrent(void)
 		bad += total != 180000 || total * 1000 + left != (u64)tau;
 		changes += x.changes;
 	}
-	result(!bad, "charges while the configuration changes (%llu times in 8 rounds): taken + left = the burst in %d of 8",
-	       (unsigned long long)changes, 8 - bad);
+	free(cfgs);
+	result(!bad, "charges while the configuration changes (%llu times in 8 rounds, %llu packets started over): taken + left = the burst in %d of 8",
+	       (unsigned long long)changes, (unsigned long long)stale,
+	       8 - bad);
+}
+
+/*
+ * Races of a charge and a change, made to happen in one exact order.
+ * kshim_read_hook() runs in the thread that polices (or changes): on its
+ * Nth read of the bucket word it has another thread run a step to the
+ * end, then goes on to its cmpxchg.
+ */
+static sem_t step_go, step_done;
+static int hook_at, hook_reads;
+
+static void step_hook(const atomic64_t *v)
+{
+	(void)v;
+	if (++hook_reads == hook_at) {
+		sem_post(&step_go);
+		sem_wait(&step_done);
+	}
+}
+
+struct step {
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+static void *step_thread(void *arg)
+{
+	struct step *st = arg;
+
+	sem_wait(&step_go);
+	st->fn(st->arg);
+	sem_post(&step_done);
+	return NULL;
+}
+
+/*
+ * Run @fn(@arg) here; right after its @at-th read of a bucket word,
+ * another thread runs @step(@sarg) to the end.  False when @fn read less
+ * (the step then runs after it).
+ */
+static bool interleave(void (*fn)(void *), void *arg, int at,
+		       void (*step)(void *), void *sarg)
+{
+	struct step st = { step, sarg };
+	pthread_t th;
+	bool fired;
+
+	sem_init(&step_go, 0, 0);
+	sem_init(&step_done, 0, 0);
+	hook_reads = 0;
+	hook_at = at;
+	pthread_create(&th, NULL, step_thread, &st);
+	kshim_read_hook = step_hook;
+	fn(arg);
+	kshim_read_hook = NULL;
+	fired = hook_reads >= at;
+	if (!fired) {
+		sem_post(&step_go);
+		sem_wait(&step_done);
+	}
+	pthread_join(th, NULL);
+	sem_destroy(&step_go);
+	sem_destroy(&step_done);
+	return fired;
+}
+
+/*
+ * One bucket changed from @r_old/@tau_old to @r_new/@tau_new, frames of
+ * 1000 bytes, time frozen at @now.
+ */
+struct scene {
+	struct vmp_bucket b;
+	struct vmp_params cfg[2], *live;	/* old, new; published */
+	struct vmp_rate r_old, r_new;
+	s64 tau_old, tau_new;
+	struct vmp_cost c_old, c_new;
+	u64 now;
+	u32 gen_read;			/* the packet's parameters */
+	u32 taken, restarts;
+};
+
+static void scene_init(struct scene *sc, u64 rate_old, u64 rate_new,
+		       u64 burst)
+{
+	struct vmp_train t;
+
+	memset(sc, 0, sizeof(*sc));
+	sc->live = &sc->cfg[0];
+	sc->now = 10 * NSEC_PER_SEC;
+	vmp_rate_init(&sc->r_old, rate_old);
+	vmp_rate_init(&sc->r_new, rate_new);
+	sc->tau_old = vmp_rate_ns(&sc->r_old, burst);
+	sc->tau_new = vmp_rate_ns(&sc->r_new, burst);
+	vmp_train_single(&t, 1000);
+	vmp_cost_bytes(&sc->c_old, &sc->r_old, &plain, &t);
+	vmp_cost_bytes(&sc->c_new, &sc->r_new, &plain, &t);
+	vmp_bucket_reset(&sc->b, sc->now);
+}
+
+/* The configuration @gen (0: old, 1: new) as a packet of it sees it. */
+static struct vmp_gen scene_gen(struct scene *sc, u32 gen)
+{
+	static const struct vmp_rate none;
+
+	return (struct vmp_gen){ &sc->live, &sc->cfg[gen], gen,
+				 gen ? &sc->r_new : &sc->r_old,
+				 gen ? &sc->r_old : &none,
+				 gen ? sc->tau_old : 0 };
+}
+
+/* "tc actions change": old to new, published, then the bucket converted. */
+static void scene_change(void *arg)
+{
+	struct scene *sc = arg;
+
+	change(&sc->b, &sc->live, &sc->cfg[1], &sc->r_old, sc->tau_old,
+	       &sc->r_new, sc->tau_new, sc->now);
+}
+
+/*
+ * A packet of one frame that read the parameters of sc->gen_read, then
+ * reached the bucket: as vmp_police() and its callers, started over with
+ * the newest parameters when they changed under it.
+ */
+static void scene_packet(void *arg)
+{
+	struct scene *sc = arg;
+	u32 gen = sc->gen_read;
+	struct vmp_gen g;
+	u64 base;
+
+	for (;;) {
+		g = scene_gen(sc, gen);
+		sc->taken = vmp_bucket_take(&sc->b, &g,
+					    gen ? sc->tau_new : sc->tau_old, 0,
+					    gen ? &sc->c_new : &sc->c_old, 1,
+					    sc->now, &base);
+		if (sc->taken != VMP_STALE)
+			return;
+		sc->restarts++;
+		gen = READ_ONCE(sc->live)->gen;
+	}
+}
+
+/* Frames of 1000 bytes the bucket admits now, in the new configuration. */
+static u64 scene_left(struct scene *sc)
+{
+	struct vmp_gen g = scene_gen(sc, 1);
+
+	return drain_in(&sc->b, &g, sc->tau_new, &sc->c_new, sc->now);
+}
+
+/* @bytes of the old burst spent. */
+static void scene_spend(struct scene *sc, u64 bytes)
+{
+	atomic64_set(&sc->b.tat,
+		     vmp_word(0, sc->now + vmp_rate_ns(&sc->r_old, bytes)));
+}
+
+/*
+ * A packet read the old parameters (1 kB/s), then a change to 1 MB/s
+ * (burst 1 MB both, half of it left) converts the bucket, then the
+ * packet charges: in the old rate's ns, its 1000 bytes would cost 1 s,
+ * more than the whole new burst (a review measured it: the next 0.99 s
+ * refused).  It must start over with the new parameters and cost 1000
+ * bytes at the new rate: 499 frames of 1000 left.  Once with the change
+ * between the packet's read of the bucket and its cmpxchg, once before
+ * its read.
+ */
+static void test_change_stale_charge(void)
+{
+	struct scene sc;
+	bool ok = true, fired;
+	u64 left1, left2;
+
+	scene_init(&sc, 1000, 1000000, 1000000);
+	scene_spend(&sc, 500000);
+	fired = interleave(scene_packet, &sc, 1, scene_change, &sc);
+	left1 = scene_left(&sc);
+	ok &= fired && sc.taken == 1 && sc.restarts == 1 && left1 == 499;
+
+	scene_init(&sc, 1000, 1000000, 1000000);
+	scene_spend(&sc, 500000);
+	scene_change(&sc);
+	scene_packet(&sc);
+	left2 = scene_left(&sc);
+	ok &= sc.taken == 1 && sc.restarts == 1 && left2 == 499;
+	result(ok, "a charge with the old parameters across a change (1 kB/s to 1 MB/s) starts over (%u time): %llu and %llu frames of 1000 left, 499 allowed",
+	       sc.restarts, (unsigned long long)left1,
+	       (unsigned long long)left2);
+}
+
+/*
+ * The change published, then it reads the bucket; a packet on the new
+ * parameters converts the bucket itself and charges it; the change's
+ * cmpxchg then fails and it must leave the bucket alone (converting it
+ * twice would take the new ns for old ones): 1 MB less 1000 bytes.
+ */
+static void test_change_charged_meanwhile(void)
+{
+	struct scene sc;
+	bool ok = true, fired;
+	u64 tok;
+
+	scene_init(&sc, 1000, 1000000, 1000000);
+	sc.gen_read = 1;
+	/* reads: the change's first; then the packet's (its own thread) */
+	fired = interleave(scene_change, &sc, 1, scene_packet, &sc);
+	tok = vmp_bucket_tokens(&sc.b, sc.tau_new, &sc.r_new, sc.now);
+	ok &= fired && sc.taken == 1 && sc.restarts == 0 && tok == 999000;
+	ok &= scene_left(&sc) == 999;
+	result(ok, "a packet on the new parameters converts the bucket before the change does: converted once (%llu bytes left, 999000 allowed)",
+	       (unsigned long long)tok);
+}
+
+/*
+ * A packet took its frame with the old parameters (1 kB/s, 1 s) and is
+ * refused by a later bucket; a change to 1 MB/s converts the bucket
+ * before the refund lands.  Given back in the old ns (1 s), it would
+ * credit 1000 times its bytes; it is dropped instead (the frame stays
+ * charged): 499000 bytes left of 500000 before the packet, not more.
+ * Once with the refund's read before the change, once after it.
+ */
+struct refund_arg {
+	struct scene *sc;
+	u64 base;
+};
+
+static void scene_refund(void *arg)
+{
+	struct refund_arg *ra = arg;
+	struct vmp_gen g = scene_gen(ra->sc, 0);
+
+	vmp_bucket_refund(&ra->sc->b, &g, &ra->sc->c_old, ra->base, 1, 0,
+			  ra->sc->now);
+}
+
+static void test_change_stale_refund(void)
+{
+	struct refund_arg ra;
+	struct vmp_gen g;
+	struct scene sc;
+	u64 tok[2];
+	bool ok = true;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		scene_init(&sc, 1000, 1000000, 1000000);
+		scene_spend(&sc, 500000);
+		g = scene_gen(&sc, 0);
+		ok &= vmp_bucket_take(&sc.b, &g, sc.tau_old, 0, &sc.c_old, 1,
+				      sc.now, &ra.base) == 1;
+		ra.sc = &sc;
+		if (i == 0) {
+			scene_change(&sc);
+			scene_refund(&ra);
+		} else {
+			ok &= interleave(scene_refund, &ra, 1, scene_change,
+					 &sc);
+		}
+		tok[i] = vmp_bucket_tokens(&sc.b, sc.tau_new, &sc.r_new,
+					   sc.now);
+		ok &= tok[i] == 499000;
+	}
+	result(ok, "a refund with the old parameters after a change is dropped, never credited: %llu and %llu bytes left, 499000 allowed",
+	       (unsigned long long)tok[0], (unsigned long long)tok[1]);
 }
 
 /*
@@ -714,9 +1056,9 @@ static void test_hold_slack0_is_gcra(void)
 			/* offered about twice the rate */
 			gap = vmp_rate_ns(&r, vmp_train_bytes(&t, t.segs)) / 2;
 			now += rnd_below(&st, 2 * gap + 1);
-			k = vmp_bucket_take(&b, tau, 0, &c, want, now, &base);
+			k = vmp_bucket_take(&b, G0, tau, 0, &c, want, now, &base);
 			mk = model_take(&tat, tau, 0, &c, want, now, &mbase);
-			ok &= k == mk && atomic64_read(&b.tat) == (s64)tat;
+			ok &= k == mk && atomic64_read(&b.tat) == vmp_word(0, tat);
 			/* with no budget a taken frame goes now */
 			if (k)
 				ok &= base == mbase &&
@@ -765,11 +1107,11 @@ static void test_hold_within_budget(void)
 			/* offered 3 times the rate */
 			gap = vmp_rate_ns(&r, vmp_train_bytes(&t, t.segs)) / 3;
 			now += rnd_below(&st, 2 * gap + 1);
-			k = vmp_bucket_take(&b, tau, slack, &c, t.segs, now,
+			k = vmp_bucket_take(&b, G0, tau, slack, &c, t.segs, now,
 					    &base);
 			mk = model_take(&tat, tau, slack, &c, t.segs, now,
 					&mbase);
-			ok &= k == mk && atomic64_read(&b.tat) == (s64)tat;
+			ok &= k == mk && atomic64_read(&b.tat) == vmp_word(0, tat);
 			if (!k) {
 				refused++;
 				continue;
@@ -816,7 +1158,7 @@ static void test_hold_release_exact(void)
 	/* 3.5 frames of budget: 13 frames at one instant, not 14 */
 	for (i = 0; i < 14; i++) {
 		rel[i] = 0;
-		if (vmp_bucket_take(&b, tau, 3 * 1514 + 757, &c, 1, now,
+		if (vmp_bucket_take(&b, G0, tau, 3 * 1514 + 757, &c, 1, now,
 				    &base))
 			rel[i] = vmp_release_ns(base, c.last, tau, now);
 	}
@@ -826,7 +1168,7 @@ static void test_hold_release_exact(void)
 		ok &= rel[i] == now + (u64)(i - 9) * 1514;
 	ok &= rel[13] == 0;
 	/* half a frame later the 14th fits, held 3 frames from then */
-	ok &= vmp_bucket_take(&b, tau, 3 * 1514 + 757, &c, 1, now + 757,
+	ok &= vmp_bucket_take(&b, G0, tau, 3 * 1514 + 757, &c, 1, now + 757,
 			      &base) == 1 &&
 	      vmp_release_ns(base, c.last, tau, now + 757) == now + 4 * 1514;
 	result(ok, "burst 10 frames, budget 3.5: 10 go now, 3 one frame time apart, 14th refused");
@@ -996,7 +1338,7 @@ static void *stream_run(void *arg)
 		s->offered += vmp_train_bytes(&t, t.segs);
 		gap = rnd_below(&st, 2 * s->gap + 1);
 		now = __atomic_add_fetch(s->clock, gap, __ATOMIC_SEQ_CST);
-		k = vmp_bucket_take(s->b, s->tau, s->slack, &c, t.segs, now,
+		k = vmp_bucket_take(s->b, G0, s->tau, s->slack, &c, t.segs, now,
 				    &base);
 		if (!k)
 			continue;
@@ -1175,28 +1517,28 @@ static void test_hold_partial(void)
 	vmp_cost_bytes(&c, &r, &plain, &t);
 	for (k = 0; k <= n; k++) {
 		/* burst used up: only the budget is left, k frames and a half */
-		atomic64_set(&b.tat, (s64)(now + tau));
-		got = vmp_bucket_take(&b, tau, k * c.seg + c.seg / 2, &c, n,
+		atomic64_set(&b.tat, vmp_word(0, now + tau));
+		got = vmp_bucket_take(&b, G0, tau, k * c.seg + c.seg / 2, &c, n,
 				      now, &base);
 		ok &= got == k;
 		if (got)
 			ok &= vmp_release_ns(base, vmp_cost_of(&c, got), tau,
 					     now) == now + k * c.seg;
-		ok &= atomic64_read(&b.tat) == (s64)(now + tau + k * c.seg);
+		ok &= atomic64_read(&b.tat) == vmp_word(0, now + tau + k * c.seg);
 	}
 	/* room for 3 frames now and 4 within the budget: 7, released 4 on */
-	atomic64_set(&b.tat, (s64)(now + tau - 3 * c.seg));
-	got = vmp_bucket_take(&b, tau, 4 * c.seg, &c, n, now, &base);
+	atomic64_set(&b.tat, vmp_word(0, now + tau - 3 * c.seg));
+	got = vmp_bucket_take(&b, G0, tau, 4 * c.seg, &c, n, now, &base);
 	ok &= got == 7 &&
 	      vmp_release_ns(base, 7 * c.seg, tau, now) == now + 4 * c.seg;
 	/* a short last frame: all 5, or 4 when the budget misses it by 1 ns */
 	vmp_train_gso(&t, 66 + 4 * MSS4 + 100, 66, MSS4);
 	vmp_cost_bytes(&c, &r, &plain, &t);
-	atomic64_set(&b.tat, (s64)(now + tau));
-	ok &= vmp_bucket_take(&b, tau, vmp_cost_of(&c, 5), &c, 5, now,
+	atomic64_set(&b.tat, vmp_word(0, now + tau));
+	ok &= vmp_bucket_take(&b, G0, tau, vmp_cost_of(&c, 5), &c, 5, now,
 			      &base) == 5;
-	atomic64_set(&b.tat, (s64)(now + tau));
-	ok &= vmp_bucket_take(&b, tau, vmp_cost_of(&c, 5) - 1, &c, 5, now,
+	atomic64_set(&b.tat, vmp_word(0, now + tau));
+	ok &= vmp_bucket_take(&b, G0, tau, vmp_cost_of(&c, 5) - 1, &c, 5, now,
 			      &base) == 4;
 	result(ok, "partial admission with slack: a train of N where k fit within L gives exactly k, k = 0..N");
 }
@@ -1259,7 +1601,7 @@ static void test_hold_cap(void)
 
 int main(void)
 {
-	printf("TAP version 13\n1..31\n");
+	printf("TAP version 13\n1..34\n");
 	test_rate_precision();
 	test_big_burst();
 	test_frame_len();
@@ -1276,6 +1618,9 @@ int main(void)
 	test_bucket_wrap_and_idle();
 	test_rescale();
 	test_rescale_concurrent();
+	test_change_stale_charge();
+	test_change_charged_meanwhile();
+	test_change_stale_refund();
 	test_bucket_concurrent();
 	test_hold_slack0_is_gcra();
 	test_hold_within_budget();
