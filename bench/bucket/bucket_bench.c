@@ -5,9 +5,16 @@
  *
  * The vmpolice side is kmod/vmpolice_bucket.h itself, built with the unit
  * tests' selftests/unit/kshim.h (KSHIM_BENCH: no test hooks), and called
- * the way vmp_police() calls it: the train of the packet, the cost per
+ * the way the action or the qdisc and vmp_police() call it: the
+ * parameters' pointer read (rcu_dereference_bh()), the clock, the train
+ * of the packet, the configuration (struct vmp_gen) and the cost per
  * bucket, vmp_bucket_take() on the queue bucket then on the aggregate
- * one, vmp_bucket_refund() when the aggregate refuses.  The police side
+ * one, each checked for VMP_STALE, vmp_bucket_refund() when the
+ * aggregate refuses.  No configuration changes during a run, so no
+ * packet starts over and no bucket is converted; what is measured is
+ * the generation check as every packet pays it.  The queue is the
+ * thread's own at a fixed address: the module's lookup of the queue's
+ * chunk (vmp_policer_queue_get()) is not modelled.  The police side
  * is a model of tcf_police_act(): the clock read before the lock, one
  * spinlock around toks/ptoks/t_c on their own cache line, psched-style
  * reciprocal time math.  Neither side parses an skb, runs in softirq or
@@ -29,6 +36,9 @@
 #include "vmpolice_bucket.h"
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+/* the kernel's, which vmp_police() uses on the same branches */
+#define likely(x)	__builtin_expect(!!(x), 1)
+#define unlikely(x)	__builtin_expect(!!(x), 0)
 
 #define BB_CACHELINE	64
 #define BB_MAX_THREADS	2
@@ -165,13 +175,23 @@ static inline bool pol_charge(struct pol_state *s, const struct pol_params *p,
 }
 
 /* The vmpolice side: the header's buckets, laid out as the module's. */
-struct vmp_params_b {
+struct vmp_was_b {
+	struct vmp_rate		rate;
+	s64			tau;
+};
+
+/* The configuration (the header's struct vmp_params is only a name). */
+struct vmp_params {
 	struct vmp_rate		rate;
 	struct vmp_rate		queue_rate;
 	struct vmp_framing	framing;
 	s64			tau;		/* ns */
 	s64			queue_tau;	/* ns */
 	u32			mtu;
+	/* as vmp_policer_apply() sets them */
+	u32			gen;
+	struct vmp_was_b	was_rate;
+	struct vmp_was_b	was_queue;
 };
 
 /* As struct vmp_queue: the queue bucket, then its counters. */
@@ -184,10 +204,27 @@ struct vmp_queue_b {
 	atomic64_t		exceeded_bytes;
 } __aligned(BB_CACHELINE);
 
+/* As struct vmp_policer: the parameters, the aggregate on its own line. */
 struct vmp_policer_b {
+	struct vmp_params __rcu	*params;
 	struct vmp_bucket	rate __aligned(BB_CACHELINE);
 	struct vmp_queue_b	queues[BB_MAX_THREADS];
 };
+
+/* As vmp_gen_init(): bucket @rate of @v as configuration @prm charges it. */
+static inline void vmp_gen_init_b(struct vmp_gen *g,
+				  const struct vmp_policer_b *v,
+				  const struct vmp_params *prm,
+				  const struct vmp_rate *rate,
+				  const struct vmp_was_b *was)
+{
+	g->live = &v->params;
+	g->cfg = prm;
+	g->gen = prm->gen;
+	g->rate = rate;
+	g->was = &was->rate;
+	g->was_tau = was->tau;
+}
 
 enum bb_variant {
 	BB_CLOCK,	/* the clock read and the train: the floor */
@@ -224,49 +261,74 @@ static const char * const bb_mode_name[BB_MODES] = {
 };
 
 /*
- * One packet through the vmpolice buckets; frames admitted.  @now is read
- * just before, as vmp_police() does; with @clock, a refusal reads the
- * clock again, as vmp_refund() does.
+ * One packet through the vmpolice buckets; frames admitted.  As the
+ * action and the qdisc do, the parameters' pointer is read first, then
+ * vmp_police() reads the clock (into *@now, when @tick; otherwise *@now
+ * is the last one read); with @clock, a refusal reads the clock again,
+ * as vmp_refund() does.  A stale configuration (VMP_STALE: never during
+ * a run, nothing changes it) starts the packet over, as VMP_RETRY does.
  */
-static inline u32 vmp_charge_b(struct vmp_policer_b *v,
-			       const struct vmp_params_b *prm,
-			       struct vmp_queue_b *q, bool per_queue,
-			       bool aggregate, bool counters, u32 len, u64 now,
-			       bool clock)
+static inline u32 vmp_charge_b(struct vmp_policer_b *v, struct vmp_queue_b *q,
+			       bool per_queue, bool aggregate, bool counters,
+			       u32 len, u64 *now, bool tick, bool clock)
 {
-	u64 qbase = 0, rbase = 0;
+	u64 qbase = 0, rbase = 0, later;
 	struct vmp_cost qc = { 0 }, rc = { 0 };
+	const struct vmp_params *prm;
+	struct vmp_gen qg, rg;
 	struct vmp_train t;
-	u32 want = 0, k;
+	u32 want, k;
 
+again:
+	prm = READ_ONCE(v->params);	/* rcu_dereference_bh() */
+	if (tick)
+		*now = bb_now();
+	want = 0;
+	k = 0;
 	vmp_train_single(&t, len);
+	if (likely(vmp_train_max_len(&t) <= prm->mtu)) {
+		/*
+		 * As vmp_take_all(): every bucket's configuration and cost,
+		 * then the takes in turn.
+		 */
+		if (per_queue) {
+			vmp_gen_init_b(&qg, v, prm, &prm->queue_rate,
+				       &prm->was_queue);
+			vmp_cost_bytes(&qc, &prm->queue_rate, &prm->framing,
+				       &t);
+		}
+		if (aggregate) {
+			vmp_gen_init_b(&rg, v, prm, &prm->rate,
+				       &prm->was_rate);
+			vmp_cost_bytes(&rc, &prm->rate, &prm->framing, &t);
+		}
+		k = t.segs;
+		if (per_queue) {
+			want = vmp_bucket_take(&q->bucket, &qg, prm->queue_tau,
+					       0, &qc, k, *now, &qbase);
+			/* nothing counted yet: start over */
+			if (unlikely(want == VMP_STALE))
+				goto again;
+			k = want;
+		}
+		if (aggregate && k) {
+			k = vmp_bucket_take(&v->rate, &rg, prm->tau, 0, &rc, k,
+					    *now, &rbase);
+			if (unlikely(k == VMP_STALE))
+				goto again;
+		}
+	}
 	if (counters)
 		__atomic_fetch_add(&q->packets.counter, 1, __ATOMIC_RELAXED);
-	if (vmp_train_max_len(&t) > prm->mtu)
-		return 0;
-	/* as vmp_take_all(): every bucket's cost, then the takes in turn */
-	if (per_queue)
-		vmp_cost_bytes(&qc, &prm->queue_rate, &prm->framing, &t);
-	if (aggregate)
-		vmp_cost_bytes(&rc, &prm->rate, &prm->framing, &t);
-	k = t.segs;
-	if (per_queue) {
-		want = vmp_bucket_take(&q->bucket, prm->queue_tau, 0, &qc, k,
-				       now, &qbase);
-		k = want;
-	}
-	if (aggregate && k)
-		k = vmp_bucket_take(&v->rate, prm->tau, 0, &rc, k, now,
-				    &rbase);
 	if (k < t.segs) {
 		/* as vmp_refund(): the clock again, after the refusal */
-		if (clock)
-			now = bb_now();
+		later = clock ? bb_now() : *now;
 		if (per_queue)
-			vmp_bucket_refund(&q->bucket, &qc, qbase, want, k,
-					  now);
+			vmp_bucket_refund(&q->bucket, &qg, &qc, qbase, want, k,
+					  later);
 		if (aggregate)
-			vmp_bucket_refund(&v->rate, &rc, rbase, k, k, now);
+			vmp_bucket_refund(&v->rate, &rg, &rc, rbase, k, k,
+					  later);
 	}
 	if (counters && k) {
 		__atomic_fetch_add(&q->conformed.counter, k,
@@ -290,7 +352,7 @@ struct bb_run {
 	unsigned int		threads;
 	u64			iters;
 	struct vmp_policer_b	*vmp;
-	struct vmp_params_b	*vprm;
+	struct vmp_params	*vprm;
 	struct pol_state	*pol;
 	struct pol_params	*pprm;
 	unsigned int		ready;
@@ -316,6 +378,7 @@ static void *bb_thread_fn(void *arg)
 	u64 i, ok = 0, now = 0;
 	struct vmp_train t;
 	cpu_set_t set;
+	bool tick;
 
 	CPU_ZERO(&set);
 	CPU_SET(th->cpu, &set);
@@ -330,31 +393,35 @@ static void *bb_thread_fn(void *arg)
 	kshim_cmpxchg_fails = 0;
 	th->t0 = bb_now();
 	for (i = 0; i < r->iters; i++) {
-		if (clock || !(i % BB_CLOCK_EVERY))
-			now = bb_now();
+		tick = clock || !(i % BB_CLOCK_EVERY);
 		switch (variant) {
 		case BB_CLOCK:
+			if (tick)
+				now = bb_now();
 			vmp_train_single(&t, BB_PKT_LEN);
 			ok += vmp_train_max_len(&t) <= r->vprm->mtu;
 			__asm__ __volatile__("" : : "r"(now) : "memory");
 			break;
+		/* vmpolice reads its parameters, then the clock */
 		case BB_VMP_AGG:
-			ok += vmp_charge_b(r->vmp, r->vprm, q, false, true,
-					   false, BB_PKT_LEN, now, clock);
+			ok += vmp_charge_b(r->vmp, q, false, true, false,
+					   BB_PKT_LEN, &now, tick, clock);
 			break;
 		case BB_VMP_QAGG:
-			ok += vmp_charge_b(r->vmp, r->vprm, q, true, true,
-					   false, BB_PKT_LEN, now, clock);
+			ok += vmp_charge_b(r->vmp, q, true, true, false,
+					   BB_PKT_LEN, &now, tick, clock);
 			break;
 		case BB_VMP_QAGG_CTR:
-			ok += vmp_charge_b(r->vmp, r->vprm, q, true, true,
-					   true, BB_PKT_LEN, now, clock);
+			ok += vmp_charge_b(r->vmp, q, true, true, true,
+					   BB_PKT_LEN, &now, tick, clock);
 			break;
 		case BB_VMP_Q:
-			ok += vmp_charge_b(r->vmp, r->vprm, q, true, false,
-					   false, BB_PKT_LEN, now, clock);
+			ok += vmp_charge_b(r->vmp, q, true, false, false,
+					   BB_PKT_LEN, &now, tick, clock);
 			break;
 		case BB_POLICE:
+			if (tick)
+				now = bb_now();
 			ok += pol_charge(r->pol, r->pprm, BB_PKT_LEN,
 					 (s64)now);
 			break;
@@ -378,13 +445,14 @@ struct bb_sample {
 static struct vmp_policer_b bb_vmp;
 static struct pol_state bb_pol;
 
-static void bb_setup(struct bb_run *r, struct vmp_params_b *vprm,
+static void bb_setup(struct bb_run *r, struct vmp_params *vprm,
 		     struct pol_params *pprm)
 {
 	bool slow = r->mode == BB_SATURATED;
 	u64 rate = slow ? BB_SLOW_RATE : BB_FAST_RATE;
 	u64 burst = slow ? BB_SLOW_BURST : BB_FAST_BURST;
 	u64 now = bb_now();
+	struct vmp_gen g;
 	unsigned int i;
 
 	memset(vprm, 0, sizeof(*vprm));
@@ -409,6 +477,20 @@ static void bb_setup(struct bb_run *r, struct vmp_params_b *vprm,
 	vmp_bucket_reset(&bb_vmp.rate, now);
 	for (i = 0; i < BB_MAX_THREADS; i++)
 		vmp_bucket_reset(&bb_vmp.queues[i].bucket, now);
+	/*
+	 * As vmp_policer_apply() makes the first configuration: generation
+	 * 1, nothing before it (was_*: no rate), published, then every
+	 * bucket converted to it (full).  The packets then find every word
+	 * of their generation.
+	 */
+	vprm->gen = 1;
+	bb_vmp.params = vprm;
+	vmp_gen_init_b(&g, &bb_vmp, vprm, &vprm->rate, &vprm->was_rate);
+	vmp_bucket_rescale(&bb_vmp.rate, &g, vprm->tau, now);
+	vmp_gen_init_b(&g, &bb_vmp, vprm, &vprm->queue_rate, &vprm->was_queue);
+	for (i = 0; i < BB_MAX_THREADS; i++)
+		vmp_bucket_rescale(&bb_vmp.queues[i].bucket, &g,
+				   vprm->queue_tau, now);
 
 	memset(pprm, 0, sizeof(*pprm));
 	pol_ratecfg_init(&pprm->rate, rate);
@@ -430,7 +512,7 @@ static void bb_run_one(enum bb_variant variant, enum bb_mode mode,
 		       struct bb_sample *out)
 {
 	struct bb_thread th[BB_MAX_THREADS];
-	struct vmp_params_b vprm;
+	struct vmp_params vprm;
 	struct pol_params pprm;
 	struct bb_run r = {
 		.variant = variant,

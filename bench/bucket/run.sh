@@ -82,10 +82,16 @@ threads: CPUs 0 and 1), charges 1514-byte frames one at a time.
 - vmpolice: \`kmod/vmpolice_bucket.h\` itself, built with
   \`selftests/unit/kshim.h\` (\`-DKSHIM_BENCH\`: plain load for
   \`atomic64_read\`, \`lock cmpxchg\` for \`atomic64_try_cmpxchg\`), called
-  as \`vmp_police()\` calls it: clock read, train, cost per bucket,
-  \`vmp_bucket_take()\` on the thread's own queue bucket (b) and then on
-  the one shared aggregate bucket (a, b); on a refusal the clock is read
-  again and \`vmp_bucket_refund()\` runs, as \`vmp_refund()\` does.  The
+  as the action or the qdisc and \`vmp_police()\` call it: the parameters'
+  pointer read, clock read, train, the configuration (\`struct vmp_gen\`)
+  and cost per bucket, \`vmp_bucket_take()\` on the thread's own queue
+  bucket (b) and then on the one shared aggregate bucket (a, b), each
+  with its generation check and its \`VMP_STALE\` test; on a refusal the
+  clock is read again and \`vmp_bucket_refund()\` runs, as
+  \`vmp_refund()\` does.  No configuration changes during a run (no
+  packet starts over, no bucket is converted).  The thread's queue is at
+  a fixed address: the module's lookup of the queue's chunk is not
+  modelled.  The
   row "+ 3 atomic queue counters" adds the three locked adds that
   \`vmp_police()\` makes today on the queue's cache line per packet
   (packets, then conformed and conformed_bytes, or exceeded and
