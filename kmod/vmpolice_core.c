@@ -676,6 +676,16 @@ void vmp_policer_apply(struct vmp_policer *p, struct vmp_params *newp)
 
 	/* published before any bucket is converted to it */
 	old = rcu_replace_pointer(p->params, newp, true);
+	/*
+	 * Pairs with the cmpxchg that publishes a chunk (vmp_chunk_new()):
+	 * a packet that made a chunk and then found its configuration still
+	 * live (the live check after its charge) made it before the store
+	 * above, so the walk below sees the chunk and converts it.  Without
+	 * it the walk's read of a chunk pointer may pass the store (store
+	 * buffering) and leave a charged bucket of the old generation, to
+	 * be misread two changes later.
+	 */
+	smp_mb();
 
 	now = ktime_get_ns();
 	vmp_rescale(p, newp, &p->rate, &newp->rate, newp->burst_ns,
@@ -1425,8 +1435,15 @@ int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p,
 		vmp_queue_read(q, &st);
 		if (!st.packets)
 			continue;
-		/* once one is left out, so are the rest: the list stays 0..k */
-		if (omitted || skb_tailroom(skb) < need) {
+		/*
+		 * Once one is left out, so are the rest: the list stays 0..k.
+		 * Nor may the message pass 64 KiB: a nest's length is 16 bits,
+		 * and a message sized for several actions' lists (a delete or
+		 * get of up to TCA_ACT_MAX_PRIO actions puts them all in one
+		 * TCA_ACT_TAB nest) would wrap it silently.
+		 */
+		if (omitted || skb_tailroom(skb) < need ||
+		    skb->len + need > U16_MAX) {
 			omitted++;
 			continue;
 		}

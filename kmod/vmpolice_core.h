@@ -129,8 +129,9 @@ struct vmp_policer {
 	/*
 	 * Charged and counted in place of a queue whose chunk could not be
 	 * allocated (GFP_ATOMIC on the packet path): its queue-rate bucket
-	 * is shared by all such queues, so a packet is never charged less
-	 * than its own queue's bucket would have charged it.
+	 * is shared by all such queues, so while memory is short a packet
+	 * is charged at least what its own queue's bucket would have (see
+	 * the Documentation's "Memory" for the moment its chunk comes).
 	 */
 	struct vmp_queue	fallback;
 };
