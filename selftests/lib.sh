@@ -629,6 +629,26 @@ rate_verdict()
 	return 1
 }
 
+# rate_check DESC OFFERED RATE MEASURED UNIT REPORT BUCKET
+#            [EQ_DESC EXPECTED ACTUAL]: rate_verdict's judgement of
+# MEASURED as the KTAP result DESC then, when given, check_eq EQ_DESC
+# EXPECTED ACTUAL (the module's own count against the independent one).
+# Returns 2, reporting nothing, when the window has to be measured again
+# (rate_verdict's 2): the caller runs its case again with RATE_RETRY=1,
+#   rate_check ... || RATE_RETRY=1 case_function ARGS
+# and 0 otherwise (a failed check is a KTAP failure, not a status).
+rate_check()
+{
+	rate_verdict "$2" "$3" "$4" "$5" "$6" "$7"
+	case $? in
+	2) return 2 ;;
+	0) ktap_pass "$1" ;;
+	*) ktap_fail "$1" ;;
+	esac
+	[ $# -lt 10 ] || check_eq "$8" "$9" "${10}"
+	return 0
+}
+
 # udp_frames NS DST COUNT: COUNT UDP frames of 1042 wire bytes (1000
 # payload) from NS to DST's discard port, back to back: within a few
 # milliseconds, so a bucket barely refills while they pass and what it

@@ -120,15 +120,11 @@ udp_rate()
 		"$segs segments taken in by the stack; vmpolice: $cb bytes)," \
 		"$offered bit/s sent in $secs s" \
 		"(longest pause $(vmtap_max_gap_ms "$out") ms)"
-	rate_verdict "$offered" $((mbit * 1000000)) "$rate" bit "$out" "$burst"
-	case $? in
-	2) RATE_RETRY=1 udp_rate "$mbit" "$gso" ;;
-	*)
-		ktap_result "$what at ${mbit}mbit: L2 rate within ${TOL_PCT}% ($rate bit/s)" $?
-		check_eq "$what at ${mbit}mbit: vmpolice's conformed bytes are what the stack took in" \
-			"$wire" "$cb"
-		;;
-	esac
+	rate_check "$what at ${mbit}mbit: L2 rate within ${TOL_PCT}% ($rate bit/s)" \
+		"$offered" $((mbit * 1000000)) "$rate" bit "$out" "$burst" \
+		"$what at ${mbit}mbit: vmpolice's conformed bytes are what the stack took in" \
+		"$wire" "$cb" ||
+		RATE_RETRY=1 udp_rate "$mbit" "$gso"
 }
 
 udp_rate 1 off
@@ -217,15 +213,11 @@ gso_rate()
 	ktap_print "$desc: $adm $unit/s admitted ($segs segments, $wire" \
 		"bytes taken in by the stack; vmpolice: $cs, $cb)," \
 		"$seen $unit/s sent in $secs s"
-	rate_verdict "$seen" "$want" "$adm" "$unit" "$out" "$bucket"
-	case $? in
-	2) RATE_RETRY=1 gso_rate "${all[@]}" ;;
-	*)
-		ktap_result "$desc ($adm $unit/s)" $?
-		check_eq "$desc: vmpolice's conformed segments and bytes are what the stack took in" \
-			"$segs $wire" "$cs $cb"
-		;;
-	esac
+	rate_check "$desc ($adm $unit/s)" \
+		"$seen" "$want" "$adm" "$unit" "$out" "$bucket" \
+		"$desc: vmpolice's conformed segments and bytes are what the stack took in" \
+		"$segs $wire" "$cs $cb" ||
+		RATE_RETRY=1 gso_rate "${all[@]}"
 }
 
 # 200 packets/s offer 2000 segments/s

@@ -577,11 +577,11 @@ udp_over()
 		"bit/s written ($seen bytes reached the policer) in $secs s; receiver got" \
 		"$((rx1 - rx0)) of $cb bytes; held $held overlimit $ovl" \
 		"backlog $bl max_hold $mh ns"
-	rate_verdict "$off" $((mbit * 1000000)) "$r" bit "$out" "$burst"
-	case $? in
-	2) RATE_RETRY=1 udp_over "$mbit"; return ;;
-	*) ktap_result "UDP at 3x ${mbit}mbit through latency $LAT: L2 rate within ${TOL_PCT}% ($r bit/s)" $? ;;
-	esac
+	if ! rate_check "UDP at 3x ${mbit}mbit through latency $LAT: L2 rate within ${TOL_PCT}% ($r bit/s)" \
+		"$off" $((mbit * 1000000)) "$r" bit "$out" "$burst"; then
+		RATE_RETRY=1 udp_over "$mbit"
+		return
+	fi
 	within 0.5 $((rx1 - rx0)) "$cb"
 	ktap_result "UDP: the receiver got what the policer admitted" $?
 	# (the description is expanded before $?: no command in it)
