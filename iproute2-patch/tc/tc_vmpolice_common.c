@@ -97,18 +97,49 @@ static int vmpolice_get_count(__u64 *count, const char *str)
 	return get_u64(count, str, 10);
 }
 
+struct vmpolice_unit {
+	const char	*name;
+	double		scale;
+};
+
+/*
+ * A decimal number, digits with at most one point, then one of @units or
+ * nothing (*@bare is then true).  No sign, exponent, hexadecimal, "inf"
+ * or "nan", all of which strtod() alone would take.  Returns 0 or -1.
+ */
+static int vmpolice_get_scaled(double *v, bool *bare, const char *str,
+			       const struct vmpolice_unit *units, size_t n)
+{
+	size_t len = strspn(str, "0123456789.");
+	char *p;
+	size_t i;
+
+	if (!len)
+		return -1;
+	*v = strtod(str, &p);
+	if (p != str + len)	/* ".", "1.2.3", "0x10", "1e3" */
+		return -1;
+	*bare = !*p;
+	if (*bare)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (strcasecmp(p, units[i].name) == 0) {
+			*v *= units[i].scale;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 /*
  * A size in bytes, with the units police takes (get_size64()'s); not
- * get_size64() itself, which 6.1 lacks, and which takes "-1", "inf" and
- * "1e3".  A fraction of a byte, or a size of 2^64 bytes or more, is
- * refused.
+ * get_size64() itself, which 6.1 lacks, and which takes "-1", "inf",
+ * "1e3" and "0x10".  A fraction of a byte, or a size of 2^64 bytes or
+ * more, is refused.
  */
 static int vmpolice_get_size64(__u64 *size, const char *str)
 {
-	static const struct {
-		const char	*unit;
-		double		bytes;
-	} units[] = {
+	static const struct vmpolice_unit units[] = {
 		{ "b", 1 }, { "k", 1024 }, { "kb", 1024 },
 		{ "m", 1048576 }, { "mb", 1048576 },
 		{ "g", 1073741824 }, { "gb", 1073741824 },
@@ -116,22 +147,10 @@ static int vmpolice_get_size64(__u64 *size, const char *str)
 		{ "gbit", 1073741824 / 8 },
 	};
 	double v;
-	char *p;
-	size_t i;
+	bool bare;
 
-	if (!isdigit((unsigned char)*str) && *str != '.')
+	if (vmpolice_get_scaled(&v, &bare, str, units, ARRAY_SIZE(units)))
 		return -1;
-	v = strtod(str, &p);
-	if (p == str)
-		return -1;
-	if (*p) {
-		for (i = 0; i < ARRAY_SIZE(units); i++)
-			if (strcasecmp(p, units[i].unit) == 0)
-				break;
-		if (i == ARRAY_SIZE(units))
-			return -1;
-		v *= units[i].bytes;
-	}
 	if (v >= 18446744073709551616.0 || v != (double)(__u64)v)
 		return -1;
 	*size = v;
@@ -184,16 +203,13 @@ static void vmpolice_get_size32(__u32 *size, __u64 v, const char *str)
 /*
  * A time in ns: a number and a unit, the units get_time64() takes.  Not
  * get_time64() itself: it truncates (1.001ms gives 1000999ns), takes
- * "-5ms", "inf" and "nan", and reads a bare number as ns where get_time()
- * (and tbf's latency) read it as us; a bare number other than 0 is
- * refused here.  Too big a time gives ~0.
+ * "-5ms", "inf", "nan" and "1e3ms", and reads a bare number as ns where
+ * get_time() (and tbf's latency) read it as us; a bare number other than
+ * 0 is refused here.  Too big a time gives ~0.
  */
 static int vmpolice_get_time(__u64 *ns, const char *str)
 {
-	static const struct {
-		const char	*unit;
-		double		ns;
-	} units[] = {
+	static const struct vmpolice_unit units[] = {
 		{ "s", NSEC_PER_SEC }, { "sec", NSEC_PER_SEC },
 		{ "secs", NSEC_PER_SEC }, { "ms", NSEC_PER_MSEC },
 		{ "msec", NSEC_PER_MSEC }, { "msecs", NSEC_PER_MSEC },
@@ -202,24 +218,11 @@ static int vmpolice_get_time(__u64 *ns, const char *str)
 		{ "nsecs", 1 },
 	};
 	double t;
-	char *p;
-	size_t i;
+	bool bare;
 
-	if (!isdigit((unsigned char)*str) && *str != '.')
+	if (vmpolice_get_scaled(&t, &bare, str, units, ARRAY_SIZE(units)) ||
+	    (bare && t != 0))
 		return -1;
-	t = strtod(str, &p);
-	if (p == str)
-		return -1;
-	if (*p) {
-		for (i = 0; i < ARRAY_SIZE(units); i++)
-			if (strcasecmp(p, units[i].unit) == 0)
-				break;
-		if (i == ARRAY_SIZE(units))
-			return -1;
-		t *= units[i].ns;
-	} else if (t != 0) {
-		return -1;
-	}
 	*ns = t < 1e19 ? (__u64)(t + 0.5) : ~0ULL;
 	return 0;
 }

@@ -361,7 +361,8 @@ parses("queue-burst of 5 GiB", QD_WORDS +
        "rate 10gbit queue-rate 1gbit queue-burst 5gb".split(),
        ["RATE64=1250000000", "QRATE64=125000000", "QBURST64=%d" % (5 * GB)])
 for bad in ("18446744073709551616", "16777216tb", "17179869184g", "1.5b",
-            "-1", "inf", "nan", "1q"):
+            "-1", "inf", "nan", "1q", "1e3", "1e3k", "0x10", "1.2.3", ".",
+            "+10k", " 10k"):
     fails("burst %s refused" % bad, ACT + ["rate", "1mbit", "burst", bad],
           ['Error: argument "%s" is wrong: not a size' % bad])
 fails("mtu beyond 32 bits", ACT + "rate 1mbit mtu 4g".split(),
@@ -445,13 +446,14 @@ for form, base, want in LAT:
     # absent is the kernel's default (0): nothing new is sent
     lat("no latency, no latency attributes", "", [])
 
-    for words in ("latency 11s", "latency 10000001us", "latency 1e20s",
+    for words in ("latency 11s", "latency 10000001us",
+                  "latency 100000000000000000000s",
                   "latency 1s ecn-threshold 10.5s"):
         lat_fails(words + " refused", words,
                   ['Error: argument "%s" is wrong: more than 10s, the '
                    'longest latency' % words.split()[-1]])
     for bad in ("5", "5ms5", "5parsecs", "soon", "-5ms", "nan", "inf",
-                "+5ms", ""):
+                "+5ms", "", "1e3ms", "0x5ms", "1.2.3ms", ".ms"):
         lat_fails("latency %r refused" % bad, ["latency", bad],
                   ['Error: argument "%s" is wrong: not a time' % bad])
     lat_fails("ecn-threshold refused", "latency 5ms ecn-threshold soon",
