@@ -621,12 +621,7 @@ static void vmp_gen_init(struct vmp_gen *g, const struct vmp_policer *p,
 			 const struct vmp_params *prm,
 			 const struct vmp_rate *rate, const struct vmp_was *was)
 {
-	g->live = &p->params;
-	g->cfg = prm;
-	g->gen = prm->gen;
-	g->rate = rate;
-	g->was = &was->rate;
-	g->was_tau = was->tau;
+	vmp_gen_set(g, &p->params, prm, prm->gen, rate, &was->rate, was->tau);
 }
 
 static void vmp_was_set(struct vmp_was *was, const struct vmp_rate *rate,
