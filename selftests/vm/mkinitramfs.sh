@@ -50,7 +50,7 @@ VMTAP=$SELFTESTS_DIR/tools/vmtap
 # The stock modules the selftests may use; built in on the debug kernel.
 STOCK_MODULES="veth dummy bridge tun ifb sch_ingress sch_tbf sch_htb sch_fq sch_fq_codel
 sch_prio sch_netem sch_mqprio cls_matchall cls_u32 cls_basic cls_flower
-act_police act_gact act_mirred act_skbedit pktgen 8021q"
+act_police act_gact act_mirred act_skbedit pktgen 8021q vxlan ip_gre"
 
 # Userland.  Required ones must exist on the host (setup-host.sh installs
 # them); the rest are copied when present.
