@@ -47,6 +47,7 @@
 #   parts=tcp:udp:cost:pktgen
 #   pg_t=2            seconds per pktgen (and GSO) run
 #   pg_reps=5         repetitions of the pktgen part
+#   pg_frames=small:gso  the pktgen part's frame kinds
 
 source "$(dirname "$(readlink -f "$0")")/../selftests/lib.sh"
 source "$(dirname "$(readlink -f "$0")")/simguest.sh"
@@ -60,6 +61,7 @@ T=4
 PARTS="tcp udp cost pktgen"
 PG_T=2
 PG_REPS=5
+PG_FRAMES="small gso"
 CONFIGS="police-libvirt police-64k vmpolice-libvirt vmpolice-64k"
 CONFIGS+=" vmpolice-64k-5ms vmpolice-64k-5ms-ecn tbf-64k"
 # The latency columns skip the rates above this (65536 KB/s = 524 Mbit/s
@@ -79,12 +81,14 @@ for arg in $(cat /proc/cmdline); do
 			parts=*) PARTS=${o#parts=} ;;
 			pg_t=*) PG_T=${o#pg_t=} ;;
 			pg_reps=*) PG_REPS=${o#pg_reps=} ;;
+			pg_frames=*) PG_FRAMES=${o#pg_frames=} ;;
 			esac
 		done
 		;;
 	esac
 done
 RATES=${RATES//:/ } RTTS=${RTTS//:/ } PARTS=${PARTS//:/ }
+PG_FRAMES=${PG_FRAMES//:/ }
 
 DAT=$VMP_TMP/bench.dat
 : > "$DAT"
@@ -129,7 +133,7 @@ pg_tc()
 
 	shift
 	if [ -n "$ns" ]; then
-		pg_tc "$ns" "$@"
+		$TC_PG -n "$ns" "$@"
 	else
 		$TC_PG "$@"
 	fi
@@ -286,7 +290,7 @@ if has_part pktgen; then
 		# every configuration, in a fixed list rotated by one per
 		# repetition
 		cfgs=()
-		for fr in small gso; do
+		for fr in $PG_FRAMES; do
 			for nc in 1 2; do
 				for act in $PG_ACTIONS; do
 					cfgs+=("$fr $nc $act")
