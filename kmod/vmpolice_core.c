@@ -160,16 +160,6 @@ struct vmp_queue *vmp_policer_queue(struct vmp_policer *p, u32 queue)
 }
 
 /*
- * Where a packet of @queue was charged and is counted: its queue, or the
- * fallback when its chunk could not be made.  For what follows
- * vmp_police() on the same packet (holding, counting); makes nothing.
- */
-struct vmp_queue *vmp_policer_slot(struct vmp_policer *p, u32 queue)
-{
-	return vmp_policer_queue(p, queue) ?: &p->fallback;
-}
-
-/*
  * First packet of a chunk: make it, its buckets full (tat = @now, which
  * is full whatever the parameters, so a chunk that appears while they
  * change needs no rescaling: vmp_policer_apply() rescales the chunks it
@@ -758,8 +748,9 @@ again:
 
 /*
  * Some queue of @p holds packets now (held = released + flushed +
- * backlog).  Summed over the queues and the fallback: a packet held on
- * the fallback may be released on its queue's chunk made meanwhile.
+ * backlog).  Summed over the queues and the fallback.  A held packet is
+ * counted held, released and flushed on the queue it was charged on
+ * (vmp_police()'s *@qp), so each queue's counts agree by themselves too.
  */
 bool vmp_policer_holds(struct vmp_policer *p)
 {
@@ -1135,6 +1126,13 @@ static bool vmp_ecn_mark(struct sk_buff *skb)
  * first frame conforms only after the ECN threshold is marked CE.  The caller counts
  * the packet held (vmp_count_held()) once it really keeps it.
  *
+ * *@qp is set to the queue the packet was charged and counted on: its
+ * own, or the fallback when its chunk could not be made.  Whatever
+ * follows on the same packet (holding it, counting it held or refused)
+ * must use that queue, never look the queue up again: another CPU may
+ * make the chunk meanwhile, and the packet's counts and its hold would
+ * then land on another queue than its charge.
+ *
  * VMP_RETRY (nothing done, nothing counted) when @prm is no longer the
  * newest configuration of @p: the caller reads the parameters again and
  * polices the packet with them.  That happens only when a change was
@@ -1145,7 +1143,7 @@ static bool vmp_ecn_mark(struct sk_buff *skb)
 enum vmp_verdict vmp_police(struct vmp_policer *p,
 			    const struct vmp_params *prm,
 			    struct sk_buff *skb, u32 queue, unsigned int flags,
-			    u64 *release)
+			    u64 *release, struct vmp_queue **qp)
 {
 	enum vmp_verdict verdict;
 	struct vmp_charge ch[4];
@@ -1158,6 +1156,7 @@ enum vmp_verdict vmp_police(struct vmp_policer *p,
 
 	*release = 0;
 	q = vmp_policer_queue_get(p, queue, prm->gen, now);
+	*qp = q;
 	if (likely(vmp_skb_train(skb, &t))) {
 		if (unlikely(prm->latency_ns) && (flags & VMP_MAY_HOLD))
 			slack = prm->latency_ns;
@@ -1229,13 +1228,12 @@ enum vmp_verdict vmp_police(struct vmp_policer *p,
 }
 
 /*
- * A packet vmp_police() admitted, to be held, could not be kept after all
- * (the cap on held bytes): its frames move from conformed to exceeded.
+ * A packet vmp_police() admitted on @q, to be held, could not be kept
+ * after all (the cap on held bytes): its frames move from conformed to
+ * exceeded.
  */
-void vmp_count_refused(struct vmp_policer *p, u32 queue,
-		       const struct sk_buff *skb)
+void vmp_count_refused(struct vmp_queue *q, const struct sk_buff *skb)
 {
-	struct vmp_queue *q = vmp_policer_slot(p, queue);
 	struct vmp_train t;
 	u64 bytes;
 
@@ -1248,11 +1246,9 @@ void vmp_count_refused(struct vmp_policer *p, u32 queue,
 	atomic64_add(bytes, &q->exceeded_bytes);
 }
 
-/* A packet of @bytes wire bytes is really held on @queue. */
-void vmp_count_held(struct vmp_policer *p, u32 queue, u32 bytes)
+/* A packet of @bytes wire bytes charged on @q is really held. */
+void vmp_count_held(struct vmp_queue *q, u32 bytes)
 {
-	struct vmp_queue *q = vmp_policer_slot(p, queue);
-
 	atomic64_inc(&q->held);
 	atomic64_add(bytes, &q->held_bytes);
 }

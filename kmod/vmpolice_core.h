@@ -190,7 +190,7 @@ bool vmp_policer_holds(struct vmp_policer *p);
 enum vmp_verdict vmp_police(struct vmp_policer *p,
 			    const struct vmp_params *prm,
 			    struct sk_buff *skb, u32 queue, unsigned int flags,
-			    u64 *release);
+			    u64 *release, struct vmp_queue **qp);
 
 bool vmp_skb_train(const struct sk_buff *skb, struct vmp_train *t);
 int vmp_skb_cut(struct sk_buff *skb, const struct vmp_train *t, u32 keep);
@@ -198,7 +198,6 @@ int vmp_skb_cut(struct sk_buff *skb, const struct vmp_train *t, u32 keep);
 void vmp_queue_read(struct vmp_queue *q, struct tc_vmpolice_stats *st);
 void vmp_policer_totals(struct vmp_policer *p, struct tc_vmpolice_stats *st);
 struct vmp_queue *vmp_policer_queue(struct vmp_policer *p, u32 queue);
-struct vmp_queue *vmp_policer_slot(struct vmp_policer *p, u32 queue);
 struct vmp_queue *vmp_policer_queue_get(struct vmp_policer *p, u32 queue,
 					u32 gen, u64 now);
 #if IS_ENABLED(CONFIG_KUNIT)
@@ -206,14 +205,16 @@ extern bool vmp_test_chunk_nomem;
 #endif
 
 u32 vmp_skb_wire_len(const struct sk_buff *skb);
-void vmp_count_held(struct vmp_policer *p, u32 queue, u32 bytes);
-void vmp_count_refused(struct vmp_policer *p, u32 queue,
-		       const struct sk_buff *skb);
+void vmp_count_held(struct vmp_queue *q, u32 bytes);
+void vmp_count_refused(struct vmp_queue *q, const struct sk_buff *skb);
 
-/* The action's hold queues (vmpolice_hold.c). */
-bool vmp_hold_busy(struct vmp_policer *p, u32 queue);
+/*
+ * The action's hold queues (vmpolice_hold.c).  @q is the queue
+ * vmp_police() charged the packet on (its *@qp).
+ */
+bool vmp_hold_busy(struct vmp_queue *q);
 int vmp_hold_skb(struct vmp_policer *p, const struct vmp_params *prm,
-		 u32 queue, struct sk_buff *skb, u64 release);
+		 struct vmp_queue *q, struct sk_buff *skb, u64 release);
 unsigned int vmp_hold_flush(struct vmp_policer *p,
 			    const struct net_device *dev, u64 deadline);
 void vmp_hold_register(struct vmp_policer *p);
