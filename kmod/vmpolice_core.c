@@ -71,6 +71,7 @@ const struct nla_policy vmp_policy[TCA_VMPOLICE_MAX + 1] = {
 	[TCA_VMPOLICE_QUEUES_OMITTED] = { .type = NLA_REJECT,
 				    .reject_message = "QUEUES_OMITTED is dump only" },
 };
+EXPORT_SYMBOL_IF_KUNIT(vmp_policy);
 
 /* Chunks of per-queue state (struct vmp_chunk), for every policer. */
 static struct kmem_cache *vmp_chunk_cache;
@@ -78,6 +79,7 @@ static struct kmem_cache *vmp_chunk_cache;
 #if IS_ENABLED(CONFIG_KUNIT)
 /* KUnit: chunk allocations fail, as GFP_ATOMIC ones may. */
 bool vmp_test_chunk_nomem;
+EXPORT_SYMBOL_IF_KUNIT(vmp_test_chunk_nomem);
 #define vmp_chunk_nomem()	READ_ONCE(vmp_test_chunk_nomem)
 #else
 #define vmp_chunk_nomem()	false
@@ -111,6 +113,7 @@ struct vmp_policer *vmp_policer_alloc(void)
 	refcount_set(&p->refcnt, 1);
 	return p;
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_policer_alloc);
 
 void vmp_policer_get(struct vmp_policer *p)
 {
@@ -142,6 +145,7 @@ void vmp_policer_put(struct vmp_policer *p)
 	if (refcount_dec_and_test(&p->refcnt))
 		call_rcu(&p->rcu, vmp_policer_free_rcu);
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_policer_put);
 
 /*
  * The state of @queue, or NULL while no packet of its chunk has been
@@ -158,6 +162,7 @@ struct vmp_queue *vmp_policer_queue(struct vmp_policer *p, u32 queue)
 	c = READ_ONCE(p->chunks[queue / VMP_CHUNK_QUEUES]);
 	return c ? &c->q[queue % VMP_CHUNK_QUEUES] : NULL;
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_policer_queue);
 
 /*
  * First packet of a chunk: make it, its buckets full (tat = @now, which
@@ -202,6 +207,7 @@ struct vmp_queue *vmp_policer_queue_get(struct vmp_policer *p, u32 queue,
 
 	return likely(q) ? q : vmp_chunk_new(p, queue, gen, now);
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_policer_queue_get);
 
 /*
  * The next queue that has state (*@it->i set to its number), then, if
@@ -261,6 +267,7 @@ size_t vmp_policer_memory(struct vmp_policer *p)
 	}
 	return bytes;
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_policer_memory);
 
 /* A rate of zero is refused by the caller, which names the option. */
 static bool vmp_rate_set(struct vmp_rate *r, const struct nlattr *attr)
@@ -605,6 +612,7 @@ err_free:
 	kfree(prm);
 	return err;
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_params_parse);
 
 /* Bucket @rate of @p as configuration @prm charges it, @was before it. */
 static void vmp_gen_init(struct vmp_gen *g, const struct vmp_policer *p,
@@ -695,6 +703,7 @@ void vmp_policer_apply(struct vmp_policer *p, struct vmp_params *newp)
 	if (old)
 		kfree_rcu((struct vmp_params *)old, rcu);
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_policer_apply);
 
 static bool vmp_clamp(struct vmp_policer *p, const struct vmp_params *prm,
 		      struct vmp_bucket *b, const struct vmp_rate *rate,
@@ -861,6 +870,7 @@ bool vmp_skb_train(const struct sk_buff *skb, struct vmp_train *t)
 		return vmp_skb_train_by_frags(skb, mac, mac + thoff + l4, t);
 	return vmp_train_gso(t, wire_len, mac + thoff + l4, shinfo->gso_size);
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_skb_train);
 
 /*
  * Only a packet whose IP header carries a real length can be cut: not a
@@ -980,6 +990,7 @@ int vmp_skb_cut(struct sk_buff *skb, const struct vmp_train *t, u32 keep)
 	vmp_set_pkt_segs(skb, keep);
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_skb_cut);
 
 struct vmp_charge {
 	struct vmp_bucket	*bucket;
@@ -1226,6 +1237,7 @@ enum vmp_verdict vmp_police(struct vmp_policer *p,
 	}
 	return verdict;
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_police);
 
 /*
  * A packet vmp_police() admitted on @q, to be held, could not be kept
@@ -1245,6 +1257,7 @@ void vmp_count_refused(struct vmp_queue *q, const struct sk_buff *skb)
 	atomic64_add(t.segs, &q->exceeded);
 	atomic64_add(bytes, &q->exceeded_bytes);
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_count_refused);
 
 /* A packet of @bytes wire bytes charged on @q is really held. */
 void vmp_count_held(struct vmp_queue *q, u32 bytes)
@@ -1252,6 +1265,7 @@ void vmp_count_held(struct vmp_queue *q, u32 bytes)
 	atomic64_inc(&q->held);
 	atomic64_add(bytes, &q->held_bytes);
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_count_held);
 
 /* @q NULL: a queue without state (vmp_policer_queue()), all zeros. */
 void vmp_queue_read(struct vmp_queue *q, struct tc_vmpolice_stats *st)
@@ -1279,6 +1293,7 @@ void vmp_queue_read(struct vmp_queue *q, struct tc_vmpolice_stats *st)
 	st->segments = st->conformed + st->exceeded;
 	st->bytes = st->conformed_bytes + st->exceeded_bytes;
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_queue_read);
 
 static void vmp_stats_add(struct tc_vmpolice_stats *sum,
 			  const struct tc_vmpolice_stats *st)
@@ -1316,6 +1331,7 @@ void vmp_policer_totals(struct vmp_policer *p, struct tc_vmpolice_stats *sum)
 		vmp_stats_add(sum, &st);
 	}
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_policer_totals);
 
 /*
  * A burst as police dumps a 64-bit rate: the u32 attribute always, at
@@ -1372,6 +1388,7 @@ int vmp_params_dump(struct sk_buff *skb, const struct vmp_params *prm)
 		return -EMSGSIZE;
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_params_dump);
 
 /* Room one TCA_VMPOLICE_QUEUE entry takes. */
 size_t vmp_queue_entry_size(void)
@@ -1379,6 +1396,7 @@ size_t vmp_queue_entry_size(void)
 	return nla_total_size(nla_total_size(sizeof(u32)) +
 			      nla_total_size(sizeof(struct tc_vmpolice_stats)));
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_queue_entry_size);
 
 /* Queues that have seen traffic: the ones a dump lists. */
 u32 vmp_policer_active(struct vmp_policer *p)
@@ -1391,6 +1409,7 @@ u32 vmp_policer_active(struct vmp_policer *p)
 			n++;
 	return n;
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_policer_active);
 
 /*
  * Totals, then one entry per queue that has seen traffic, in queue order,
@@ -1461,6 +1480,7 @@ int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p,
 		return -EMSGSIZE;
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_stats_dump);
 
 /*
  * Room the parameters, the totals and the omitted count take in a dump,
@@ -1476,3 +1496,4 @@ size_t vmp_dump_size(void)
 	       nla_total_size(sizeof(u32)) +		/* queues omitted */
 	       VMP_DUMP_RESERVE;
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_dump_size);

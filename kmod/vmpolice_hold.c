@@ -74,6 +74,7 @@ void vmp_hold_register(struct vmp_policer *p)
 	list_add(&p->hold_node, &vmp_hold_list);
 	spin_unlock_bh(&vmp_hold_list_lock);
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_hold_register);
 
 /*
  * Send, or drop if its device is going away, one due packet.  It goes
@@ -253,6 +254,7 @@ refuse:
 	atomic64_inc(&q->overlimit);
 	return err;
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_hold_skb);
 
 /*
  * Drop held packets of @p: all of them (@dev NULL, @deadline 0), those
@@ -324,6 +326,7 @@ void vmp_hold_unregister(struct vmp_policer *p)
 	}
 	vmp_hold_flush(p, NULL, 0);
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_hold_unregister);
 
 void vmp_hold_free(struct vmp_queue *q)
 {

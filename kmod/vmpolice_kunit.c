@@ -2,11 +2,15 @@
 /*
  * KUnit tests of the skb-facing core: how real packets are described as
  * trains of wire frames, how a partly conforming GSO packet is cut, and
- * what vmp_police() decides and counts.  Built into vmpolice.ko when the
- * target kernel has CONFIG_KUNIT; the suite runs when the module loads.
+ * what vmp_police() decides and counts.  A module of its own,
+ * vmpolice_kunit.ko, built only when the target kernel has CONFIG_KUNIT;
+ * it uses what vmpolice.ko exports for KUnit alone (EXPORT_SYMBOL_IF_KUNIT)
+ * and runs its suite when it is loaded (modprobe vmpolice_kunit, which
+ * loads vmpolice.ko first).  vmpolice.ko itself carries no test.
  */
 
 #include <kunit/test.h>
+#include <linux/module.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
@@ -1266,3 +1270,8 @@ static struct kunit_suite vmpolice_test_suite = {
 };
 
 kunit_test_suite(vmpolice_test_suite);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("KUnit tests of the vmpolice action and qdisc core");
+MODULE_AUTHOR("The vmpolice developers");
+VMP_MODULE_IMPORT_KUNIT_NS();
