@@ -243,7 +243,7 @@ static int tcf_vmpolice_init(struct net *net, struct nlattr *nla,
 	 */
 	if (prm->latency_ns &&
 	    (!vmp_tp_maybe_ingress(tp) || v->bound_egress)) {
-		kfree(prm);
+		vmp_params_free(prm);
 		if (v->bound_egress)
 			NL_SET_ERR_MSG_MOD(extack, VMP_EGRESS_BOUND_MSG);
 		else

@@ -418,7 +418,7 @@ static int vmp_sch_init(struct Qdisc *sch, struct nlattr *opt,
 	return 0;
 
 err_free_params:
-	kfree(prm);
+	vmp_params_free(prm);
 	return err;
 }
 

@@ -73,7 +73,14 @@ const struct nla_policy vmp_policy[TCA_VMPOLICE_MAX + 1] = {
 };
 EXPORT_SYMBOL_IF_KUNIT(vmp_policy);
 
-/* Chunks of per-queue state (struct vmp_chunk), for every policer. */
+/*
+ * Policers, their configurations and chunks of per-queue state, each from
+ * a cache of objects of exactly their size (kmalloc would round the
+ * 832-byte policer up to 1 KiB and the 280-byte parameters to 512):
+ * Documentation, "Memory".
+ */
+static struct kmem_cache *vmp_policer_cache;
+static struct kmem_cache *vmp_params_cache;
 static struct kmem_cache *vmp_chunk_cache;
 
 #if IS_ENABLED(CONFIG_KUNIT)
@@ -85,16 +92,46 @@ EXPORT_SYMBOL_IF_KUNIT(vmp_test_chunk_nomem);
 #define vmp_chunk_nomem()	false
 #endif
 
-int vmp_core_init(void)
-{
-	vmp_chunk_cache = KMEM_CACHE(vmp_chunk, SLAB_HWCACHE_ALIGN);
-	return vmp_chunk_cache ? 0 : -ENOMEM;
-}
-
-/* After rcu_barrier(): policers free their chunks from call_rcu(). */
+/*
+ * After rcu_barrier(): policers and replaced configurations are freed
+ * from call_rcu().
+ */
 void vmp_core_exit(void)
 {
 	kmem_cache_destroy(vmp_chunk_cache);
+	kmem_cache_destroy(vmp_params_cache);
+	kmem_cache_destroy(vmp_policer_cache);
+}
+
+int vmp_core_init(void)
+{
+	vmp_policer_cache = KMEM_CACHE(vmp_policer, SLAB_HWCACHE_ALIGN);
+	vmp_params_cache = KMEM_CACHE(vmp_params, SLAB_HWCACHE_ALIGN);
+	vmp_chunk_cache = KMEM_CACHE(vmp_chunk, SLAB_HWCACHE_ALIGN);
+	if (!vmp_policer_cache || !vmp_params_cache || !vmp_chunk_cache) {
+		vmp_core_exit();
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* A configuration, zeroed; published by vmp_policer_apply(). */
+struct vmp_params *vmp_params_alloc(void)
+{
+	return kmem_cache_zalloc(vmp_params_cache, GFP_KERNEL);
+}
+EXPORT_SYMBOL_IF_KUNIT(vmp_params_alloc);
+
+/* One that was never published (or is no longer read: see below). */
+void vmp_params_free(struct vmp_params *prm)
+{
+	kmem_cache_free(vmp_params_cache, prm);
+}
+EXPORT_SYMBOL_IF_KUNIT(vmp_params_free);
+
+static void vmp_params_free_rcu(struct rcu_head *head)
+{
+	vmp_params_free(container_of(head, struct vmp_params, rcu));
 }
 
 struct vmp_policer *vmp_policer_alloc(void)
@@ -102,7 +139,7 @@ struct vmp_policer *vmp_policer_alloc(void)
 	struct vmp_policer *p;
 	u64 now = ktime_get_ns();
 
-	p = kzalloc_obj(*p);
+	p = kmem_cache_zalloc(vmp_policer_cache, GFP_KERNEL);
 	if (!p)
 		return NULL;
 	vmp_bucket_reset(&p->rate, now);
@@ -123,6 +160,7 @@ void vmp_policer_get(struct vmp_policer *p)
 static void vmp_policer_free_rcu(struct rcu_head *head)
 {
 	struct vmp_policer *p = container_of(head, struct vmp_policer, rcu);
+	struct vmp_params *prm = rcu_dereference_protected(p->params, 1);
 	struct vmp_queue *q;
 	u32 i;
 
@@ -131,8 +169,9 @@ static void vmp_policer_free_rcu(struct rcu_head *head)
 	for (i = 0; i < VMP_CHUNKS; i++)
 		if (p->chunks[i])
 			kmem_cache_free(vmp_chunk_cache, p->chunks[i]);
-	kfree(rcu_dereference_protected(p->params, 1));
-	kfree(p);
+	if (prm)
+		vmp_params_free(prm);
+	kmem_cache_free(vmp_policer_cache, p);
 }
 
 /*
@@ -570,7 +609,7 @@ int vmp_params_parse(struct nlattr **tb, bool action,
 		return -EINVAL;
 	}
 
-	prm = kzalloc_obj(*prm);
+	prm = vmp_params_alloc();
 	if (!prm)
 		return -ENOMEM;
 
@@ -609,7 +648,7 @@ int vmp_params_parse(struct nlattr **tb, bool action,
 	return 0;
 
 err_free:
-	kfree(prm);
+	vmp_params_free(prm);
 	return err;
 }
 EXPORT_SYMBOL_IF_KUNIT(vmp_params_parse);
@@ -700,8 +739,9 @@ void vmp_policer_apply(struct vmp_policer *p, struct vmp_params *newp)
 		vmp_rescale(p, newp, &q->bucket, &newp->queue_rate,
 			    newp->queue_burst_ns, &newp->was_queue, now);
 
+	/* call_rcu(), not kfree_rcu(): rcu_barrier() waits for it at exit */
 	if (old)
-		kfree_rcu((struct vmp_params *)old, rcu);
+		call_rcu(&((struct vmp_params *)old)->rcu, vmp_params_free_rcu);
 }
 EXPORT_SYMBOL_IF_KUNIT(vmp_policer_apply);
 
