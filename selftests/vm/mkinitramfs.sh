@@ -16,7 +16,8 @@
 # kernel's tdc.py in /opt/vmpolice/tdc.
 #
 # Environment:
-#   VMPOLICE_KO      module to install (default build/kmod-KERNEL/kmod/vmpolice.ko)
+#   VMPOLICE_KO      module to install (default build/kmod-KERNEL/kmod/vmpolice.ko);
+#                    vmpolice_kunit.ko beside it (KUnit kernels) goes in too
 #   TC_BUILD         dir with m_vmpolice.so q_vmpolice.so tc (iproute2-patch/build)
 #   SELFTESTS_DIR    selftests to install (default: this tree's selftests/)
 #   ALLOW_MISSING=1  warn instead of failing when the module, the tc side
@@ -276,6 +277,10 @@ if [ -f "$KO" ]; then
 	cp "$KO" "$mdir/extra/vmpolice.ko"
 else
 	missing "$KO not built"
+fi
+# The KUnit tests (vmpolice_kunit.sh loads them), built for KUnit kernels only.
+if [ -f "$(dirname "$KO")/vmpolice_kunit.ko" ]; then
+	cp "$(dirname "$KO")/vmpolice_kunit.ko" "$mdir/extra/vmpolice_kunit.ko"
 fi
 depmod -b "$root" "$KREL"
 
