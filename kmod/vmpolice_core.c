@@ -1092,12 +1092,24 @@ static u32 vmp_take_all(struct vmp_policer *p, const struct vmp_params *prm,
 	return want;
 }
 
+/*
+ * Give back what the buckets took beyond the @kept frames.  Most refusals
+ * have nothing to give back (the first bucket refused the whole packet,
+ * or a cut keeps all that was taken): those read no clock and touch no
+ * bucket.  Any bucket that took more than @kept is refunded, whichever it
+ * is in @ch.
+ */
 static void vmp_refund(struct vmp_charge *ch, u32 n, u32 kept)
 {
-	u64 now = ktime_get_ns();	/* after the refusal, not the take */
+	u64 now;
 	u32 i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n && ch[i].taken <= kept; i++)
+		;
+	if (i == n)
+		return;
+	now = ktime_get_ns();	/* after the refusal, not the take */
+	for (; i < n; i++)
 		vmp_bucket_refund(ch[i].bucket, &ch[i].gen, &ch[i].cost,
 				  ch[i].base, ch[i].taken, kept, now);
 }

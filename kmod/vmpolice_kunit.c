@@ -1097,6 +1097,53 @@ static struct vmp_policer *vmp_test_queue_rate(struct kunit *test, u64 rate)
 }
 
 /*
+ * A refusal by a later bucket refunds the earlier ones even when the one
+ * that refused took nothing (vmp_refund() skips only when no bucket took
+ * more than is kept).  Queue-rate 64 KiB, rate 16 KiB, both 1000 B/s:
+ * 14042 bytes conform; 4042 more fit the queue bucket, which takes them,
+ * but not the rate bucket, which takes nothing; the queue bucket must get
+ * them back.  Then a packet the queue bucket itself refuses (nothing
+ * taken anywhere) changes nothing.
+ */
+static void vmp_test_refund_earlier_bucket(struct kunit *test)
+{
+	struct vmp_policer *pol = vmp_policer_alloc();
+	const struct vmp_params *cur;
+	struct vmp_params *prm;
+	struct vmp_queue *q;
+	u64 release, tok;
+
+	KUNIT_ASSERT_NOT_NULL(test, pol);
+	prm = vmp_test_params(test, 1000, 16384);
+	vmp_rate_init(&prm->queue_rate, 1000);
+	prm->queue_burst = 65536;
+	prm->queue_burst_ns = vmp_rate_ns(&prm->queue_rate, prm->queue_burst);
+	vmp_policer_apply(pol, prm);
+	cur = rcu_dereference_protected(pol->params, 1);
+
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_udp(test, 14042), 0, 0,
+					   &release), VMP_CONFORM);
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_udp(test, 4042), 0, 0,
+					   &release), VMP_EXCEED);
+	q = vmp_policer_queue(pol, 0);
+	KUNIT_ASSERT_NOT_NULL(test, q);
+	tok = vmp_bucket_tokens(&q->bucket, cur->queue_burst_ns,
+				&cur->queue_rate, ktime_get_ns());
+	/* a byte a ms refills: allow a second of test time */
+	KUNIT_EXPECT_GE(test, tok, 65536 - 14042);
+	KUNIT_EXPECT_LE(test, tok, 65536 - 14042 + 1000);
+
+	/* 60000 bytes: the queue bucket refuses them, nothing to refund */
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_udp(test, 60000), 0, 0,
+					   &release), VMP_EXCEED);
+	tok = vmp_bucket_tokens(&q->bucket, cur->queue_burst_ns,
+				&cur->queue_rate, ktime_get_ns());
+	KUNIT_EXPECT_GE(test, tok, 65536 - 14042);
+	KUNIT_EXPECT_LE(test, tok, 65536 - 14042 + 1000);
+	vmp_policer_put(pol);
+}
+
+/*
  * A queue whose chunk cannot be allocated is charged to the fallback,
  * whose queue-rate bucket all such queues share: never less than their
  * own buckets would have charged.  Once memory is back the queue gets its
@@ -1318,6 +1365,7 @@ static struct kunit_case vmpolice_test_cases[] = {
 	KUNIT_CASE(vmp_test_hold_ecn_own_length),
 	KUNIT_CASE(vmp_test_burst64),
 	KUNIT_CASE(vmp_test_memory),
+	KUNIT_CASE(vmp_test_refund_earlier_bucket),
 	KUNIT_CASE(vmp_test_queue_fallback),
 	KUNIT_CASE(vmp_test_queue_pinned),
 	KUNIT_CASE(vmp_test_queue_list),
