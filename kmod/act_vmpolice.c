@@ -58,12 +58,12 @@ static int tcf_vmpolice_act(struct sk_buff *skb, const struct tc_action *a,
 	/*
 	 * Not tcf_action_update_bstats(): it counts gso_segs, which tun
 	 * leaves at 0 for a guest's (DODGY) GSO packets.  Count the frames
-	 * the packet really stands for, as the policer charges them.
+	 * the packet really stands for, as the policer charges them: the
+	 * train computed here is the one vmp_police() charges.
 	 */
-	if (!vmp_skb_train(skb, &t))
-		t.segs = 1;
-	tcf_action_update_stats(&v->common, qdisc_pkt_len(skb), t.segs, 0,
-				false);
+	vmp_police_train(skb, &t);
+	tcf_action_update_stats(&v->common, qdisc_pkt_len(skb), t.segs ?: 1,
+				0, false);
 
 again:
 	prm = rcu_dereference_bh(v->pol->params);
@@ -77,7 +77,7 @@ again:
 	if (unlikely(prm->latency_ns) && skb_at_tc_ingress(skb) &&
 	    !rcu_access_pointer(skb->dev->xdp_prog))
 		flags |= VMP_MAY_HOLD;
-	switch (vmp_police(v->pol, prm, skb, vmp_act_queue(skb), flags,
+	switch (vmp_police(v->pol, prm, skb, &t, vmp_act_queue(skb), flags,
 			   &release, &q)) {
 	case VMP_CONFORM:
 		break;

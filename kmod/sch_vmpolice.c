@@ -154,17 +154,19 @@ static int vmp_sch_enqueue(struct sk_buff *skb, struct Qdisc *sch,
 	const struct vmp_params *prm;
 	unsigned int len = qdisc_pkt_len(skb);
 	struct vmp_queue *vq;
+	struct vmp_train t;
 	unsigned int flags;
 	int cut = 0;
 	u64 release;
 	int ret;
 
+	vmp_police_train(skb, &t);
 again:
 	prm = rcu_dereference_bh(q->pol->params);
 	flags = VMP_MAY_CUT;
 	if (unlikely(prm->latency_ns))
 		flags |= VMP_MAY_HOLD;
-	switch (vmp_police(q->pol, prm, skb, vmp_sch_queue(q, skb), flags,
+	switch (vmp_police(q->pol, prm, skb, &t, vmp_sch_queue(q, skb), flags,
 			   &release, &vq)) {
 	case VMP_CONFORM:
 		break;

@@ -1092,12 +1092,24 @@ static u32 vmp_take_all(struct vmp_policer *p, const struct vmp_params *prm,
 	return want;
 }
 
+/*
+ * Give back what the buckets took beyond the @kept frames.  Most refusals
+ * have nothing to give back (the first bucket refused the whole packet,
+ * or a cut keeps all that was taken): those read no clock and touch no
+ * bucket.  Any bucket that took more than @kept is refunded, whichever it
+ * is in @ch.
+ */
 static void vmp_refund(struct vmp_charge *ch, u32 n, u32 kept)
 {
-	u64 now = ktime_get_ns();	/* after the refusal, not the take */
+	u64 now;
 	u32 i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n && ch[i].taken <= kept; i++)
+		;
+	if (i == n)
+		return;
+	now = ktime_get_ns();	/* after the refusal, not the take */
+	for (; i < n; i++)
 		vmp_bucket_refund(ch[i].bucket, &ch[i].gen, &ch[i].cost,
 				  ch[i].base, ch[i].taken, kept, now);
 }
@@ -1160,6 +1172,11 @@ static bool vmp_ecn_mark(struct sk_buff *skb)
 
 /*
  * Police one packet arriving on (ingress) or leaving by (egress) @queue.
+ * @train is @skb as vmp_police_train() describes it, computed once by the
+ * caller (which counts the same frames in its own stats): it is what is
+ * charged and counted, so it must be @skb's as @skb stands now.  A train
+ * of 0 frames is a packet that cannot be described: VMP_MALFORMED.  It
+ * stays valid across VMP_RETRY (nothing is done to @skb then).
  * On VMP_PARTIAL the packet has been cut to its admitted frames.  Cutting
  * is only right when what exceeds is dropped (VMP_MAY_CUT): with any
  * other exceed verdict the tail would have gone on, so a packet that
@@ -1188,13 +1205,14 @@ static bool vmp_ecn_mark(struct sk_buff *skb)
  */
 enum vmp_verdict vmp_police(struct vmp_policer *p,
 			    const struct vmp_params *prm,
-			    struct sk_buff *skb, u32 queue, unsigned int flags,
+			    struct sk_buff *skb, const struct vmp_train *train,
+			    u32 queue, unsigned int flags,
 			    u64 *release, struct vmp_queue **qp)
 {
+	const struct vmp_train t = *train;	/* @skb may be cut below */
 	enum vmp_verdict verdict;
 	struct vmp_charge ch[4];
 	u64 now = ktime_get_ns();
-	struct vmp_train t;
 	struct vmp_queue *q;
 	u32 n = 0, k = 0;
 	s64 slack = 0;
@@ -1203,7 +1221,7 @@ enum vmp_verdict vmp_police(struct vmp_policer *p,
 	*release = 0;
 	q = vmp_policer_queue_get(p, queue, prm->gen, now);
 	*qp = q;
-	if (likely(vmp_skb_train(skb, &t))) {
+	if (likely(t.segs)) {
 		if (unlikely(prm->latency_ns) && (flags & VMP_MAY_HOLD))
 			slack = prm->latency_ns;
 		if (likely(vmp_train_max_len(&t) <= prm->mtu))
@@ -1211,8 +1229,6 @@ enum vmp_verdict vmp_police(struct vmp_policer *p,
 		/* nothing counted yet: the caller starts over */
 		if (unlikely(k == VMP_STALE))
 			return VMP_RETRY;
-	} else {
-		t.segs = 0;
 	}
 
 	atomic64_inc(&q->packets);

@@ -200,11 +200,24 @@ bool vmp_policer_holds(struct vmp_policer *p);
 
 enum vmp_verdict vmp_police(struct vmp_policer *p,
 			    const struct vmp_params *prm,
-			    struct sk_buff *skb, u32 queue, unsigned int flags,
+			    struct sk_buff *skb, const struct vmp_train *train,
+			    u32 queue, unsigned int flags,
 			    u64 *release, struct vmp_queue **qp);
 
 bool vmp_skb_train(const struct sk_buff *skb, struct vmp_train *t);
 int vmp_skb_cut(struct sk_buff *skb, const struct vmp_train *t, u32 keep);
+
+/*
+ * The train vmp_police() charges for @skb: vmp_skb_train(), or 0 frames
+ * when @skb cannot be described (malformed).  Once per packet: the
+ * headers are parsed here only.
+ */
+static inline void vmp_police_train(const struct sk_buff *skb,
+				    struct vmp_train *t)
+{
+	if (unlikely(!vmp_skb_train(skb, t)))
+		t->segs = 0;
+}
 
 void vmp_queue_read(struct vmp_queue *q, struct tc_vmpolice_stats *st);
 void vmp_policer_totals(struct vmp_policer *p, struct tc_vmpolice_stats *st);

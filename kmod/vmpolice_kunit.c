@@ -311,6 +311,19 @@ static struct vmp_policer *vmp_test_policer(struct kunit *test, u32 mtu)
 	return vmp_test_holder(test, mtu, 0, false, 0);
 }
 
+/* vmp_police() on @skb with the train its callers compute for it. */
+static enum vmp_verdict vmp_police_skb(struct vmp_policer *pol,
+				       const struct vmp_params *prm,
+				       struct sk_buff *skb, u32 queue,
+				       unsigned int flags, u64 *release,
+				       struct vmp_queue **qp)
+{
+	struct vmp_train t;
+
+	vmp_police_train(skb, &t);
+	return vmp_police(pol, prm, skb, &t, queue, flags, release, qp);
+}
+
 /* Police @skb, then free it: the verdict, *@release as vmp_police() set it. */
 static enum vmp_verdict vmp_test_one(struct vmp_policer *pol,
 				     struct sk_buff *skb, u32 queue,
@@ -322,7 +335,7 @@ static enum vmp_verdict vmp_test_one(struct vmp_policer *pol,
 	struct vmp_queue *q;
 
 	*release = U64_MAX;		/* must be set either way */
-	v = vmp_police(pol, prm, skb, queue, flags, release, &q);
+	v = vmp_police_skb(pol, prm, skb, queue, flags, release, &q);
 	kfree_skb(skb);
 	return v;
 }
@@ -342,8 +355,8 @@ static void vmp_test_police(struct kunit *test)
 	skb = vmp_build(test, &p);
 	skb_record_rx_queue(skb, 3);
 	/* 16384 / 1514: the first 10 segments pass, the packet is cut */
-	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 3, VMP_MAY_CUT,
-					 &release, &q), VMP_PARTIAL);
+	KUNIT_EXPECT_EQ(test, vmp_police_skb(pol, prm, skb, 3, VMP_MAY_CUT,
+					     &release, &q), VMP_PARTIAL);
 	KUNIT_EXPECT_EQ(test, release, 0);
 	KUNIT_EXPECT_EQ(test, skb->len, 20 + 32 + 10 * MSS);
 	KUNIT_EXPECT_PTR_EQ(test, q, vmp_policer_queue(pol, 3));
@@ -351,8 +364,8 @@ static void vmp_test_police(struct kunit *test)
 
 	/* nothing left: the next one exceeds whole and is not cut */
 	skb = vmp_build(test, &p);
-	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 3, VMP_MAY_CUT,
-					 &release, &q), VMP_EXCEED);
+	KUNIT_EXPECT_EQ(test, vmp_police_skb(pol, prm, skb, 3, VMP_MAY_CUT,
+					     &release, &q), VMP_EXCEED);
 	KUNIT_EXPECT_EQ(test, release, 0);
 	KUNIT_EXPECT_EQ(test, skb->len, 20 + 32 + 45 * MSS);
 	kfree_skb(skb);
@@ -384,13 +397,13 @@ static void vmp_test_police_no_cut(struct kunit *test)
 	prm = rcu_dereference_protected(pol->params, 1);
 	/* exceed verdict is not drop: the packet exceeds whole ... */
 	skb = vmp_build(test, &p);
-	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 0, 0, &release, &q),
+	KUNIT_EXPECT_EQ(test, vmp_police_skb(pol, prm, skb, 0, 0, &release, &q),
 			VMP_EXCEED);
 	KUNIT_EXPECT_EQ(test, skb->len, 20 + 32 + 45 * MSS);
 	kfree_skb(skb);
 	/* ... and refunds what it took: 14 KB still fit the burst */
 	skb = vmp_build(test, &small);
-	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 0, 0, &release, &q),
+	KUNIT_EXPECT_EQ(test, vmp_police_skb(pol, prm, skb, 0, 0, &release, &q),
 			VMP_CONFORM);
 	KUNIT_EXPECT_EQ(test, release, 0);
 	kfree_skb(skb);
@@ -441,6 +454,56 @@ static u64 vmp_test_ns(struct vmp_policer *pol, u32 bytes)
 								 1);
 
 	return vmp_rate_ns(&prm->rate, bytes);
+}
+
+/*
+ * vmp_police() charges and counts the train its caller passes (computed
+ * once per packet, vmp_police_train()), never a train of its own from
+ * the skb: a 1000-byte frame described as 3 and then 9 frames of up to
+ * 1514 bytes is charged as those frames, and a train of 0 frames is
+ * malformed whatever the skb.
+ */
+static void vmp_test_police_train_passed(struct kunit *test)
+{
+	struct vmp_policer *pol = vmp_test_policer(test, VMPOLICE_MAX_MTU);
+	struct vmp_train three = { .segs = 3, .seg_len = 1514,
+				   .last_len = 1000, .hdr_len = 54,
+				   .gso_size = 1460 };
+	struct vmp_train nine = { .segs = 9, .seg_len = 1514,
+				  .last_len = 1514, .hdr_len = 54,
+				  .gso_size = 1460 };
+	struct vmp_train none = { .segs = 0 };
+	const struct vmp_params *prm;
+	struct tc_vmpolice_stats st;
+	struct sk_buff *skb;
+	struct vmp_queue *q;
+	u64 release;
+
+	prm = rcu_dereference_protected(pol->params, 1);
+	skb = vmp_udp(test, 1000);
+	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, &three, 0, 0,
+					 &release, &q), VMP_CONFORM);
+	vmp_queue_read(q, &st);
+	KUNIT_EXPECT_EQ(test, st.packets, 1);
+	KUNIT_EXPECT_EQ(test, st.conformed, 3);
+	KUNIT_EXPECT_EQ(test, st.conformed_bytes, 2 * 1514 + 1000);
+
+	/* 16384 - 4028 left: 9 x 1514 do not fit, the 1000 bytes would */
+	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, &nine, 0, 0,
+					 &release, &q), VMP_EXCEED);
+	vmp_queue_read(q, &st);
+	KUNIT_EXPECT_EQ(test, st.packets, 2);
+	KUNIT_EXPECT_EQ(test, st.conformed, 3);
+	KUNIT_EXPECT_EQ(test, st.exceeded, 9);
+	KUNIT_EXPECT_EQ(test, st.exceeded_bytes, 9 * 1514);
+
+	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, &none, 0, 0,
+					 &release, &q), VMP_MALFORMED);
+	vmp_queue_read(q, &st);
+	KUNIT_EXPECT_EQ(test, st.malformed, 1);
+	KUNIT_EXPECT_EQ(test, st.exceeded, 10);
+	kfree_skb(skb);
+	vmp_policer_put(pol);
 }
 
 /* No latency: holding allowed or not, nothing is held or counted so. */
@@ -602,8 +665,8 @@ static void vmp_test_hold_ecn(struct kunit *test)
 					   flags, &release), VMP_CONFORM);
 	for (i = 0; i < ARRAY_SIZE(pk); i++) {
 		skb = vmp_tcp_ecn(test, pk[i].wire, pk[i].ecn);
-		KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 0, flags,
-						 &release, &q), VMP_CONFORM);
+		KUNIT_EXPECT_EQ(test, vmp_police_skb(pol, prm, skb, 0, flags,
+						     &release, &q), VMP_CONFORM);
 		KUNIT_EXPECT_GT(test, release, ktime_get_ns());
 		iph = ip_hdr(skb);
 		KUNIT_EXPECT_EQ_MSG(test, iph->tos & INET_ECN_MASK, pk[i].after,
@@ -639,8 +702,8 @@ static void vmp_test_hold_unmarked(struct kunit *test, bool ecn, u8 tos)
 	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_udp(test, 16384), 0,
 					   flags, &release), VMP_CONFORM);
 	skb = vmp_tcp_ecn(test, 3000, tos);	/* held 3 s */
-	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 0, flags, &release,
-					 &q), VMP_CONFORM);
+	KUNIT_EXPECT_EQ(test, vmp_police_skb(pol, prm, skb, 0, flags, &release,
+					     &q), VMP_CONFORM);
 	KUNIT_EXPECT_GT(test, release, ktime_get_ns());
 	KUNIT_EXPECT_EQ(test, ip_hdr(skb)->tos, 0x20 | tos);
 	KUNIT_EXPECT_EQ(test, ip_fast_csum(ip_hdr(skb), 5), 0);
@@ -686,16 +749,16 @@ static void vmp_test_hold_ecn_own_length(struct kunit *test)
 	prm = rcu_dereference_protected(pol->params, 1);
 	skb = vmp_build(test, &p);
 	ipv4_change_dsfield(ip_hdr(skb), (u8)~INET_ECN_MASK, INET_ECN_ECT_0);
-	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 0, flags, &release,
-					 &q), VMP_CONFORM);
+	KUNIT_EXPECT_EQ(test, vmp_police_skb(pol, prm, skb, 0, flags, &release,
+					     &q), VMP_CONFORM);
 	KUNIT_EXPECT_GT(test, release, ktime_get_ns());
 	KUNIT_EXPECT_EQ_MSG(test, ip_hdr(skb)->tos & INET_ECN_MASK,
 			    INET_ECN_ECT_0, "marked for its own length");
 	kfree_skb(skb);
 
 	skb = vmp_tcp_ecn(test, 1066, INET_ECN_ECT_0);
-	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 0, flags, &release,
-					 &q), VMP_CONFORM);
+	KUNIT_EXPECT_EQ(test, vmp_police_skb(pol, prm, skb, 0, flags, &release,
+					     &q), VMP_CONFORM);
 	KUNIT_EXPECT_EQ_MSG(test, ip_hdr(skb)->tos & INET_ECN_MASK,
 			    INET_ECN_CE, "not marked behind a queue");
 	kfree_skb(skb);
@@ -726,8 +789,8 @@ static void vmp_test_hold_gso_partial(struct kunit *test)
 	prm = rcu_dereference_protected(pol->params, 1);
 	skb = vmp_build(test, &p);
 	t0 = ktime_get_ns();
-	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 4, flags, &release,
-					 &q), VMP_PARTIAL);
+	KUNIT_EXPECT_EQ(test, vmp_police_skb(pol, prm, skb, 4, flags, &release,
+					     &q), VMP_PARTIAL);
 	t1 = ktime_get_ns();
 	KUNIT_EXPECT_EQ(test, skb->len, 20 + 32 + 14 * MSS);
 	KUNIT_EXPECT_EQ(test, skb_shinfo(skb)->gso_segs, 14);
@@ -748,8 +811,8 @@ static void vmp_test_hold_gso_partial(struct kunit *test)
 
 	/* the budget is spent: the next one exceeds whole, nothing held */
 	skb = vmp_build(test, &p);
-	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb, 4, VMP_MAY_HOLD,
-					 &release, &q), VMP_EXCEED);
+	KUNIT_EXPECT_EQ(test, vmp_police_skb(pol, prm, skb, 4, VMP_MAY_HOLD,
+					     &release, &q), VMP_EXCEED);
 	KUNIT_EXPECT_EQ(test, release, 0);
 	KUNIT_EXPECT_EQ(test, skb->len, 20 + 32 + 45 * MSS);
 	kfree_skb(skb);
@@ -803,11 +866,11 @@ static void vmp_test_change_stale(struct kunit *test)
 	old = rcu_dereference(pol->params);
 	t0 = ktime_get_ns();
 	vmp_policer_apply(pol, next);
-	v = vmp_police(pol, old, skb, 0, VMP_MAY_CUT, &release, &q);
+	v = vmp_police_skb(pol, old, skb, 0, VMP_MAY_CUT, &release, &q);
 	KUNIT_EXPECT_EQ(test, v, VMP_RETRY);
 	prm = rcu_dereference(pol->params);
 	if (v == VMP_RETRY)
-		v = vmp_police(pol, prm, skb, 0, VMP_MAY_CUT, &release, &q);
+		v = vmp_police_skb(pol, prm, skb, 0, VMP_MAY_CUT, &release, &q);
 	KUNIT_EXPECT_EQ(test, v, VMP_CONFORM);
 	t1 = ktime_get_ns();
 	tok = vmp_bucket_tokens(&pol->rate, prm->burst_ns, &prm->rate, t1);
@@ -1034,6 +1097,53 @@ static struct vmp_policer *vmp_test_queue_rate(struct kunit *test, u64 rate)
 }
 
 /*
+ * A refusal by a later bucket refunds the earlier ones even when the one
+ * that refused took nothing (vmp_refund() skips only when no bucket took
+ * more than is kept).  Queue-rate 64 KiB, rate 16 KiB, both 1000 B/s:
+ * 14042 bytes conform; 4042 more fit the queue bucket, which takes them,
+ * but not the rate bucket, which takes nothing; the queue bucket must get
+ * them back.  Then a packet the queue bucket itself refuses (nothing
+ * taken anywhere) changes nothing.
+ */
+static void vmp_test_refund_earlier_bucket(struct kunit *test)
+{
+	struct vmp_policer *pol = vmp_policer_alloc();
+	const struct vmp_params *cur;
+	struct vmp_params *prm;
+	struct vmp_queue *q;
+	u64 release, tok;
+
+	KUNIT_ASSERT_NOT_NULL(test, pol);
+	prm = vmp_test_params(test, 1000, 16384);
+	vmp_rate_init(&prm->queue_rate, 1000);
+	prm->queue_burst = 65536;
+	prm->queue_burst_ns = vmp_rate_ns(&prm->queue_rate, prm->queue_burst);
+	vmp_policer_apply(pol, prm);
+	cur = rcu_dereference_protected(pol->params, 1);
+
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_udp(test, 14042), 0, 0,
+					   &release), VMP_CONFORM);
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_udp(test, 4042), 0, 0,
+					   &release), VMP_EXCEED);
+	q = vmp_policer_queue(pol, 0);
+	KUNIT_ASSERT_NOT_NULL(test, q);
+	tok = vmp_bucket_tokens(&q->bucket, cur->queue_burst_ns,
+				&cur->queue_rate, ktime_get_ns());
+	/* a byte a ms refills: allow a second of test time */
+	KUNIT_EXPECT_GE(test, tok, 65536 - 14042);
+	KUNIT_EXPECT_LE(test, tok, 65536 - 14042 + 1000);
+
+	/* 60000 bytes: the queue bucket refuses them, nothing to refund */
+	KUNIT_EXPECT_EQ(test, vmp_test_one(pol, vmp_udp(test, 60000), 0, 0,
+					   &release), VMP_EXCEED);
+	tok = vmp_bucket_tokens(&q->bucket, cur->queue_burst_ns,
+				&cur->queue_rate, ktime_get_ns());
+	KUNIT_EXPECT_GE(test, tok, 65536 - 14042);
+	KUNIT_EXPECT_LE(test, tok, 65536 - 14042 + 1000);
+	vmp_policer_put(pol);
+}
+
+/*
  * A queue whose chunk cannot be allocated is charged to the fallback,
  * whose queue-rate bucket all such queues share: never less than their
  * own buckets would have charged.  Once memory is back the queue gets its
@@ -1123,11 +1233,11 @@ static void vmp_test_queue_pinned(struct kunit *test)
 	skb_record_rx_queue(skb2, 9);
 
 	WRITE_ONCE(vmp_test_chunk_nomem, true);
-	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb1, 9, flags, &release,
-					 &q1), VMP_CONFORM);
+	KUNIT_EXPECT_EQ(test, vmp_police_skb(pol, prm, skb1, 9, flags, &release,
+					     &q1), VMP_CONFORM);
 	KUNIT_EXPECT_EQ(test, release, 0);
-	KUNIT_EXPECT_EQ(test, vmp_police(pol, prm, skb2, 9, flags, &release,
-					 &q2), VMP_CONFORM);
+	KUNIT_EXPECT_EQ(test, vmp_police_skb(pol, prm, skb2, 9, flags, &release,
+					     &q2), VMP_CONFORM);
 	KUNIT_EXPECT_GT(test, release, ktime_get_ns());
 	WRITE_ONCE(vmp_test_chunk_nomem, false);
 	KUNIT_EXPECT_PTR_EQ(test, q1, &pol->fallback);
@@ -1242,6 +1352,7 @@ static struct kunit_case vmpolice_test_cases[] = {
 	KUNIT_CASE(vmp_test_cut_udp6),
 	KUNIT_CASE(vmp_test_cut_refused),
 	KUNIT_CASE(vmp_test_police),
+	KUNIT_CASE(vmp_test_police_train_passed),
 	KUNIT_CASE(vmp_test_police_no_cut),
 	KUNIT_CASE(vmp_test_police_ceiling_and_malformed),
 	KUNIT_CASE(vmp_test_hold_latency0),
@@ -1254,6 +1365,7 @@ static struct kunit_case vmpolice_test_cases[] = {
 	KUNIT_CASE(vmp_test_hold_ecn_own_length),
 	KUNIT_CASE(vmp_test_burst64),
 	KUNIT_CASE(vmp_test_memory),
+	KUNIT_CASE(vmp_test_refund_earlier_bucket),
 	KUNIT_CASE(vmp_test_queue_fallback),
 	KUNIT_CASE(vmp_test_queue_pinned),
 	KUNIT_CASE(vmp_test_queue_list),
