@@ -22,9 +22,21 @@
 #   cost  packets per second through the host tap's ingress hook with no
 #         action, police and vmpolice (every packet conforms, then is
 #         dropped), written by `vmtap inject` on 1 and 2 queues.
+#   pktgen  issue 13's cost table, without the tap write path: ns per
+#         packet through a clsact ingress with no filter (none), matchall
+#         with gact drop, police or vmpolice (every packet conforms, then
+#         is dropped: conform-exceed drop/drop), 1 and 2 CPUs on 1 and 2
+#         rx queues of one policer.  64-byte frames from pktgen in
+#         netif_receive mode on a dummy device (burst 1024, one skb
+#         reused); pktgen cannot build GSO packets, so the 10-segment GSO
+#         rows are UDP GSO packets (vmtap send, UDP_SEGMENT 10 x 1400 B)
+#         crossing a veth, measured at the peer's ingress.  Every
+#         repetition runs each configuration once, in an order rotated
+#         from one repetition to the next (pktgen-cost.md, pktgen-cost.dat).
 #
 # Progress goes to stdout; the results are printed at the end between
-# "BENCH-BEGIN FILE" and "BENCH-END FILE" lines (bench.md, bench.dat),
+# "BENCH-BEGIN FILE" and "BENCH-END FILE" lines (bench.md, bench.dat
+# for tcp, udp and cost; pktgen-cost.md, pktgen-cost.dat for pktgen),
 # which scripts/bench.sh writes to results/.
 #
 # Options on the kernel command line, vmpolice_bench=KEY=VAL,KEY=VAL:
@@ -32,7 +44,10 @@
 #   lat_max=32768     highest rate (KB/s) of the latency columns
 #   rtts=0:1:10       return-path delays in ms
 #   t=4               seconds per iperf3 run
-#   parts=tcp:udp:cost
+#   parts=tcp:udp:cost:pktgen
+#   pg_t=2            seconds per pktgen (and GSO) run
+#   pg_reps=5         repetitions of the pktgen part
+#   pg_frames=small:gso  the pktgen part's frame kinds
 
 source "$(dirname "$(readlink -f "$0")")/../selftests/lib.sh"
 source "$(dirname "$(readlink -f "$0")")/simguest.sh"
@@ -43,7 +58,10 @@ set -uo pipefail
 RATES="1024 2048 4096 8192 16384 32768 65536"
 RTTS="0 1 10"
 T=4
-PARTS="tcp udp cost"
+PARTS="tcp udp cost pktgen"
+PG_T=2
+PG_REPS=5
+PG_FRAMES="small gso"
 CONFIGS="police-libvirt police-64k vmpolice-libvirt vmpolice-64k"
 CONFIGS+=" vmpolice-64k-5ms vmpolice-64k-5ms-ecn tbf-64k"
 # The latency columns skip the rates above this (65536 KB/s = 524 Mbit/s
@@ -61,12 +79,16 @@ for arg in $(cat /proc/cmdline); do
 			rtts=*) RTTS=${o#rtts=} ;;
 			t=*) T=${o#t=} ;;
 			parts=*) PARTS=${o#parts=} ;;
+			pg_t=*) PG_T=${o#pg_t=} ;;
+			pg_reps=*) PG_REPS=${o#pg_reps=} ;;
+			pg_frames=*) PG_FRAMES=${o#pg_frames=} ;;
 			esac
 		done
 		;;
 	esac
 done
 RATES=${RATES//:/ } RTTS=${RTTS//:/ } PARTS=${PARTS//:/ }
+PG_FRAMES=${PG_FRAMES//:/ }
 
 DAT=$VMP_TMP/bench.dat
 : > "$DAT"
@@ -77,10 +99,226 @@ has_part() { [[ " $PARTS " == *" $1 "* ]]; }
 mbit() { awk -v b="$1" 'BEGIN { printf "%.2f", b / 1e6 }'; }
 
 modprobe vmpolice || { log "cannot load vmpolice"; exit 1; }
-sg_setup 2 || { log "simulated guest setup failed"; exit 1; }
-log "kernel $(uname -r), $(nproc) vCPUs, simulated guest with 2 queues"
-log "guest eth0 offloads: $(ip netns exec "$SG_GNS" ethtool -k "$SG_GDEV" |
-	awk '/^(tcp-segmentation-offload|generic-segmentation-offload|tx-udp-segmentation|tx-checksumming):/ { printf "%s %s  ", $1, $2 }')"
+
+# ----------------------------------------------------------- pktgen ----
+# Runs first, before the simulated guest exists (its forwarder would
+# share the CPUs).
+
+PG_DAT=$VMP_TMP/pktgen-cost.dat
+: > "$PG_DAT"
+PG_PROC=/proc/net/pktgen
+PG_DEV=vmpg0		# dummy device pktgen injects on (root namespace)
+PG_DMAC=90:e2:ba:ff:ff:ff	# not the device's: the stack drops it in ip_rcv
+# The hook's rx queue is queue_mapping - 1 when recorded (act_vmpolice.c,
+# vmp_act_queue()): queue_map 1 and 2 are rx queues 0 and 1.
+PG_QMAP="1 2"
+PG_ACTIONS="none gact police vmpolice"
+# Far above what TCG carries: every packet conforms.
+PG_POLICE="rate 100gbit burst 100mb mtu 64kb conform-exceed drop/drop"
+
+# pg_set FILE CMD: one pktgen command to /proc/net/pktgen/FILE, checked
+# (pgctrl has no result line)
+pg_set()
+{
+	echo "$2" > "$PG_PROC/$1" || { log "pktgen $1: '$2' refused"; return 1; }
+	[ "$1" = pgctrl ] && return 0
+	grep -q '^Result: OK' "$PG_PROC/$1" ||
+		{ log "pktgen $1: '$2': $(grep '^Result' "$PG_PROC/$1")"; return 1; }
+}
+
+# pg_tc NS ARGS...: tc in namespace NS ("": the root namespace)
+pg_tc()
+{
+	local ns=$1
+
+	shift
+	if [ -n "$ns" ]; then
+		$TC_PG -n "$ns" "$@"
+	else
+		$TC_PG "$@"
+	fi
+}
+
+# pg_filter NS DEV ACTION: clsact on DEV with ACTION (none: no filter)
+pg_filter()
+{
+	local ns=$1 dev=$2 act=$3
+
+	pg_tc "$ns" qdisc del dev "$dev" clsact 2>/dev/null
+	pg_tc "$ns" actions flush action police 2>/dev/null
+	pg_tc "$ns" actions flush action vmpolice 2>/dev/null
+	pg_tc "$ns" qdisc add dev "$dev" clsact || return 1
+	case "$act" in
+	none) ;;
+	gact) pg_tc "$ns" filter add dev "$dev" ingress protocol all \
+		pref 1 matchall action gact drop ;;
+	police|vmpolice) pg_tc "$ns" filter add dev "$dev" ingress \
+		protocol all pref 1 matchall action "$act" $PG_POLICE index 1 ;;
+	esac
+}
+
+# pg_check NS DEV ACTION: "SEGS EXCEEDED QUEUES" the filter's action
+# counted: segments through the action, exceeded (police: overlimits;
+# vmpolice: exceeded segments) and the vmpolice queues that saw packets
+# ("-" where not applicable)
+pg_check()
+{
+	local ns=$1 dev=$2 act=$3 segs=- exc=- q=-
+
+	case "$act" in
+	none) echo "- - -"; return ;;
+	esac
+	segs=$(pg_tc "$ns" -s -j filter show dev "$dev" ingress pref 1 |
+		jq -r '[.. | objects | select(.stats?.packets?) | .stats.packets][0] // "NA"')
+	case "$act" in
+	police) exc=$(pg_tc "$ns" -s -j actions get action police index 1 |
+		jq -r '[.. | objects | select(.overlimits?) | .overlimits][0] // 0') ;;
+	vmpolice)
+		read -r exc q < <(pg_tc "$ns" -s -j actions get action \
+			vmpolice index 1 | jq -r '[.. | objects |
+			select(.kind? == "vmpolice")][0] |
+			"\(.totals.exceeded // "NA") \([.queues[]? |
+			select(.packets > 0) | .queue] | join(",") |
+			if . == "" then "-" else . end)"') ;;
+	esac
+	echo "${segs:-NA} ${exc:-NA} ${q:--}"
+}
+
+# pg_small_run CPUS ACTION REP: pktgen on CPUs 0..CPUS-1 (thread i on
+# queue_map i+1) for PG_T seconds; a "pktgen small ..." line in PG_DAT.
+pg_small_run()
+{
+	local ncpu=$1 act=$2 rep=$3 i qm pps=0 p ctl chk
+
+	pg_filter "" "$PG_DEV" "$act" || { log "pktgen: cannot set $act"; return; }
+	pg_set pgctrl reset
+	for ((i = 0; i < 2; i++)); do
+		pg_set "kpktgend_$i" rem_device_all
+	done
+	qm=($PG_QMAP)
+	for ((i = 0; i < ncpu; i++)); do
+		local d=$PG_DEV@$i
+		pg_set "kpktgend_$i" "add_device $d" &&
+		pg_set "$d" "count 0" &&
+		pg_set "$d" "pkt_size 60" &&
+		pg_set "$d" "delay 0" &&
+		pg_set "$d" "flag NO_TIMESTAMP" &&
+		pg_set "$d" "dst_mac $PG_DMAC" &&
+		pg_set "$d" "dst_min 198.18.0.42" &&
+		pg_set "$d" "dst_max 198.18.0.42" &&
+		pg_set "$d" "queue_map_min ${qm[i]}" &&
+		pg_set "$d" "queue_map_max ${qm[i]}" &&
+		pg_set "$d" "xmit_mode netif_receive" &&
+		pg_set "$d" "burst 1024" || { log "pktgen: cannot configure $d"; return; }
+	done
+	# "start" returns when the threads stop; "stop" ends them.
+	echo start > "$PG_PROC/pgctrl" &
+	ctl=$!
+	sleep "$PG_T"
+	pg_set pgctrl stop
+	wait "$ctl"
+	for ((i = 0; i < ncpu; i++)); do
+		p=$(sed -n 's/^ *\([0-9]*\)pps .*/\1/p' "$PG_PROC/$PG_DEV@$i")
+		[ -n "$p" ] || { pps=NA; break; }
+		pps=$((pps + p))
+	done
+	chk=$(pg_check "" "$PG_DEV" "$act")
+	echo "pktgen small $ncpu $act $rep $pps $chk" >> "$PG_DAT"
+	log "pktgen small, $ncpu CPU(s), $act, rep $rep: $pps packets/s (segs exceeded queues: $chk)"
+}
+
+# The GSO rows: a veth pair, pgs0 in PGS (sender, 3 tx queues; XPS sends
+# CPU 0's packets on tx queue 1 and CPU 1's on tx queue 2, which the
+# peer's ingress sees as rx queues 0 and 1) to pgr0 in PGR, where the
+# hook runs in the softirq of the sending CPU.  The destination's MAC is
+# not pgr0's: with no filter, ip_rcv drops the packet.
+pg_gso_setup()
+{
+	local q
+
+	setup_ns PGS PGR || return 1
+	ip link add pgs0 netns "$PGS" numtxqueues 3 numrxqueues 3 type veth \
+		peer name pgr0 netns "$PGR" numtxqueues 3 numrxqueues 3 || return 1
+	ip -n "$PGS" addr add 10.8.0.1/24 dev pgs0 &&
+	ip -n "$PGS" link set pgs0 up &&
+	ip -n "$PGR" link set pgr0 up &&
+	ip -n "$PGS" neigh add 10.8.0.2 lladdr 02:00:00:00:00:99 dev pgs0 \
+		nud permanent || return 1
+	for q in 0 1 2; do
+		ip netns exec "$PGS" sh -c "echo $(( q ? 1 << (q - 1) : 0 )) > \
+			/sys/class/net/pgs0/queues/tx-$q/xps_cpus" || return 1
+	done
+}
+
+# pg_gso_run CPUS ACTION REP: UDP GSO packets (10 x 1400 B) from CPUS
+# sender threads for PG_T seconds; a "pktgen gso ..." line in PG_DAT.
+pg_gso_run()
+{
+	local ncpu=$1 act=$2 rep=$3 out targs=() sent el pps chk
+
+	pg_filter "$PGR" pgr0 "$act" || { log "gso: cannot set $act"; return; }
+	[ "$ncpu" = 2 ] && targs=(--flows 2 --threads --cpus 0,1)
+	[ "$ncpu" = 1 ] && targs=(--threads --cpus 0)
+	out=$("$VMTAP" send --netns "$PGS" --dst 10.8.0.2 --dport 9000 \
+		--duration "$PG_T" --gso-size 1400 --payload 14000 \
+		"${targs[@]}" 2>&1)
+	sent=$(vmtap_total sent "$out")
+	el=$(vmtap_elapsed "$out")
+	pps=$(awk -v s="$sent" -v e="$el" 'BEGIN {
+		if (s > 0 && e > 0) printf "%d", s / e; else print "NA" }')
+	chk=$(pg_check "$PGR" pgr0 "$act")
+	echo "pktgen gso $ncpu $act $rep $pps $chk $sent" >> "$PG_DAT"
+	log "pktgen gso, $ncpu CPU(s), $act, rep $rep: $pps packets/s, sent $sent (segs exceeded queues: $chk)"
+}
+
+PGS= PGR=
+if has_part pktgen; then
+	TC_PG=$TC_PATCHED
+	[ -x "$TC_PG" ] || TC_PG=$TC
+	log "pktgen part: kernel $(uname -r), $(nproc) vCPUs, $PG_REPS repetitions of ${PG_T} s"
+	pg_ok=1
+	if ! modprobe pktgen || ! [ -d "$PG_PROC" ]; then
+		log "pktgen: no pktgen in this kernel"; pg_ok=0
+	fi
+	if [ "$pg_ok" = 1 ]; then
+		ip link add "$PG_DEV" numtxqueues 3 numrxqueues 3 type dummy &&
+		defer ip link del "$PG_DEV" &&
+		ip link set "$PG_DEV" up || { log "pktgen: no dummy device"; pg_ok=0; }
+	fi
+	pg_gso_setup || { log "pktgen: veth setup for the GSO rows failed"; pg_ok=0; }
+	if [ "$pg_ok" = 1 ]; then
+		# every configuration, in a fixed list rotated by one per
+		# repetition
+		cfgs=()
+		for fr in $PG_FRAMES; do
+			for nc in 1 2; do
+				for act in $PG_ACTIONS; do
+					cfgs+=("$fr $nc $act")
+				done
+			done
+		done
+		for ((rep = 1; rep <= PG_REPS; rep++)); do
+			for ((k = 0; k < ${#cfgs[@]}; k++)); do
+				read -r fr nc act <<< "${cfgs[(k + rep - 1) % ${#cfgs[@]}]}"
+				"pg_${fr}_run" "$nc" "$act" "$rep"
+			done
+		done
+		pg_set pgctrl reset
+		pg_filter "" "$PG_DEV" none
+	fi
+fi
+
+# The parts below need the simulated guest.
+SG_PARTS=0
+for p in tcp udp cost; do
+	has_part "$p" && SG_PARTS=1
+done
+if [ "$SG_PARTS" = 1 ]; then
+	sg_setup 2 || { log "simulated guest setup failed"; exit 1; }
+	log "kernel $(uname -r), $(nproc) vCPUs, simulated guest with 2 queues"
+	log "guest eth0 offloads: $(ip netns exec "$SG_GNS" ethtool -k "$SG_GDEV" |
+		awk '/^(tcp-segmentation-offload|generic-segmentation-offload|tx-udp-segmentation|tx-checksumming):/ { printf "%s %s  ", $1, $2 }')"
+fi
 
 # ------------------------------------------------------------- TCP -----
 
@@ -107,7 +345,8 @@ configure()
 
 # the guest's net.ipv4.tcp_ecn (its netns default, 2: accept, never ask)
 guest_ecn() { ip netns exec "$SG_GNS" sysctl -qw net.ipv4.tcp_ecn="$1"; }
-GUEST_ECN=$(ip netns exec "$SG_GNS" sysctl -n net.ipv4.tcp_ecn)
+GUEST_ECN=
+has_part tcp && GUEST_ECN=$(ip netns exec "$SG_GNS" sysctl -n net.ipv4.tcp_ecn)
 
 # the guest's TcpExt counter NAME (its TCP as the sender)
 guest_tcpext()
@@ -345,8 +584,10 @@ fi
 
 # ---------------------------------------------------------- report -----
 
-sg_stop
-log "forwarder: $(grep 'vmtap: total' "$SG_FWD_LOG")"
+if [ "$SG_PARTS" = 1 ]; then
+	sg_stop
+	log "forwarder: $(grep 'vmtap: total' "$SG_FWD_LOG")"
+fi
 log "done in $(( $(date +%s) - T0 ))s"
 
 report()
@@ -463,15 +704,87 @@ report()
 	}' "$DAT"
 }
 
-echo "BENCH-BEGIN bench-tables.md"
-report
-echo "BENCH-END bench-tables.md"
-echo "BENCH-BEGIN bench.dat"
-echo "# kernel $(uname -r), $(nproc) vCPUs, $(date -u '+%Y-%m-%d %H:%M UTC'), iperf3 -t $T"
-echo "# tcp RTT_MS RATE_KBPS CONFIG GOODPUT_BPS STEADY_BPS RETRANSMITS"
-echo "# hold RTT_MS RATE_KBPS CONFIG HELD RELEASED OVERLIMIT FLUSHED CE_MARKED BACKLOG MAX_HOLD_NS EXCEEDED_SEGS PARTIAL GUEST_DELIVERED_CE"
-echo "# udp GSO RATE_KBPS POLICER OFFERED_L2_BPS THROUGH_L2_BPS HOW"
-echo "# cost FRAMES QUEUES ACTION PPS"
-cat "$DAT"
-echo "BENCH-END bench.dat"
+# pg_report: the pktgen part's table (markdown) from PG_DAT
+pg_report()
+{
+	awk -v kernel="$(uname -r)" -v ncpu="$(nproc)" -v T="$PG_T" \
+	    -v reps="$PG_REPS" -v date="$(date -u '+%Y-%m-%d %H:%M UTC')" '
+	# med(A, N): median of A[1..N] (sorted in place); lo/hi: min, max
+	function med(a, n,   i, j, t) {
+		for (i = 2; i <= n; i++)
+			for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
+				t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+		lo = a[1]; hi = a[n]
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	$1 == "pktgen" && $6 != "NA" && $6 > 0 {
+		k = $2 SUBSEP $3 SUBSEP $4
+		ns[k, $5] = 1e9 / $6; pps[k, $5] = $6; has[k, $5] = 1
+		if ($5 > maxrep) maxrep = $5
+		if ($7 != "-" && $7 != "NA") segs[k] += $7
+		if ($2 == "gso" && $10 ~ /^[0-9]+$/) sent[k] += $10
+		if ($8 != "-" && $8 != "NA") exc[k] += $8
+		if ($9 != "-" && !((k, $9) in qs)) { qs[k, $9] = 1; q[k] = q[k] (q[k] == "" ? "" : "; ") $9 }
+	}
+	END {
+		printf "Guest kernel %s, %d vCPUs, QEMU TCG; %s.  %d repetitions of %s s per configuration, in rotating order.\n\n", kernel, ncpu, date, maxrep, T
+		printf "| frames | CPUs (rx queues) | action | ns/packet, median (min..max) | Mpps | minus none, ns | / none | / police | 2 CPUs / 1 CPU, pps | exceeded | queues seen |\n"
+		printf "|---|---|---|---|---|---|---|---|---|---|---|\n"
+		nf = split("small gso", frs, " "); na = split("none gact police vmpolice", acts, " ")
+		for (f = 1; f <= nf; f++) for (c = 1; c <= 2; c++) for (a = 1; a <= na; a++) {
+			fr = frs[f]; act = acts[a]; k = fr SUBSEP c SUBSEP act
+			kn = fr SUBSEP c SUBSEP "none"; kp = fr SUBSEP c SUBSEP "police"
+			k1 = fr SUBSEP 1 SUBSEP act
+			n = nd = nr = np = ns1 = 0
+			for (r = 1; r <= maxrep; r++) {
+				if (!((k, r) in has)) continue
+				v[++n] = ns[k, r]; m[n] = pps[k, r] / 1e6
+				if ((kn, r) in has) { d[++nd] = ns[k, r] - ns[kn, r]; rn[nd] = ns[k, r] / ns[kn, r] }
+				if ((kp, r) in has) rp[++np] = ns[k, r] / ns[kp, r]
+				if (c == 2 && (k1, r) in has) sc[++ns1] = pps[k, r] / pps[k1, r]
+			}
+			if (!n) continue
+			x = med(v, n); cell = sprintf("%.0f (%.0f..%.0f)", x, lo, hi)
+			mp = med(m, n)
+			dd = xn = xp = xs = "-"
+			if (nd && act != "none") {
+				x = med(d, nd); dd = sprintf("%.0f (%.0f..%.0f)", x, lo, hi)
+				x = med(rn, nd); xn = sprintf("%.2f (%.2f..%.2f)", x, lo, hi)
+			}
+			if (np) { x = med(rp, np); xp = sprintf("%.2f (%.2f..%.2f)", x, lo, hi) }
+			if (ns1) { x = med(sc, ns1); xs = sprintf("%.2f (%.2f..%.2f)", x, lo, hi) }
+			seg = (k in segs) && sent[k] > 0 ? sprintf(", %.1f segs/pkt", segs[k] / sent[k]) : ""
+			printf "| %s | %d (%s) | %s | %s | %.3f | %s | %s | %s | %s | %s | %s |\n",
+				fr == "gso" ? "UDP GSO 10 x 1400 B (veth)" : "64 B (pktgen)",
+				c, c == 1 ? "0" : "0, 1", act, cell, mp, dd, xn, xp, xs,
+				(k in exc) ? exc[k] seg : "-" seg, (k in q) ? q[k] : "-"
+		}
+		printf "\n"
+	}' "$PG_DAT"
+}
+
+if [ "$SG_PARTS" = 1 ]; then
+	echo "BENCH-BEGIN bench-tables.md"
+	report
+	echo "BENCH-END bench-tables.md"
+	echo "BENCH-BEGIN bench.dat"
+	echo "# kernel $(uname -r), $(nproc) vCPUs, $(date -u '+%Y-%m-%d %H:%M UTC'), iperf3 -t $T"
+	echo "# tcp RTT_MS RATE_KBPS CONFIG GOODPUT_BPS STEADY_BPS RETRANSMITS"
+	echo "# hold RTT_MS RATE_KBPS CONFIG HELD RELEASED OVERLIMIT FLUSHED CE_MARKED BACKLOG MAX_HOLD_NS EXCEEDED_SEGS PARTIAL GUEST_DELIVERED_CE"
+	echo "# udp GSO RATE_KBPS POLICER OFFERED_L2_BPS THROUGH_L2_BPS HOW"
+	echo "# cost FRAMES QUEUES ACTION PPS"
+	cat "$DAT"
+	echo "BENCH-END bench.dat"
+fi
+if has_part pktgen; then
+	echo "BENCH-BEGIN pktgen-cost-tables.md"
+	pg_report
+	echo "BENCH-END pktgen-cost-tables.md"
+	echo "BENCH-BEGIN pktgen-cost.dat"
+	echo "# kernel $(uname -r), $(nproc) vCPUs, $(date -u '+%Y-%m-%d %H:%M UTC'), ${PG_T} s runs"
+	echo "# pktgen small CPUS ACTION REP PPS SEGS_THROUGH_ACTION EXCEEDED QUEUES_SEEN"
+	echo "# pktgen gso CPUS ACTION REP PPS SEGS_THROUGH_ACTION EXCEEDED QUEUES_SEEN SENT"
+	cat "$PG_DAT"
+	echo "BENCH-END pktgen-cost.dat"
+fi
 exit 0

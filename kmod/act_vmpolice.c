@@ -48,11 +48,11 @@ static int tcf_vmpolice_act(struct sk_buff *skb, const struct tc_action *a,
 {
 	struct tcf_vmpolice *v = to_vmpolice(a);
 	const struct vmp_params *prm;
+	struct vmp_queue *q;
 	unsigned int flags;
 	int exceed;
 	struct vmp_train t;
 	u64 release;
-	u32 queue;
 
 	tcf_lastuse_update(&v->tcf_tm);
 	/*
@@ -77,8 +77,8 @@ again:
 	if (unlikely(prm->latency_ns) && skb_at_tc_ingress(skb) &&
 	    !rcu_access_pointer(skb->dev->xdp_prog))
 		flags |= VMP_MAY_HOLD;
-	queue = vmp_act_queue(skb);
-	switch (vmp_police(v->pol, prm, skb, queue, flags, &release)) {
+	switch (vmp_police(v->pol, prm, skb, vmp_act_queue(skb), flags,
+			   &release, &q)) {
 	case VMP_CONFORM:
 		break;
 	case VMP_PARTIAL:
@@ -105,15 +105,16 @@ again:
 	}
 	if (likely(!release)) {
 		if (likely(!(flags & VMP_MAY_HOLD)) ||
-		    !vmp_hold_busy(v->pol, queue))
+		    !vmp_hold_busy(q))
 			return prm->conform;
 		/* due now, but not before what its queue holds */
 		release = ktime_get_ns();
 	}
-	if (likely(!vmp_hold_skb(v->pol, prm, queue, skb, release)))
+	/* on the queue it was charged on, whatever chunk came meanwhile */
+	if (likely(!vmp_hold_skb(v->pol, prm, q, skb, release)))
 		return TC_ACT_CONSUMED;
 	/* over the cap on held bytes: it exceeds, its tokens stay spent */
-	vmp_count_refused(v->pol, queue, skb);
+	vmp_count_refused(q, skb);
 
 exceed:
 	tcf_action_inc_overlimit_qstats(&v->common);
@@ -242,7 +243,7 @@ static int tcf_vmpolice_init(struct net *net, struct nlattr *nla,
 	 */
 	if (prm->latency_ns &&
 	    (!vmp_tp_maybe_ingress(tp) || v->bound_egress)) {
-		kfree(prm);
+		vmp_params_free(prm);
 		if (v->bound_egress)
 			NL_SET_ERR_MSG_MOD(extack, VMP_EGRESS_BOUND_MSG);
 		else

@@ -70,7 +70,8 @@ static u32 vmp_sch_queue(const struct vmp_sched *q, const struct sk_buff *skb)
  * behind them: release order is arrival order.
  */
 struct vmp_sch_cb {
-	u64	release;	/* ns; 0: due already */
+	u64			release;	/* ns; 0: due already */
+	struct vmp_queue	*q;		/* charged on (vmp_police()) */
 };
 
 static struct vmp_sch_cb *vmp_sch_cb(struct sk_buff *skb)
@@ -97,7 +98,7 @@ static void vmp_sch_release_due(struct Qdisc *sch)
 		__skb_unlink(skb, &q->held);
 		len = qdisc_pkt_len(skb);
 		q->held_bytes -= len;
-		vq = vmp_policer_slot(q->pol, vmp_sch_queue(q, skb));
+		vq = vmp_sch_cb(skb)->q;
 		if (qdisc_enqueue(skb, q->child, &to_free) == NET_XMIT_SUCCESS) {
 			atomic64_inc(&vq->released);
 			continue;
@@ -135,8 +136,7 @@ static unsigned int vmp_sch_flush(struct Qdisc *sch, u64 deadline,
 		__skb_unlink(skb, &q->held);
 		len = qdisc_pkt_len(skb);
 		q->held_bytes -= len;
-		atomic64_inc(&vmp_policer_slot(q->pol,
-					       vmp_sch_queue(q, skb))->flushed);
+		atomic64_inc(&vmp_sch_cb(skb)->q->flushed);
 		qdisc_qstats_drop(sch);
 		sch->q.qlen--;
 		sch->qstats.backlog -= len;
@@ -153,10 +153,10 @@ static int vmp_sch_enqueue(struct sk_buff *skb, struct Qdisc *sch,
 	struct vmp_sched *q = qdisc_priv(sch);
 	const struct vmp_params *prm;
 	unsigned int len = qdisc_pkt_len(skb);
+	struct vmp_queue *vq;
 	unsigned int flags;
 	int cut = 0;
 	u64 release;
-	u32 queue;
 	int ret;
 
 again:
@@ -165,7 +165,7 @@ again:
 	if (unlikely(prm->latency_ns))
 		flags |= VMP_MAY_HOLD;
 	switch (vmp_police(q->pol, prm, skb, vmp_sch_queue(q, skb), flags,
-			   &release)) {
+			   &release, &vq)) {
 	case VMP_CONFORM:
 		break;
 	case VMP_PARTIAL:
@@ -191,13 +191,14 @@ again:
 		goto again;
 	}
 
-	queue = vmp_sch_queue(q, skb);
 	len = qdisc_pkt_len(skb);
 	if (unlikely(release || !skb_queue_empty(&q->held))) {
+		/* released or flushed on the queue it was charged on */
 		vmp_sch_cb(skb)->release = release;
+		vmp_sch_cb(skb)->q = vq;
 		__skb_queue_tail(&q->held, skb);
 		q->held_bytes += len;
-		vmp_count_held(q->pol, queue, len);
+		vmp_count_held(vq, len);
 		goto queued;
 	}
 	ret = qdisc_enqueue(skb, q->child, to_free);
@@ -417,7 +418,7 @@ static int vmp_sch_init(struct Qdisc *sch, struct nlattr *opt,
 	return 0;
 
 err_free_params:
-	kfree(prm);
+	vmp_params_free(prm);
 	return err;
 }
 

@@ -295,6 +295,25 @@ struct vmp_gen {
 	s64			was_tau;
 };
 
+/*
+ * @g charges a bucket of rate @rate in configuration @cfg (generation
+ * @gen) published at *@live; in the configuration before it the bucket
+ * had rate @was and tau @was_tau ns.
+ */
+static inline void vmp_gen_set(struct vmp_gen *g,
+			       struct vmp_params __rcu *const *live,
+			       const struct vmp_params *cfg, u32 gen,
+			       const struct vmp_rate *rate,
+			       const struct vmp_rate *was, s64 was_tau)
+{
+	g->live = live;
+	g->cfg = cfg;
+	g->gen = gen;
+	g->rate = rate;
+	g->was = was;
+	g->was_tau = was_tau;
+}
+
 /* @g's configuration is still the one published (read after the word). */
 static inline bool vmp_gen_live(const struct vmp_gen *g)
 {

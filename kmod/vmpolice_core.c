@@ -71,28 +71,67 @@ const struct nla_policy vmp_policy[TCA_VMPOLICE_MAX + 1] = {
 	[TCA_VMPOLICE_QUEUES_OMITTED] = { .type = NLA_REJECT,
 				    .reject_message = "QUEUES_OMITTED is dump only" },
 };
+EXPORT_SYMBOL_IF_KUNIT(vmp_policy);
 
-/* Chunks of per-queue state (struct vmp_chunk), for every policer. */
+/*
+ * Policers, their configurations and chunks of per-queue state, each from
+ * a cache of objects of exactly their size (kmalloc would round the
+ * 832-byte policer up to 1 KiB and the 280-byte parameters to 512):
+ * Documentation, "Memory".
+ */
+static struct kmem_cache *vmp_policer_cache;
+static struct kmem_cache *vmp_params_cache;
 static struct kmem_cache *vmp_chunk_cache;
 
 #if IS_ENABLED(CONFIG_KUNIT)
 /* KUnit: chunk allocations fail, as GFP_ATOMIC ones may. */
 bool vmp_test_chunk_nomem;
+EXPORT_SYMBOL_IF_KUNIT(vmp_test_chunk_nomem);
 #define vmp_chunk_nomem()	READ_ONCE(vmp_test_chunk_nomem)
 #else
 #define vmp_chunk_nomem()	false
 #endif
 
-int vmp_core_init(void)
-{
-	vmp_chunk_cache = KMEM_CACHE(vmp_chunk, SLAB_HWCACHE_ALIGN);
-	return vmp_chunk_cache ? 0 : -ENOMEM;
-}
-
-/* After rcu_barrier(): policers free their chunks from call_rcu(). */
+/*
+ * After rcu_barrier(): policers and replaced configurations are freed
+ * from call_rcu().
+ */
 void vmp_core_exit(void)
 {
 	kmem_cache_destroy(vmp_chunk_cache);
+	kmem_cache_destroy(vmp_params_cache);
+	kmem_cache_destroy(vmp_policer_cache);
+}
+
+int vmp_core_init(void)
+{
+	vmp_policer_cache = KMEM_CACHE(vmp_policer, SLAB_HWCACHE_ALIGN);
+	vmp_params_cache = KMEM_CACHE(vmp_params, SLAB_HWCACHE_ALIGN);
+	vmp_chunk_cache = KMEM_CACHE(vmp_chunk, SLAB_HWCACHE_ALIGN);
+	if (!vmp_policer_cache || !vmp_params_cache || !vmp_chunk_cache) {
+		vmp_core_exit();
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* A configuration, zeroed; published by vmp_policer_apply(). */
+struct vmp_params *vmp_params_alloc(void)
+{
+	return kmem_cache_zalloc(vmp_params_cache, GFP_KERNEL);
+}
+EXPORT_SYMBOL_IF_KUNIT(vmp_params_alloc);
+
+/* One that was never published (or is no longer read: see below). */
+void vmp_params_free(struct vmp_params *prm)
+{
+	kmem_cache_free(vmp_params_cache, prm);
+}
+EXPORT_SYMBOL_IF_KUNIT(vmp_params_free);
+
+static void vmp_params_free_rcu(struct rcu_head *head)
+{
+	vmp_params_free(container_of(head, struct vmp_params, rcu));
 }
 
 struct vmp_policer *vmp_policer_alloc(void)
@@ -100,7 +139,7 @@ struct vmp_policer *vmp_policer_alloc(void)
 	struct vmp_policer *p;
 	u64 now = ktime_get_ns();
 
-	p = kzalloc_obj(*p);
+	p = kmem_cache_zalloc(vmp_policer_cache, GFP_KERNEL);
 	if (!p)
 		return NULL;
 	vmp_bucket_reset(&p->rate, now);
@@ -111,6 +150,7 @@ struct vmp_policer *vmp_policer_alloc(void)
 	refcount_set(&p->refcnt, 1);
 	return p;
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_policer_alloc);
 
 void vmp_policer_get(struct vmp_policer *p)
 {
@@ -120,6 +160,7 @@ void vmp_policer_get(struct vmp_policer *p)
 static void vmp_policer_free_rcu(struct rcu_head *head)
 {
 	struct vmp_policer *p = container_of(head, struct vmp_policer, rcu);
+	struct vmp_params *prm = rcu_dereference_protected(p->params, 1);
 	struct vmp_queue *q;
 	u32 i;
 
@@ -128,8 +169,9 @@ static void vmp_policer_free_rcu(struct rcu_head *head)
 	for (i = 0; i < VMP_CHUNKS; i++)
 		if (p->chunks[i])
 			kmem_cache_free(vmp_chunk_cache, p->chunks[i]);
-	kfree(rcu_dereference_protected(p->params, 1));
-	kfree(p);
+	if (prm)
+		vmp_params_free(prm);
+	kmem_cache_free(vmp_policer_cache, p);
 }
 
 /*
@@ -142,6 +184,7 @@ void vmp_policer_put(struct vmp_policer *p)
 	if (refcount_dec_and_test(&p->refcnt))
 		call_rcu(&p->rcu, vmp_policer_free_rcu);
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_policer_put);
 
 /*
  * The state of @queue, or NULL while no packet of its chunk has been
@@ -158,16 +201,7 @@ struct vmp_queue *vmp_policer_queue(struct vmp_policer *p, u32 queue)
 	c = READ_ONCE(p->chunks[queue / VMP_CHUNK_QUEUES]);
 	return c ? &c->q[queue % VMP_CHUNK_QUEUES] : NULL;
 }
-
-/*
- * Where a packet of @queue was charged and is counted: its queue, or the
- * fallback when its chunk could not be made.  For what follows
- * vmp_police() on the same packet (holding, counting); makes nothing.
- */
-struct vmp_queue *vmp_policer_slot(struct vmp_policer *p, u32 queue)
-{
-	return vmp_policer_queue(p, queue) ?: &p->fallback;
-}
+EXPORT_SYMBOL_IF_KUNIT(vmp_policer_queue);
 
 /*
  * First packet of a chunk: make it, its buckets full (tat = @now, which
@@ -212,6 +246,7 @@ struct vmp_queue *vmp_policer_queue_get(struct vmp_policer *p, u32 queue,
 
 	return likely(q) ? q : vmp_chunk_new(p, queue, gen, now);
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_policer_queue_get);
 
 /*
  * The next queue that has state (*@it->i set to its number), then, if
@@ -271,6 +306,7 @@ size_t vmp_policer_memory(struct vmp_policer *p)
 	}
 	return bytes;
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_policer_memory);
 
 /* A rate of zero is refused by the caller, which names the option. */
 static bool vmp_rate_set(struct vmp_rate *r, const struct nlattr *attr)
@@ -573,7 +609,7 @@ int vmp_params_parse(struct nlattr **tb, bool action,
 		return -EINVAL;
 	}
 
-	prm = kzalloc_obj(*prm);
+	prm = vmp_params_alloc();
 	if (!prm)
 		return -ENOMEM;
 
@@ -612,21 +648,17 @@ int vmp_params_parse(struct nlattr **tb, bool action,
 	return 0;
 
 err_free:
-	kfree(prm);
+	vmp_params_free(prm);
 	return err;
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_params_parse);
 
 /* Bucket @rate of @p as configuration @prm charges it, @was before it. */
 static void vmp_gen_init(struct vmp_gen *g, const struct vmp_policer *p,
 			 const struct vmp_params *prm,
 			 const struct vmp_rate *rate, const struct vmp_was *was)
 {
-	g->live = &p->params;
-	g->cfg = prm;
-	g->gen = prm->gen;
-	g->rate = rate;
-	g->was = &was->rate;
-	g->was_tau = was->tau;
+	vmp_gen_set(g, &p->params, prm, prm->gen, rate, &was->rate, was->tau);
 }
 
 static void vmp_was_set(struct vmp_was *was, const struct vmp_rate *rate,
@@ -702,9 +734,11 @@ void vmp_policer_apply(struct vmp_policer *p, struct vmp_params *newp)
 		vmp_rescale(p, newp, &q->bucket, &newp->queue_rate,
 			    newp->queue_burst_ns, &newp->was_queue, now);
 
+	/* call_rcu(), not kfree_rcu(): rcu_barrier() waits for it at exit */
 	if (old)
-		kfree_rcu((struct vmp_params *)old, rcu);
+		call_rcu(&((struct vmp_params *)old)->rcu, vmp_params_free_rcu);
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_policer_apply);
 
 static bool vmp_clamp(struct vmp_policer *p, const struct vmp_params *prm,
 		      struct vmp_bucket *b, const struct vmp_rate *rate,
@@ -758,8 +792,9 @@ again:
 
 /*
  * Some queue of @p holds packets now (held = released + flushed +
- * backlog).  Summed over the queues and the fallback: a packet held on
- * the fallback may be released on its queue's chunk made meanwhile.
+ * backlog).  Summed over the queues and the fallback.  A held packet is
+ * counted held, released and flushed on the queue it was charged on
+ * (vmp_police()'s *@qp), so each queue's counts agree by themselves too.
  */
 bool vmp_policer_holds(struct vmp_policer *p)
 {
@@ -870,6 +905,7 @@ bool vmp_skb_train(const struct sk_buff *skb, struct vmp_train *t)
 		return vmp_skb_train_by_frags(skb, mac, mac + thoff + l4, t);
 	return vmp_train_gso(t, wire_len, mac + thoff + l4, shinfo->gso_size);
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_skb_train);
 
 /*
  * Only a packet whose IP header carries a real length can be cut: not a
@@ -989,6 +1025,7 @@ int vmp_skb_cut(struct sk_buff *skb, const struct vmp_train *t, u32 keep)
 	vmp_set_pkt_segs(skb, keep);
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_skb_cut);
 
 struct vmp_charge {
 	struct vmp_bucket	*bucket;
@@ -1135,6 +1172,13 @@ static bool vmp_ecn_mark(struct sk_buff *skb)
  * first frame conforms only after the ECN threshold is marked CE.  The caller counts
  * the packet held (vmp_count_held()) once it really keeps it.
  *
+ * *@qp is set to the queue the packet was charged and counted on: its
+ * own, or the fallback when its chunk could not be made.  Whatever
+ * follows on the same packet (holding it, counting it held or refused)
+ * must use that queue, never look the queue up again: another CPU may
+ * make the chunk meanwhile, and the packet's counts and its hold would
+ * then land on another queue than its charge.
+ *
  * VMP_RETRY (nothing done, nothing counted) when @prm is no longer the
  * newest configuration of @p: the caller reads the parameters again and
  * polices the packet with them.  That happens only when a change was
@@ -1145,7 +1189,7 @@ static bool vmp_ecn_mark(struct sk_buff *skb)
 enum vmp_verdict vmp_police(struct vmp_policer *p,
 			    const struct vmp_params *prm,
 			    struct sk_buff *skb, u32 queue, unsigned int flags,
-			    u64 *release)
+			    u64 *release, struct vmp_queue **qp)
 {
 	enum vmp_verdict verdict;
 	struct vmp_charge ch[4];
@@ -1158,6 +1202,7 @@ enum vmp_verdict vmp_police(struct vmp_policer *p,
 
 	*release = 0;
 	q = vmp_policer_queue_get(p, queue, prm->gen, now);
+	*qp = q;
 	if (likely(vmp_skb_train(skb, &t))) {
 		if (unlikely(prm->latency_ns) && (flags & VMP_MAY_HOLD))
 			slack = prm->latency_ns;
@@ -1227,15 +1272,15 @@ enum vmp_verdict vmp_police(struct vmp_policer *p,
 	}
 	return verdict;
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_police);
 
 /*
- * A packet vmp_police() admitted, to be held, could not be kept after all
- * (the cap on held bytes): its frames move from conformed to exceeded.
+ * A packet vmp_police() admitted on @q, to be held, could not be kept
+ * after all (the cap on held bytes): its frames move from conformed to
+ * exceeded.
  */
-void vmp_count_refused(struct vmp_policer *p, u32 queue,
-		       const struct sk_buff *skb)
+void vmp_count_refused(struct vmp_queue *q, const struct sk_buff *skb)
 {
-	struct vmp_queue *q = vmp_policer_slot(p, queue);
 	struct vmp_train t;
 	u64 bytes;
 
@@ -1247,15 +1292,15 @@ void vmp_count_refused(struct vmp_policer *p, u32 queue,
 	atomic64_add(t.segs, &q->exceeded);
 	atomic64_add(bytes, &q->exceeded_bytes);
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_count_refused);
 
-/* A packet of @bytes wire bytes is really held on @queue. */
-void vmp_count_held(struct vmp_policer *p, u32 queue, u32 bytes)
+/* A packet of @bytes wire bytes charged on @q is really held. */
+void vmp_count_held(struct vmp_queue *q, u32 bytes)
 {
-	struct vmp_queue *q = vmp_policer_slot(p, queue);
-
 	atomic64_inc(&q->held);
 	atomic64_add(bytes, &q->held_bytes);
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_count_held);
 
 /* @q NULL: a queue without state (vmp_policer_queue()), all zeros. */
 void vmp_queue_read(struct vmp_queue *q, struct tc_vmpolice_stats *st)
@@ -1283,6 +1328,7 @@ void vmp_queue_read(struct vmp_queue *q, struct tc_vmpolice_stats *st)
 	st->segments = st->conformed + st->exceeded;
 	st->bytes = st->conformed_bytes + st->exceeded_bytes;
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_queue_read);
 
 static void vmp_stats_add(struct tc_vmpolice_stats *sum,
 			  const struct tc_vmpolice_stats *st)
@@ -1320,6 +1366,7 @@ void vmp_policer_totals(struct vmp_policer *p, struct tc_vmpolice_stats *sum)
 		vmp_stats_add(sum, &st);
 	}
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_policer_totals);
 
 /*
  * A burst as police dumps a 64-bit rate: the u32 attribute always, at
@@ -1376,6 +1423,7 @@ int vmp_params_dump(struct sk_buff *skb, const struct vmp_params *prm)
 		return -EMSGSIZE;
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_params_dump);
 
 /* Room one TCA_VMPOLICE_QUEUE entry takes. */
 size_t vmp_queue_entry_size(void)
@@ -1383,6 +1431,7 @@ size_t vmp_queue_entry_size(void)
 	return nla_total_size(nla_total_size(sizeof(u32)) +
 			      nla_total_size(sizeof(struct tc_vmpolice_stats)));
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_queue_entry_size);
 
 /* Queues that have seen traffic: the ones a dump lists. */
 u32 vmp_policer_active(struct vmp_policer *p)
@@ -1395,6 +1444,7 @@ u32 vmp_policer_active(struct vmp_policer *p)
 			n++;
 	return n;
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_policer_active);
 
 /*
  * Totals, then one entry per queue that has seen traffic, in queue order,
@@ -1465,6 +1515,7 @@ int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p,
 		return -EMSGSIZE;
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_stats_dump);
 
 /*
  * Room the parameters, the totals and the omitted count take in a dump,
@@ -1480,3 +1531,4 @@ size_t vmp_dump_size(void)
 	       nla_total_size(sizeof(u32)) +		/* queues omitted */
 	       VMP_DUMP_RESERVE;
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_dump_size);

@@ -25,43 +25,52 @@ struct vmp_was {
 	s64			tau;
 };
 
-/* Configuration: immutable once published, replaced as a whole (RCU). */
+/*
+ * Configuration: immutable once published, replaced as a whole (RCU).
+ * From a cache of its own (vmp_params_alloc()), cache-line aligned: what
+ * every packet reads comes first and fills exactly the first two lines
+ * (rates, framing, mtu, depths, latency, generation, exceed verdict);
+ * the rest is read by the action after policing (conform), by held
+ * packets (ecn), by dumps (the bursts in units) and by conversions after
+ * a change (was_*).  280 bytes, 320 with the alignment: see the
+ * Documentation's "Memory".
+ */
 struct vmp_params {
 	struct vmp_rate		rate;
 	struct vmp_rate		peak;
 	struct vmp_rate		pkt_rate;
 	struct vmp_rate		queue_rate;
 	struct vmp_framing	framing;
+	u32			mtu;
 	s64			burst_ns;
 	s64			peak_burst_ns;
 	s64			pkt_burst_ns;
 	s64			queue_burst_ns;
-	u64			burst;		/* bytes */
-	u32			mtu;
-	u64			pkt_burst;
-	u64			queue_burst;	/* bytes */
+	/* holding: 0 is a pure policer; see vmp_police() */
+	u64			latency_ns;	/* delay budget */
+	/*
+	 * Set by vmp_policer_apply(): the generation (struct vmp_gen) and,
+	 * below, each bucket as the configuration before had it.
+	 */
+	u32			gen;
 	/*
 	 * Action only: the verdicts (TC_ACT_*), both here so that a packet
 	 * sees the two of one configuration (exceed is also the action's
 	 * tcf_action, which tc dumps and goto chain needs).
 	 */
-	int			conform;
 	int			exceed;
-	/* holding: 0 is a pure policer; see vmp_police() */
-	u64			latency_ns;	/* delay budget */
-	u64			ecn_thresh_ns;	/* held longer: CE (ecn) */
+	int			conform;
 	bool			ecn;
-	/*
-	 * Set by vmp_policer_apply(): the generation (struct vmp_gen) and
-	 * each bucket as the configuration before had it.
-	 */
-	u32			gen;
+	u64			ecn_thresh_ns;	/* held longer: CE (ecn) */
+	u64			burst;		/* bytes */
+	u64			pkt_burst;
+	u64			queue_burst;	/* bytes */
 	struct vmp_was		was_rate;
 	struct vmp_was		was_peak;
 	struct vmp_was		was_pkt;
 	struct vmp_was		was_queue;
 	struct rcu_head		rcu;
-};
+} ____cacheline_aligned_in_smp;
 
 struct vmp_hold;
 
@@ -173,6 +182,8 @@ extern const struct nla_policy vmp_policy[TCA_VMPOLICE_MAX + 1];
 int vmp_core_init(void);
 void vmp_core_exit(void);
 struct vmp_policer *vmp_policer_alloc(void);
+struct vmp_params *vmp_params_alloc(void);
+void vmp_params_free(struct vmp_params *prm);
 size_t vmp_policer_memory(struct vmp_policer *p);
 void vmp_policer_get(struct vmp_policer *p);
 void vmp_policer_put(struct vmp_policer *p);
@@ -190,7 +201,7 @@ bool vmp_policer_holds(struct vmp_policer *p);
 enum vmp_verdict vmp_police(struct vmp_policer *p,
 			    const struct vmp_params *prm,
 			    struct sk_buff *skb, u32 queue, unsigned int flags,
-			    u64 *release);
+			    u64 *release, struct vmp_queue **qp);
 
 bool vmp_skb_train(const struct sk_buff *skb, struct vmp_train *t);
 int vmp_skb_cut(struct sk_buff *skb, const struct vmp_train *t, u32 keep);
@@ -198,7 +209,6 @@ int vmp_skb_cut(struct sk_buff *skb, const struct vmp_train *t, u32 keep);
 void vmp_queue_read(struct vmp_queue *q, struct tc_vmpolice_stats *st);
 void vmp_policer_totals(struct vmp_policer *p, struct tc_vmpolice_stats *st);
 struct vmp_queue *vmp_policer_queue(struct vmp_policer *p, u32 queue);
-struct vmp_queue *vmp_policer_slot(struct vmp_policer *p, u32 queue);
 struct vmp_queue *vmp_policer_queue_get(struct vmp_policer *p, u32 queue,
 					u32 gen, u64 now);
 #if IS_ENABLED(CONFIG_KUNIT)
@@ -206,14 +216,16 @@ extern bool vmp_test_chunk_nomem;
 #endif
 
 u32 vmp_skb_wire_len(const struct sk_buff *skb);
-void vmp_count_held(struct vmp_policer *p, u32 queue, u32 bytes);
-void vmp_count_refused(struct vmp_policer *p, u32 queue,
-		       const struct sk_buff *skb);
+void vmp_count_held(struct vmp_queue *q, u32 bytes);
+void vmp_count_refused(struct vmp_queue *q, const struct sk_buff *skb);
 
-/* The action's hold queues (vmpolice_hold.c). */
-bool vmp_hold_busy(struct vmp_policer *p, u32 queue);
+/*
+ * The action's hold queues (vmpolice_hold.c).  @q is the queue
+ * vmp_police() charged the packet on (its *@qp).
+ */
+bool vmp_hold_busy(struct vmp_queue *q);
 int vmp_hold_skb(struct vmp_policer *p, const struct vmp_params *prm,
-		 u32 queue, struct sk_buff *skb, u64 release);
+		 struct vmp_queue *q, struct sk_buff *skb, u64 release);
 unsigned int vmp_hold_flush(struct vmp_policer *p,
 			    const struct net_device *dev, u64 deadline);
 void vmp_hold_register(struct vmp_policer *p);

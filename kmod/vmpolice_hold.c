@@ -74,6 +74,7 @@ void vmp_hold_register(struct vmp_policer *p)
 	list_add(&p->hold_node, &vmp_hold_list);
 	spin_unlock_bh(&vmp_hold_list_lock);
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_hold_register);
 
 /*
  * Send, or drop if its device is going away, one due packet.  It goes
@@ -187,19 +188,19 @@ static u64 vmp_hold_rate(const struct vmp_params *prm, u32 queues)
 }
 
 /*
- * @queue holds packets: one that conforms at once must wait behind them,
- * as release order is arrival order within a queue (after a change to a
+ * @q holds packets: one that conforms at once must wait behind them, as
+ * release order is arrival order within a queue (after a change to a
  * higher rate or a shorter latency it would overtake them otherwise).
  */
-bool vmp_hold_busy(struct vmp_policer *p, u32 queue)
+bool vmp_hold_busy(struct vmp_queue *q)
 {
-	struct vmp_hold *h = READ_ONCE(vmp_policer_slot(p, queue)->hold);
+	struct vmp_hold *h = READ_ONCE(q->hold);
 
 	return h && !skb_queue_empty_lockless(&h->skbs);
 }
 
 /*
- * Keep @skb, arrived on @queue of its device, until @release (ns).  On
+ * Keep @skb, charged on @q by vmp_police(), until @release (ns).  On
  * success the packet is ours and the caller returns TC_ACT_CONSUMED.
  * Fails with -ENOBUFS when the policer already holds its cap of bytes,
  * -ENOMEM when a queue's hold cannot be made, -ENODEV while the policer
@@ -209,9 +210,8 @@ bool vmp_hold_busy(struct vmp_policer *p, u32 queue)
  * (BIG TCP).
  */
 int vmp_hold_skb(struct vmp_policer *p, const struct vmp_params *prm,
-		 u32 queue, struct sk_buff *skb, u64 release)
+		 struct vmp_queue *q, struct sk_buff *skb, u64 release)
 {
-	struct vmp_queue *q = vmp_policer_slot(p, queue);
 	u32 bytes = vmp_skb_wire_len(skb);
 	struct vmp_hold *h;
 	u64 cap;
@@ -245,7 +245,7 @@ int vmp_hold_skb(struct vmp_policer *p, const struct vmp_params *prm,
 		hrtimer_start(&h->timer, ns_to_ktime(release),
 			      HRTIMER_MODE_ABS_PINNED_SOFT);
 	spin_unlock(&h->lock);
-	vmp_count_held(p, queue, bytes);
+	vmp_count_held(q, bytes);
 	return 0;
 
 unaccount:
@@ -254,6 +254,7 @@ refuse:
 	atomic64_inc(&q->overlimit);
 	return err;
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_hold_skb);
 
 /*
  * Drop held packets of @p: all of them (@dev NULL, @deadline 0), those
@@ -325,6 +326,7 @@ void vmp_hold_unregister(struct vmp_policer *p)
 	}
 	vmp_hold_flush(p, NULL, 0);
 }
+EXPORT_SYMBOL_IF_KUNIT(vmp_hold_unregister);
 
 void vmp_hold_free(struct vmp_queue *q)
 {

@@ -15,7 +15,9 @@
 # and "BENCH-END FILE" lines on the results port; they become
 # results/bench.md (tables, with the command, kernel and date) and
 # results/bench.dat (the numbers), and gnuplot draws results/bench.png
-# (bench/plot.gp).  Logs in build/logs/<bench|demo>/ (scripts/logs.sh)
+# (bench/plot.gp); the pktgen part's results/pktgen-cost.md and
+# results/pktgen-cost.dat (BENCH_ARGS=parts=pktgen runs that part alone
+# and leaves bench.md, bench.dat and bench.png as they are).  Logs in build/logs/<bench|demo>/ (scripts/logs.sh)
 # (bench-KERNEL.log: console, bench-KERNEL.results: results port).
 #
 # Environment: BENCH_ARGS (passed to the guest script on its kernel
@@ -121,6 +123,10 @@ fi
 # ---- results (make bench) ----
 if [ "$mode" = bench ]; then
 	files=$(sed -n 's/^BENCH-BEGIN \([A-Za-z0-9._-]*\)$/\1/p' <<< "$res")
+	files=$(echo $files)
+	# the command that produced them, BENCH_ARGS included
+	cmd=${BENCH_COMMAND:-scripts/bench.sh $kname}
+	[ -n "${BENCH_ARGS:-}" ] && cmd="BENCH_ARGS='$BENCH_ARGS' $cmd"
 	if [ -n "$files" ]; then
 		mkdir -p "$TOP/results"
 		for f in $files; do
@@ -131,11 +137,27 @@ if [ "$mode" = bench ]; then
 				> "$TOP/results/$f"
 			say "wrote results/$f"
 		done
+		if [ -f "$TOP/results/pktgen-cost-tables.md" ]; then
+			{
+				echo "# vmpolice cost per packet at the ingress hook (pktgen)"
+				echo
+				echo "Produced by \`$cmd\`" \
+					"(host side: \`scripts/bench.sh\`, guest side: the pktgen part of \`bench/bench.sh\`)" \
+					"at $(date -u '+%Y-%m-%d %H:%M UTC') at commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)," \
+					"in $(( $(date +%s) - start )) s (build and boot included)," \
+					"on a $(nproc)-core $(uname -m) host ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1))."
+				echo "Raw numbers: [pktgen-cost.dat](pktgen-cost.dat)."
+				echo
+				cat "$TOP/results/pktgen-cost-tables.md"
+			} > "$TOP/results/pktgen-cost.md"
+			rm -f "$TOP/results/pktgen-cost-tables.md"
+			say "wrote results/pktgen-cost.md"
+		fi
 		if [ -f "$TOP/results/bench-tables.md" ]; then
 			{
 				echo "# vmpolice conformance benchmark"
 				echo
-				echo "Produced by \`${BENCH_COMMAND:-scripts/bench.sh $kname}\`" \
+				echo "Produced by \`$cmd\`" \
 					"(host side: \`scripts/bench.sh\`, guest side: \`bench/bench.sh\`)" \
 					"at $(date -u '+%Y-%m-%d %H:%M UTC'), in $(( $(date +%s) - start )) s," \
 					"on a $(nproc)-core $(uname -m) host ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1))."
@@ -149,7 +171,7 @@ if [ "$mode" = bench ]; then
 			rm -f "$TOP/results/bench-tables.md"
 			say "wrote results/bench.md"
 		fi
-		if [ -f "$TOP/results/bench.dat" ] && command -v gnuplot > /dev/null; then
+		if [[ " $files " == *" bench.dat "* ]] && command -v gnuplot > /dev/null; then
 			if gnuplot -e "dat='$TOP/results/bench.dat'; out='$TOP/results/bench.png'" \
 				"$TOP/bench/plot.gp" 2> "$LOGS/gnuplot.log"; then
 				say "wrote results/bench.png"

@@ -8,6 +8,8 @@
 #
 #   build/kmod-<kernel>/        copy of Kbuild + kmod/ (rsync)
 #   build/kmod-<kernel>/kmod/vmpolice.ko
+#   build/kmod-<kernel>/kmod/vmpolice_kunit.ko   its KUnit tests, only for
+#                               a kernel with CONFIG_KUNIT (the debug one)
 #   module-<kernel>.log in the run's log folder (scripts/logs.sh)
 #
 # The debug kernel is built first if it is not cached yet.
@@ -52,4 +54,16 @@ if grep -qi 'warning:' "$log"; then
 fi
 ko=$dir/kmod/vmpolice.ko
 [ -f "$ko" ] || die "$ko not produced (log: $log)"
+# The KUnit module exactly where the kernel has KUnit (modules.order is
+# written by every build).
+kunit_ko=$dir/kmod/vmpolice_kunit.ko
+if grep -qs '^CONFIG_KUNIT=[ym]' "$KDIR/include/config/auto.conf"; then
+	[ -f "$kunit_ko" ] && grep -q 'vmpolice_kunit' "$dir/kmod/modules.order" ||
+		die "$kunit_ko not produced for a KUnit kernel (log: $log)"
+	say "$kunit_ko OK ($KREL, KUnit tests)"
+else
+	rm -f "$kunit_ko"
+	! grep -q 'vmpolice_kunit' "$dir/kmod/modules.order" ||
+		die "vmpolice_kunit built for $KREL, which has no KUnit (log: $log)"
+fi
 say "$ko OK ($KREL, no warnings)"

@@ -24,7 +24,7 @@ PER_Q=3		# packets written on each queue
 variants=$(tc_variants)
 nvariants=$(wc -l <<< "$variants")
 ktap_header
-ktap_plan $((nvariants * (24 + 13)))
+ktap_plan $((nvariants * (24 + 13) + 1))
 
 modprobe tun 2>/dev/null
 [ -c /dev/net/tun ] || { ktap_print "no /dev/net/tun: the kernel needs CONFIG_TUN"; exit 1; }
@@ -265,6 +265,42 @@ for TC in $variants; do
 			head -12)"
 	$TC -n "$NSH" qdisc del dev vnet0 clsact
 done
+
+# --- three actions in one reply -----------------------------------------
+# "tc actions get" of three actions with every queue active: the kernel
+# puts all three in one TCA_ACT_TAB nest, whose length is 16 bits, in a
+# reply sized by their fill sizes (7.x, Debian's 6.1) of about 3 x 28 KiB.
+# Each action's list must stop before the message passes 64 KiB and count
+# the rest (a longer one wrapped the nest's length: tc then read garbage).
+# With one tc: the kernel's message is the same for every tc.
+TC=$TC_PATCHED
+[ -x "$TC" ] || TC=$(tc_variants | head -n 1)
+$TC -n "$NSH" qdisc add dev vnet0 clsact
+for i in 1 2 3; do
+	$TC -n "$NSH" actions add action vmpolice rate 10gbit burst 10m \
+		conform-exceed drop/pipe index $i
+done
+$TC -n "$NSH" filter add $FL action vmpolice index 1 \
+	action vmpolice index 2 action vmpolice index 3
+out=$("$VMTAP" inject --dev vnet0 --netns "$NSH" --queues $NQ \
+	--queues-used 0-$((NQ - 1)) --count $NQ --proto udp --payload 200 2>&1)
+sent=$(vmtap_total sent "$out")
+if out=$($TC -n "$NSH" -s -j actions get action vmpolice index 1 \
+	 action vmpolice index 2 action vmpolice index 3 2>&1); then
+	got=$(jq -c '[.. | objects | select(.kind? == "vmpolice") |
+		[(.queues | length) + (.queues_omitted // 0), .totals.packets]]' \
+		<<< "$out")
+	ktap_print "three actions in one get: listed" \
+		"$(jq -c '[.. | objects | select(.kind? == "vmpolice") |
+			(.queues | length)]' <<< "$out")"
+else
+	ktap_print "$out"
+	got="tc failed"
+fi
+check_eq "three actions in one get: each lists or counts all $NQ queues, totals $sent" \
+	"[[$NQ,$sent],[$NQ,$sent],[$NQ,$sent]]" "$got"
+$TC -n "$NSH" qdisc del dev vnet0 clsact
+actions_flush "$NSH" vmpolice
 
 # --- the multiqueue qdisc on a 64-queue veth ----------------------------
 # A 64-queue tap feeds a router namespace that forwards to the veth: a

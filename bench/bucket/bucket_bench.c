@@ -218,12 +218,7 @@ static inline void vmp_gen_init_b(struct vmp_gen *g,
 				  const struct vmp_rate *rate,
 				  const struct vmp_was_b *was)
 {
-	g->live = &v->params;
-	g->cfg = prm;
-	g->gen = prm->gen;
-	g->rate = rate;
-	g->was = &was->rate;
-	g->was_tau = was->tau;
+	vmp_gen_set(g, &v->params, prm, prm->gen, rate, &was->rate, was->tau);
 }
 
 enum bb_variant {

@@ -91,4 +91,32 @@ vmp_hrtimer_setup(struct hrtimer *timer,
 }
 #endif
 
+/*
+ * KUnit: vmpolice_kunit.ko tests vmpolice.ko through symbols exported for
+ * it alone, in the EXPORTED_FOR_KUNIT_TESTING namespace, and only on a
+ * kernel with KUnit (include/kunit/visibility.h, 6.2 and 6.1.y).  A tree
+ * without that header gets the same macros here.
+ */
+#ifdef VMP_HAVE_KUNIT_VISIBILITY
+#include <kunit/visibility.h>
+#elif IS_ENABLED(CONFIG_KUNIT)
+#define VISIBLE_IF_KUNIT
+#define vmp_export_for_kunit(symbol) \
+	EXPORT_SYMBOL_NS(symbol, EXPORTED_FOR_KUNIT_TESTING)
+#define EXPORT_SYMBOL_IF_KUNIT vmp_export_for_kunit
+#else
+#define VISIBLE_IF_KUNIT static
+#define vmp_export_for_kunit(symbol)
+#define EXPORT_SYMBOL_IF_KUNIT vmp_export_for_kunit
+#endif
+
+/* 6.13: a symbol namespace is a string literal, not an identifier. */
+#ifdef VMP_HAVE_NS_STRING
+#define VMP_MODULE_IMPORT_KUNIT_NS() \
+	MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING")
+#else
+#define VMP_MODULE_IMPORT_KUNIT_NS() \
+	MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING)
+#endif
+
 #endif /* _VMPOLICE_COMPAT_H */

@@ -16,7 +16,8 @@
 # kernel's tdc.py in /opt/vmpolice/tdc.
 #
 # Environment:
-#   VMPOLICE_KO      module to install (default build/kmod-KERNEL/kmod/vmpolice.ko)
+#   VMPOLICE_KO      module to install (default build/kmod-KERNEL/kmod/vmpolice.ko);
+#                    vmpolice_kunit.ko beside it (KUnit kernels) goes in too
 #   TC_BUILD         dir with m_vmpolice.so q_vmpolice.so tc (iproute2-patch/build)
 #   SELFTESTS_DIR    selftests to install (default: this tree's selftests/)
 #   ALLOW_MISSING=1  warn instead of failing when the module, the tc side
@@ -52,7 +53,7 @@ VMTAP_PROGS="vmtap-inject vmtap-forward vmtap-send vmtap-stream vmtap-sink"
 # The stock modules the selftests may use; built in on the debug kernel.
 STOCK_MODULES="veth dummy bridge tun ifb sch_ingress sch_tbf sch_htb sch_fq sch_fq_codel
 sch_prio sch_netem sch_mqprio cls_matchall cls_u32 cls_basic cls_flower
-act_police act_gact act_mirred act_skbedit pktgen 8021q"
+act_police act_gact act_mirred act_skbedit pktgen 8021q vxlan ip_gre"
 
 # Userland.  Required ones must exist on the host (setup-host.sh installs
 # them); the rest are copied when present.
@@ -281,6 +282,10 @@ if [ -f "$KO" ]; then
 	cp "$KO" "$mdir/extra/vmpolice.ko"
 else
 	missing "$KO not built"
+fi
+# The KUnit tests (vmpolice_kunit.sh loads them), built for KUnit kernels only.
+if [ -f "$(dirname "$KO")/vmpolice_kunit.ko" ]; then
+	cp "$(dirname "$KO")/vmpolice_kunit.ko" "$mdir/extra/vmpolice_kunit.ko"
 fi
 depmod -b "$root" "$KREL"
 
