@@ -259,7 +259,7 @@ pg_gso_run()
 	pg_filter "$PGR" pgr0 "$act" || { log "gso: cannot set $act"; return; }
 	[ "$ncpu" = 2 ] && targs=(--flows 2 --threads --cpus 0,1)
 	[ "$ncpu" = 1 ] && targs=(--threads --cpus 0)
-	out=$("$VMTAP" send --netns "$PGS" --dst 10.8.0.2 --dport 9000 \
+	out=$("$VMTAP_SEND" --netns "$PGS" --dst 10.8.0.2 --dport 9000 \
 		--duration "$PG_T" --gso-size 1400 --payload 14000 \
 		"${targs[@]}" 2>&1)
 	sent=$(vmtap_total sent "$out")

@@ -282,7 +282,7 @@ for i in 1 2 3; do
 done
 $TC -n "$NSH" filter add $FL action vmpolice index 1 \
 	action vmpolice index 2 action vmpolice index 3
-out=$("$VMTAP" inject --dev vnet0 --netns "$NSH" --queues $NQ \
+out=$("$VMTAP_INJECT" --dev vnet0 --netns "$NSH" --queues $NQ \
 	--queues-used 0-$((NQ - 1)) --count $NQ --proto udp --payload 200 2>&1)
 sent=$(vmtap_total sent "$out")
 if out=$($TC -n "$NSH" -s -j actions get action vmpolice index 1 \
