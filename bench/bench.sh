@@ -259,7 +259,7 @@ pg_gso_run()
 	pg_filter "$PGR" pgr0 "$act" || { log "gso: cannot set $act"; return; }
 	[ "$ncpu" = 2 ] && targs=(--flows 2 --threads --cpus 0,1)
 	[ "$ncpu" = 1 ] && targs=(--threads --cpus 0)
-	out=$("$VMTAP" send --netns "$PGS" --dst 10.8.0.2 --dport 9000 \
+	out=$("$VMTAP_SEND" --netns "$PGS" --dst 10.8.0.2 --dport 9000 \
 		--duration "$PG_T" --gso-size 1400 --payload 14000 \
 		"${targs[@]}" 2>&1)
 	sent=$(vmtap_total sent "$out")
@@ -477,14 +477,14 @@ udp_run()
 	fi
 	police_dev "$dev" "$pol" "$r" || { log "udp: cannot police $dev"; return; }
 	case "$how" in
-	send) "$VMTAP" send --netns "$SG_GNS" --dst 10.9.0.2 --dport 9000 \
+	send) "$VMTAP_SEND" --netns "$SG_GNS" --dst 10.9.0.2 --dport 9000 \
 		--duration 12 --payload "$UDP_PAYLOAD" > "$rep" 2>&1 & ;;
-	send-gso) "$VMTAP" send --netns "$SG_GNS" --dst 10.9.0.2 --dport 9000 \
+	send-gso) "$VMTAP_SEND" --netns "$SG_GNS" --dst 10.9.0.2 --dport 9000 \
 		--duration 12 --gso-size "$UDP_PAYLOAD" \
 		--payload $((10 * UDP_PAYLOAD)) > "$rep" 2>&1 & ;;
 	inject-tcp-gso)
 		# offered: twice the rate, in packets of 10 x 1502 wire bytes
-		"$VMTAP" inject --dev vnet1 --netns "$SG_HNS" --queues 2 \
+		"$VMTAP_INJECT" --dev vnet1 --netns "$SG_HNS" --queues 2 \
 			--queue 0 --duration 12 --count 100000000 \
 			--rate $((r * 8000 * 2 / 8 / 15020 + 1)) \
 			--src 10.1.0.2 --dst 10.9.0.2 --proto tcp --gso-size 1448 \
@@ -557,7 +557,7 @@ cost_run()
 	[ "$nq" = 2 ] && qargs=(--queues-used 0,1 --threads --cpus 0,1)
 	fargs=(--proto udp --payload 64)
 	[ "$fr" = gso ] && fargs=(--proto tcp --gso-size 1448 --payload 14480)
-	"$VMTAP" inject --dev vnet1 --netns "$SG_HNS" --queues 2 --up \
+	"$VMTAP_INJECT" --dev vnet1 --netns "$SG_HNS" --queues 2 --up \
 		--duration 3 --count 100000000 "${qargs[@]}" "${fargs[@]}" \
 		> "$rep" 2>&1
 	pps=$(awk '/^vmtap: total/ { for (i = 1; i <= NF; i++)

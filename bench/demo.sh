@@ -98,7 +98,7 @@ run()
 
 modprobe vmpolice || { say "cannot load vmpolice"; exit 1; }
 say "simulated virtio guest: 2 queues, guest netns eth0 (multiqueue tap, IFF_VNET_HDR, TSO)"
-say "  -> vmtap forward (thread per queue, like vhost-net) -> host netns vnet0"
+say "  -> vmtap-forward (thread per queue, like vhost-net) -> host netns vnet0"
 sg_setup 2 || { say "simulated guest setup failed"; exit 1; }
 say "kernel $(uname -r), $(nproc) vCPUs (QEMU TCG); iperf3 -P 2: one TCP stream per queue"
 

@@ -2,7 +2,7 @@
 #
 # A simulated virtio-net guest inside the test kernel, for the guest
 # selftest, `make bench` and `make demo`.  Source it after
-# selftests/lib.sh (it uses setup_ns, defer, busywait, $VMTAP, $TC):
+# selftests/lib.sh (it uses setup_ns, defer, busywait, $VMTAP_FORWARD, $TC):
 #
 #	source "$SELFTEST_DIR/../bench/simguest.sh"
 #	sg_setup 2                  # a guest with 2 queues (vCPUs)
@@ -86,7 +86,7 @@ sg_setup()
 		sg_pre_forward || return 1
 	fi
 
-	"$VMTAP" forward --guest-tap "$SG_GDEV" --host-tap "$SG_HDEV" \
+	"$VMTAP_FORWARD" --guest-tap "$SG_GDEV" --host-tap "$SG_HDEV" \
 		--guest-netns "$SG_GNS" --host-netns "$SG_HNS" \
 		--queues "$nq" --up --cpus 0-$(($(nproc) - 1)) "$@" \
 		> "$SG_FWD_LOG" 2>&1 &

@@ -5,14 +5,15 @@
 #
 #   setup-host     install/fetch what is missing (scripts/setup-host.sh)
 #   debug-kernel   build or reuse the cached 7.3 debug kernel
-#   unit           make -C selftests/unit run (when there are unit tests)
+#   unit           make -C selftests/unit run (when there are unit tests):
+#                  the bucket arithmetic, and the vmtap library's frame
+#                  builder, checksums and wire bytes (test_frame)
 #   checkpatch     checkpatch.pl --strict on the module sources
 #   module-*       vmpolice.ko for 6.1, 6.12, debug; W=1, no warnings
 #   tc, tools      the tc side (iproute2-patch) and the selftest tools
 #   tc-check       the tc side's own checks: patch up to date, style,
 #                  tc against a netlink stand-in (make -C iproute2-patch
 #                  check)
-#   vmtap-selftest the test tool's own KTAP self-test
 #   deb-check      make deb, then both packages installed, checked and
 #                  purged in a Debian 12 chroot with the 6.1 and 6.12
 #                  headers, and make dkms-install there
@@ -100,7 +101,6 @@ done
 step tc make -C iproute2-patch
 step tc-check make -C iproute2-patch check
 step tools make -C selftests/tools
-step vmtap-selftest selftests/tools/vmtap selftest
 
 # The Debian packages, before the guests (the longest part).  Their
 # KTAP cases count with the selftests' below.

@@ -205,11 +205,17 @@ def guest_reason(kname, out):
 
 # A check: (caught, broken, what).  broken: the mutant did not build or
 # the check could not run; that is an error in the fault, not a catch.
+UNIT_TESTS = ("test_bucket", "test_frame")
+
+
 def check_unit(log):
-    rc, out = run(["make", "-s", "-C", "selftests/unit", "test_bucket"], log)
+    rc, out = run(["make", "-s", "-C", "selftests/unit", *UNIT_TESTS], log)
     if rc:
         return False, True, "unit test does not build"
-    rc, out = run(["./test_bucket"], log, cwd=os.path.join(TREE, "selftests/unit"))
+    for t in UNIT_TESTS:
+        rc, out = run(["./" + t], log, cwd=os.path.join(TREE, "selftests/unit"))
+        if rc:
+            break
     if rc == 0:
         return False, False, None
     why = first_not_ok(out) or next(

@@ -41,7 +41,14 @@ IP=${IP:-ip}
 
 # Directory holding this file and the test scripts / tools.
 SELFTEST_DIR=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
-VMTAP=${VMTAP:-$SELFTEST_DIR/tools/vmtap}
+# The vmtap programs (selftests/tools), one per job; VMTAP_DIR to use
+# others.
+VMTAP_DIR=${VMTAP_DIR:-$SELFTEST_DIR/tools}
+VMTAP_INJECT=$VMTAP_DIR/vmtap-inject	# frames with virtio_net_hdr into a tap
+VMTAP_FORWARD=$VMTAP_DIR/vmtap-forward	# QEMU/vhost-net between two taps
+VMTAP_SEND=$VMTAP_DIR/vmtap-send	# paced UDP (GSO) from sockets
+VMTAP_STREAM=$VMTAP_DIR/vmtap-stream	# a TCP stream, then a UDP drain
+VMTAP_SINK=$VMTAP_DIR/vmtap-sink	# vmtap-stream's receiver
 
 _ktap_planned=
 _ktap_count=0
@@ -655,8 +662,19 @@ rate_check()
 # admits shows what it held
 udp_frames()
 {
-	"$VMTAP" send --netns "$1" --dst "$2" --dport 9 --payload 1000 \
+	"$VMTAP_SEND" --netns "$1" --dst "$2" --dport 9 --payload 1000 \
 		--count "$3" >/dev/null
+}
+
+# vmtap_built: true when every vmtap program is there
+vmtap_built()
+{
+	local p
+
+	for p in "$VMTAP_INJECT" "$VMTAP_FORWARD" "$VMTAP_SEND" \
+		 "$VMTAP_STREAM" "$VMTAP_SINK"; do
+		[ -x "$p" ] || return 1
+	done
 }
 
 # vmtap_total KEY REPORT: a total from a vmtap report (text form)
@@ -682,7 +700,7 @@ vmtap_elapsed()
 }
 
 # vmtap_max_gap_ms REPORT: the longest pause between two frames of a
-# vmtap send or inject run, in milliseconds
+# vmtap-send or vmtap-inject run, in milliseconds
 vmtap_max_gap_ms()
 {
 	local nl=$'\n' re

@@ -107,7 +107,7 @@ udp_rate()
 	burst=$(burst_for "$mbit")
 	police rate "${mbit}mbit" burst "$burst" drop
 	rx0=$(ip_rx "$NSB")
-	out=$("$VMTAP" send --netns "$NSA" --dst 10.1.0.2 --dport 9 $args \
+	out=$("$VMTAP_SEND" --netns "$NSA" --dst 10.1.0.2 --dport 9 $args \
 		--flows 2 --threads --rate "$pps" --duration "$RATE_SECS" \
 		--prime-bytes "$burst" 2>&1)
 	rx1=$(ip_rx "$NSB")
@@ -194,7 +194,7 @@ gso_rate()
 	[ "$unit" = segments ] && mul=1 prime=$((bucket * 1442))
 	police "$@" drop
 	rx0=$(ip_rx "$NSB")
-	out=$("$VMTAP" send --netns "$NSA" --dst 10.1.0.2 --dport 9 \
+	out=$("$VMTAP_SEND" --netns "$NSA" --dst 10.1.0.2 --dport 9 \
 		--payload 14000 --gso-size 1400 --rate "$pps" \
 		--duration "$RATE_SECS" --prime-bytes "$prime" 2>&1)
 	rx1=$(ip_rx "$NSB")

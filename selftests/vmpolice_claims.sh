@@ -138,7 +138,7 @@ send()
 	local ns=$1 dst=$2 payload=$3 count=$4
 
 	shift 4
-	"$VMTAP" send --netns "$ns" --dst "$dst" --dport 9 \
+	"$VMTAP_SEND" --netns "$ns" --dst "$dst" --dport 9 \
 		--payload "$payload" --count "$count" "$@" >/dev/null 2>&1
 }
 
@@ -229,7 +229,7 @@ framed_rate()
 	police pref 1 protocol ip matchall action vmpolice rate 200kbit \
 		burst "$burst" overhead 40 linklayer atm drop index 1
 	u0=$(udp_seen "$NSB")
-	out=$("$VMTAP" send --netns "$NSA" --dst 10.1.0.2 --dport 9 \
+	out=$("$VMTAP_SEND" --netns "$NSA" --dst 10.1.0.2 --dport 9 \
 		--payload 22 --rate $((200000 * 2 / 8 / c)) \
 		--duration "$RATE_SECS" --prime-bytes $((burst * 64 / c)) 2>&1)
 	u1=$(udp_seen "$NSB")
@@ -260,7 +260,7 @@ peak_rate()
 	police pref 1 protocol ip matchall action vmpolice rate 100kbit \
 		burst 1mb peakrate 400kbit mtu 16k drop index 1
 	u0=$(udp_seen "$NSB")
-	out=$("$VMTAP" send --netns "$NSA" --dst 10.1.0.2 --dport 9 \
+	out=$("$VMTAP_SEND" --netns "$NSA" --dst 10.1.0.2 --dport 9 \
 		--payload 1000 --rate 96 --duration "$RATE_SECS" \
 		--prime-bytes 16384 2>&1)
 	u1=$(udp_seen "$NSB")
@@ -510,7 +510,7 @@ v6_rate()
 
 	root rate 2mbit burst $burst
 	read -r _ b0 <<< "$(rx "$NS2" r0)"
-	out=$("$VMTAP" send --ipv6 --netns "$NS1" --dst fd03::2 --dport 9 \
+	out=$("$VMTAP_SEND" --ipv6 --netns "$NS1" --dst fd03::2 --dport 9 \
 		--payload 1000 --rate $((2000000 * 2 / 8 / 1062 + 1)) \
 		--duration "$RATE_SECS" --prime-bytes $burst 2>&1)
 	read -r _ b1 <<< "$(rx "$NS2" r0)"
@@ -563,7 +563,7 @@ under_traffic()
 		$TC -n "$nsy" qdisc add dev y1 root vmpolice rate 500kbit \
 			burst 16k latency 500ms || return 1
 	for i in 7 8; do
-		"$VMTAP" send --netns "$nsy" --dst "10.$i.0.2" --dport 9 \
+		"$VMTAP_SEND" --netns "$nsy" --dst "10.$i.0.2" --dport 9 \
 			--payload 1400 --rate 400 --duration 3 >/dev/null 2>&1 &
 		pids+=($!)
 	done

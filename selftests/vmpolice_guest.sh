@@ -3,7 +3,7 @@
 #
 # vmpolice against a simulated virtio guest: a guest network namespace
 # whose eth0 is a multiqueue tap with IFF_VNET_HDR and offloads on, so
-# its TCP sends GSO super-packets, and `vmtap forward` copying every
+# its TCP sends GSO super-packets, and `vmtap-forward` copying every
 # frame with its virtio_net_hdr to the same queue of a multiqueue tap in
 # the host namespace, as QEMU/vhost-net do (bench/simguest.sh).  Real
 # iperf3 TCP runs from the guest to the host, policed by libvirt's rule
@@ -22,7 +22,7 @@ SIMGUEST=$SELFTEST_DIR/../bench/simguest.sh
 
 require_root
 require_cmd jq ip iperf3 ping
-[ -x "$VMTAP" ] || ktap_skip_all "vmtap not built"
+vmtap_built || ktap_skip_all "vmtap not built"
 [ -f "$SIMGUEST" ] || ktap_skip_all "no $SIMGUEST"
 source "$SIMGUEST"
 

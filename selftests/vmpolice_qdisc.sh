@@ -75,7 +75,7 @@ xstat()
 
 qd_json() { $TC -n "$NS1" -j -s qdisc show dev s0; }
 
-# blast MBIT GSO [vmtap send options]: RATE_SECS of UDP at twice MBIT from
+# blast MBIT GSO [vmtap-send options]: RATE_SECS of UDP at twice MBIT from
 # NS1; GSO "on" sends 10 x 1400 UDP_SEGMENT packets.  Prints the report.
 blast()
 {
@@ -89,11 +89,11 @@ blast()
 		pps=$((mbit * 1000000 * 2 / 8 / 1442 + 1))
 		set -- --payload 1400 "$@"
 	fi
-	"$VMTAP" send --netns "$NS1" --dst 10.3.0.2 --dport 9 --rate "$pps" \
+	"$VMTAP_SEND" --netns "$NS1" --dst 10.3.0.2 --dport 9 --rate "$pps" \
 		--duration "$RATE_SECS" "$@" 2>&1
 }
 
-# udp_rate FORM MBIT GSO [vmtap send options]: one rate test on a fresh
+# udp_rate FORM MBIT GSO [vmtap-send options]: one rate test on a fresh
 # qdisc (its bucket starts full); see lib.sh for the method.  With
 # UNDER_HTB set, vmpolice is the child 10: of an htb class instead of
 # the root.  What was admitted is what NS2's IPv4 stack took in (ip_rx),
@@ -139,11 +139,11 @@ udp_rate()
 # tcp_rate KBIT: a TCP stream through a fresh qdisc: "L2_BITS_PER_S
 # RETRANSMITS STREAM_SECONDS".  vmtap writes for TCP_SECS, then resets
 # the connection; the rate is taken over its writes, when the policer
-# always had the stream's data to pass (see vmtap's usage).  iperf3's own
+# always had the stream's data to pass (see vmtap-stream's usage).  iperf3's own
 # timer was off by its start-up and the send buffer's drain, 2 % at
 # 8mbit.  The burst is one second of the rate, libvirt's default: a pause
 # of TCP's longer than the bucket holds loses the tokens of its rest.
-# After the last write vmtap sends UDP until the qdisc drops a frame,
+# After the last write vmtap-stream sends UDP until the qdisc drops a frame,
 # which leaves less than a frame in the bucket: the credit TCP had not
 # used yet when it stopped (after a loss it waits for ACKs or its
 # retransmission timer) is up to a second of the rate, up to 1/TCP_SECS
@@ -159,9 +159,9 @@ tcp_rate()
 	$TC -n "$NS1" qdisc del dev s0 root 2>/dev/null
 	root rate "${kbit}kbit" burst "$burst"
 	# vmtap's sink takes one connection; the reset ends it
-	"$VMTAP" sink --netns "$NS2" --dport 5300 >/dev/null 2>&1 &
+	"$VMTAP_SINK" --netns "$NS2" --dport 5300 >/dev/null 2>&1 &
 	# (our stdout is the answer: what vmtap said on failure goes to stderr)
-	if out=$("$VMTAP" send --proto tcp --netns "$NS1" --dst 10.3.0.2 \
+	if out=$("$VMTAP_STREAM" --netns "$NS1" --dst 10.3.0.2 \
 		--dport 5300 --payload 65000 --duration "$TCP_SECS" \
 		--drain-bytes $((burst * 4)) 2>&1); then
 		r=$(admitted_rate "$(xstat conformed_bytes)" "$burst" \
@@ -375,13 +375,13 @@ check "a queue's child replaced: stays policed" \
 	$TC -n "$NS1" qdisc replace dev s0 parent 1:2 fq_codel
 check "TX queue count changed on the live device" \
 	ip netns exec "$NS1" ethtool -L s0 tx 2
-"$VMTAP" send --netns "$NS1" --dst 10.3.0.2 --dport 9 --payload 1400 \
+"$VMTAP_SEND" --netns "$NS1" --dst 10.3.0.2 --dport 9 --payload 1400 \
 	--flows 4 --rate 1000 --duration 3 >/dev/null 2>&1
 check_eq "classes follow the queue count" 2 \
 	"$($TC -n "$NS1" class show dev s0 | grep -c '^class vmpolice')"
 
 # delete and re-add under traffic, then unload
-"$VMTAP" send --netns "$NS1" --dst 10.3.0.2 --dport 9 --payload 1400 \
+"$VMTAP_SEND" --netns "$NS1" --dst 10.3.0.2 --dport 9 --payload 1400 \
 	--flows 2 --threads --rate 2000 --duration 4 >/dev/null 2>&1 &
 sleep 1
 $TC -n "$NS1" qdisc del dev s0 root

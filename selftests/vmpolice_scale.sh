@@ -15,7 +15,7 @@ source "$(dirname "$(readlink -f "$0")")/lib.sh"
 
 require_root
 require_cmd jq ip
-[ -x "$VMTAP" ] || ktap_skip_all "vmtap not built"
+vmtap_built || ktap_skip_all "vmtap not built"
 
 NQ=256		# the tap's queues: tun's maximum
 NQD=64		# the veth's TX queues, for the qdisc
@@ -162,7 +162,7 @@ for TC in $variants; do
 		$TC -n "$NSH" filter add $FL action vmpolice index 1
 
 	in0=$(udp_in "$NSH")
-	out=$("$VMTAP" inject --dev vnet0 --netns "$NSH" --queues $NQ \
+	out=$("$VMTAP_INJECT" --dev vnet0 --netns "$NSH" --queues $NQ \
 		--queues-used 0-$((NQ - 1)) --count $((NQ * PER_Q)) \
 		--proto udp --payload 200 2>&1)
 	sent=$(vmtap_total sent "$out")
@@ -306,7 +306,7 @@ for i in 1 2 3; do
 done
 $TC -n "$NSH" filter add $FL action vmpolice index 1 \
 	action vmpolice index 2 action vmpolice index 3
-out=$("$VMTAP" inject --dev vnet0 --netns "$NSH" --queues $NQ \
+out=$("$VMTAP_INJECT" --dev vnet0 --netns "$NSH" --queues $NQ \
 	--queues-used 0-$((NQ - 1)) --count $NQ --proto udp --payload 200 2>&1)
 sent=$(vmtap_total sent "$out")
 if out=$($TC -n "$NSH" -s -j actions get action vmpolice index 1 \
@@ -357,7 +357,7 @@ for TC in $variants; do
 		$TC -n "$NSR" qdisc add dev s0 root handle 1: vmpolice \
 		rate 10gbit burst 10m
 	r0=$(rx_packets "$NS2" r0)
-	out=$("$VMTAP" inject --dev g0 --netns "$NSR" --queues $NQD \
+	out=$("$VMTAP_INJECT" --dev g0 --netns "$NSR" --queues $NQD \
 		--queues-used 0-$((NQD - 1)) --count $((NQD * PER_Q)) \
 		--payload 200 --src 10.4.0.2 --dst 10.5.0.2 2>&1)
 	sent=$(vmtap_total sent "$out")

@@ -6,7 +6,7 @@
 # policer with a small burst runs at the rate instead of collapsing.
 #
 # The guest is bench/simguest.sh's (a namespace whose eth0 is a
-# multiqueue tap with offloads on, `vmtap forward` playing vhost-net into
+# multiqueue tap with offloads on, `vmtap-forward` playing vhost-net into
 # the host tap vnet0, policed at ingress as libvirt does).  What the
 # policer admits is routed on to a receiver namespace over a veth whose
 # sending side has TSO and GSO off: every frame the receiver's interface
@@ -23,7 +23,7 @@
 #   UDP at 3 x the rate: within 2 %, nothing held beyond the latency;
 #   ECN: CE marks instead of drops, and with a latency that leaves room
 #   for slow start nothing lost (every byte that reached the policer
-#   arrives); the host tap's send buffer (vmtap forward --sndbuf) holds
+#   arrives); the host tap's send buffer (vmtap-forward --sndbuf) holds
 #   the guest back instead of the policer dropping (< 1 % lost, TCP
 #   retransmits down 10x); the qdisc form with TCP; teardown of every kind while
 #   packets are held; every refusal's message.  Wherever the counters
@@ -50,7 +50,7 @@ SIMGUEST=$SELFTEST_DIR/../bench/simguest.sh
 
 require_root
 require_cmd jq ip iperf3 ethtool
-[ -x "$VMTAP" ] || ktap_skip_all "vmtap not built"
+vmtap_built || ktap_skip_all "vmtap not built"
 [ -f "$SIMGUEST" ] || ktap_skip_all "no $SIMGUEST"
 source "$SIMGUEST"
 
@@ -142,7 +142,7 @@ ip netns exec "$NSR" sleep 100000 &
 NSR_PID=$!
 defer kill "$NSR_PID"
 
-# vnet1: a second host tap, fed by vmtap inject (UDP rates, teardown)
+# vnet1: a second host tap, fed by vmtap-inject (UDP rates, teardown)
 ip -n "$HNS" tuntap add dev vnet1 mode tap multi_queue vnet_hdr
 ip -n "$HNS" addr add 10.8.0.1/24 dev vnet1
 ip -n "$HNS" link set vnet1 up
@@ -279,10 +279,10 @@ tcp_run()
 			-t "$TCP_SECS" "$@" > "$out" 2>&1 &
 		cpid=$!
 	else
-		"$VMTAP" sink --netns "$NSR" --dport 5300 >/dev/null 2>&1 &
+		"$VMTAP_SINK" --netns "$NSR" --dport 5300 >/dev/null 2>&1 &
 		spid=$!
 		busywait 5000 _listening "$NSR" 5300 >/dev/null
-		timeout $((TCP_SECS + 60)) "$VMTAP" send --proto tcp \
+		timeout $((TCP_SECS + 60)) "$VMTAP_STREAM" \
 			--netns "$GNS" --dst 10.9.0.2 --dport 5300 \
 			--payload 65000 --duration "$TCP_SECS" > "$out" 2>&1 &
 		cpid=$!
@@ -559,7 +559,7 @@ udp_over()
 	police_tap 2 rate "${mbit}mbit" burst "$burst" latency "$LAT" drop
 	pps=$((mbit * 1000000 * 3 / 8 / 1442 + 1))
 	rx0=$(rx_bytes "$NSR_PID" r1)
-	out=$("$VMTAP" inject --dev vnet1 --netns "$HNS" --queues 2 \
+	out=$("$VMTAP_INJECT" --dev vnet1 --netns "$HNS" --queues 2 \
 		--queues-used 0,1 --threads --rate "$pps" \
 		--duration "$RATE_SECS" --prime-bytes "$burst" --proto udp \
 		--src 10.8.0.2 --dst 10.9.0.2 --dport 9 --payload 1400 2>&1)
@@ -601,7 +601,7 @@ udp_over "$MID"
 fwd_restart()
 {
 	sg_stop
-	"$VMTAP" forward --guest-tap "$SG_GDEV" --host-tap "$SG_HDEV" \
+	"$VMTAP_FORWARD" --guest-tap "$SG_GDEV" --host-tap "$SG_HDEV" \
 		--guest-netns "$GNS" --host-netns "$HNS" --queues "$SG_NQ" \
 		--up --cpus 0-$(($(nproc) - 1)) "$@" > "$SG_FWD_LOG" 2>&1 &
 	SG_FWD_PID=$!
@@ -705,7 +705,7 @@ fi
 
 police_guest rate "${MID}mbit" burst 64kb latency "${LAT_BP_MS}ms" drop
 txd0=$(ip -n "$GNS" -j -s link show eth0 | jq '.[0].stats64.tx.dropped')
-out=$("$VMTAP" send --netns "$GNS" --dst 10.9.0.2 --dport 9 --payload 1400 \
+out=$("$VMTAP_SEND" --netns "$GNS" --dst 10.9.0.2 --dport 9 --payload 1400 \
 	--rate $((MID * 1000000 * 3 / 8 / 1442)) --duration 3 2>&1)
 txd1=$(ip -n "$GNS" -j -s link show eth0 | jq '.[0].stats64.tx.dropped')
 j=$(vmp "$HNS" 1)
@@ -834,7 +834,7 @@ ktap_result "qdisc: held = released + flushed + backlog, all released, none long
 # admits, in the background (HOLD_PID)
 hold_traffic()
 {
-	"$VMTAP" inject --dev vnet1 --netns "$HNS" --queues 2 \
+	"$VMTAP_INJECT" --dev vnet1 --netns "$HNS" --queues 2 \
 		--queues-used 0,1 --rate 40 --duration "$1" --proto udp \
 		--src 10.8.0.2 --dst 10.9.0.2 --dport 9 --payload 1000 \
 		>/dev/null 2>&1 &
@@ -848,7 +848,7 @@ inject_q0()
 	local rate=()
 
 	[ "$2" = 0 ] || rate=(--rate "$2")
-	"$VMTAP" inject --dev vnet1 --netns "$HNS" --queues 2 --queue 0 \
+	"$VMTAP_INJECT" --dev vnet1 --netns "$HNS" --queues 2 --queue 0 \
 		--count "$1" "${rate[@]}" --proto udp --src 10.8.0.2 \
 		--dst 10.9.0.2 --dport "$3" --payload 1000 >/dev/null 2>&1
 }
@@ -965,7 +965,7 @@ $TC -n "$HNS" actions add action vmpolice rate 10kbit burst 2k latency 10s \
 	drop index 4
 $TC -n "$HNS" filter add dev vnet2 parent ffff: protocol ip matchall \
 	action vmpolice index 4
-"$VMTAP" inject --dev vnet2 --netns "$HNS" --queues 2 --queues-used 0,1 \
+"$VMTAP_INJECT" --dev vnet2 --netns "$HNS" --queues 2 --queues-used 0,1 \
 	--count 40 --rate 200 --proto udp --src 10.6.0.2 --dst 10.9.0.2 \
 	--dport 9 --payload 1000 >/dev/null 2>&1
 read -r bl0 _ <<< "$(backlog_of "$HNS" 4)"
@@ -1006,7 +1006,7 @@ qd_hold()
 	$TC -n "$NQ1" qdisc del dev "$1" root 2>/dev/null
 	$TC -n "$NQ1" qdisc add dev "$1" root handle 1: vmpolice $QD_HOLD \
 		latency 10s
-	"$VMTAP" send --netns "$NQ1" --dst "$2" --dport 9 --payload 1000 \
+	"$VMTAP_SEND" --netns "$NQ1" --dst "$2" --dport 9 --payload 1000 \
 		--count 40 --rate 200 >/dev/null 2>&1
 }
 
@@ -1029,7 +1029,7 @@ qd_after()
 	local j0 j1
 
 	j0=$(qd "$1")
-	"$VMTAP" send --netns "$NQ1" --dst "$2" --dport 9 --payload 1000 \
+	"$VMTAP_SEND" --netns "$NQ1" --dst "$2" --dport 9 --payload 1000 \
 		--count 2 --rate 1 >/dev/null 2>&1
 	sleep 0.2
 	j1=$(qd "$1")
@@ -1147,10 +1147,10 @@ $TC -n "$NSX" filter add dev vnetx ingress pref 1 protocol ip matchall \
 	action vmpolice rate 100kbit burst 2k latency 2s drop
 setup_veth "$NSX" x0 10.4.0.1/24 "$NSR" x1 10.4.0.2/24
 $TC -n "$NSX" qdisc add dev x0 root vmpolice rate 100kbit burst 2k latency 2s
-"$VMTAP" inject --dev vnetx --netns "$NSX" --queues 2 --queues-used 0,1 \
+"$VMTAP_INJECT" --dev vnetx --netns "$NSX" --queues 2 --queues-used 0,1 \
 	--count 40 --rate 200 --proto udp --src 10.5.0.2 --dst 10.5.0.1 \
 	--dport 9 --payload 1000 >/dev/null 2>&1
-"$VMTAP" send --netns "$NSX" --dst 10.4.0.2 --dport 9 --payload 1000 \
+"$VMTAP_SEND" --netns "$NSX" --dst 10.4.0.2 --dport 9 --payload 1000 \
 	--count 40 --rate 200 >/dev/null 2>&1
 a=$($TC -n "$NSX" -s -j filter show dev vnetx ingress |
 	jq -r '[.. | objects | select(.kind? == "vmpolice")][0].totals.backlog')
@@ -1165,7 +1165,7 @@ ktap_result "namespace deleted: its action and qdisc are gone (module refs back 
 
 # module unload right after its last users went, packets still held
 police_tap 3 rate 100kbit burst 2k latency 2s drop
-"$VMTAP" inject --dev vnet1 --netns "$HNS" --queues 2 --queues-used 0,1 \
+"$VMTAP_INJECT" --dev vnet1 --netns "$HNS" --queues 2 --queues-used 0,1 \
 	--count 40 --rate 200 --proto udp --src 10.8.0.2 --dst 10.9.0.2 \
 	--dport 9 --payload 1000 >/dev/null 2>&1
 read -r bl0 _ <<< "$(backlog_of "$HNS" 3)"

@@ -12,7 +12,7 @@ source "$(dirname "$(readlink -f "$0")")/lib.sh"
 
 require_root
 require_cmd jq ip
-[ -x "$VMTAP" ] || ktap_skip_all "vmtap not built"
+vmtap_built || ktap_skip_all "vmtap not built"
 
 ktap_header
 ktap_plan 17
@@ -36,7 +36,7 @@ ip -n "$NSH" neigh replace 10.0.0.2 dev vnet0 nud permanent \
 	lladdr 52:54:00:12:34:56
 $TC -n "$NSH" qdisc add dev vnet0 clsact
 
-vmtap() { "$VMTAP" inject --dev vnet0 --netns "$NSH" --queues 4 "$@"; }
+vmtap() { "$VMTAP_INJECT" --dev vnet0 --netns "$NSH" --queues 4 "$@"; }
 
 police()
 {

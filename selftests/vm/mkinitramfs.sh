@@ -21,7 +21,8 @@
 #   TC_BUILD         dir with m_vmpolice.so q_vmpolice.so tc (iproute2-patch/build)
 #   SELFTESTS_DIR    selftests to install (default: this tree's selftests/)
 #   ALLOW_MISSING=1  warn instead of failing when the module, the tc side
-#                    or selftests/tools/vmtap are not built (harness work only)
+#                    or the selftests/tools/vmtap-* programs are not built
+#                    (harness work only)
 set -euo pipefail
 
 ME=${0##*/}
@@ -46,7 +47,8 @@ eval "$("$TOP/scripts/kernel-info.sh" "$kname")"
 KO=${VMPOLICE_KO:-$TOP/build/kmod-$kname/kmod/vmpolice.ko}
 TC_BUILD=${TC_BUILD:-$TOP/iproute2-patch/build}
 SELFTESTS_DIR=${SELFTESTS_DIR:-$TOP/selftests}
-VMTAP=$SELFTESTS_DIR/tools/vmtap
+# the vmtap programs, one per job (selftests/tools/Makefile's PROGS)
+VMTAP_PROGS="vmtap-inject vmtap-forward vmtap-send vmtap-stream vmtap-sink"
 
 # The stock modules the selftests may use; built in on the debug kernel.
 STOCK_MODULES="veth dummy bridge tun ifb sch_ingress sch_tbf sch_htb sch_fq sch_fq_codel
@@ -197,11 +199,14 @@ fi
 mkdir -p "$root/opt/vmpolice/selftests"
 rsync -a --exclude /vm/ --exclude /unit/ --exclude '*.o' --exclude '*.d' \
 	"$SELFTESTS_DIR/" "$root/opt/vmpolice/selftests/"
-if [ -x "$VMTAP" ]; then
-	copy_libs "$VMTAP"
-else
-	missing "$VMTAP not built (make -C selftests/tools)"
-fi
+# (rsync copied the programs with the rest of selftests/tools/)
+for p in $VMTAP_PROGS; do
+	if [ -x "$SELFTESTS_DIR/tools/$p" ]; then
+		copy_libs "$SELFTESTS_DIR/tools/$p"
+	else
+		missing "$SELFTESTS_DIR/tools/$p not built (make -C selftests/tools)"
+	fi
+done
 install -m 755 "$TOP/selftests/vm/init" "$root/init"
 # The simulated guest, benchmark and demo scripts (make bench/demo; the
 # guest selftest sources bench/simguest.sh).
