@@ -239,14 +239,20 @@ def check_tc(log):
     return True, False, "tc: " + why[:160]
 
 
-def check_guest(spec, log):
+def check_guest(spec, log, bail=False):
+    """@bail: stop the guest run at the first failed case (KTAP_BAIL=1
+    in the guest; one failure is all a fault asks, and the rest of a
+    test program would only cost guest time)."""
     _, kname, tests = spec.split(":", 2)
     tests = tests.replace(",", " ")
     # the compile outside the guest lock; vmtest.sh rebuilds incrementally
     rc, _ = run(["scripts/build-module.sh", kname], log)
     if rc:
         return False, True, f"module does not build for {kname}"
-    rc, out = run(["flock", LOCK, "scripts/vmtest.sh", kname, tests], log)
+    env = ({"VM_APPEND": (os.environ.get("VM_APPEND", "") +
+                          " vmpolice_bail=1").strip()} if bail else None)
+    rc, out = run(["flock", LOCK, "scripts/vmtest.sh", kname, tests], log,
+                  env=env)
     if rc == 0:
         return False, False, None
     if re.search(r"tc side build failed|initramfs failed|could not run the guest"
@@ -259,12 +265,12 @@ def skipped(c):
     return c.startswith("guest:") and c.split(":")[1] not in KERNELS
 
 
-def run_check(c, log):
+def run_check(c, log, bail=False):
     if c == "unit":
         return check_unit(log)
     if c == "tc":
         return check_tc(log)
-    return check_guest(c, log)
+    return check_guest(c, log, bail)
 
 
 class Baseline:
@@ -499,7 +505,7 @@ def main():
                     break
                 apply(f)
                 err(f"{f.name}: {c}")
-                caught, broken, why = run_check(c, log)
+                caught, broken, why = run_check(c, log, bail=True)
                 reset_tree()
                 if broken:
                     status, by = "error", why

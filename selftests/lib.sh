@@ -111,6 +111,11 @@ ktap_fail()
 	_ktap_count=$((_ktap_count + 1))
 	_ktap_fail=$((_ktap_fail + 1))
 	echo "not ok $_ktap_count $*"
+	# KTAP_BAIL=1 (make mutants: one failure is all it asks): stop here
+	if [ "${KTAP_BAIL:-0}" = 1 ]; then
+		echo "Bail out! KTAP_BAIL=1: stopped at the first failure"
+		exit "$KSFT_FAIL"
+	fi
 }
 
 # ktap_skip DESC REASON

@@ -7,7 +7,9 @@
 #
 # Usage: run_tests.sh [TEST...]
 #   With no arguments, runs TEST_PROGS from the Makefile.  Exit status 0
-#   if every test passed or skipped, 1 otherwise.  Needs root.
+#   if every test passed or skipped, 1 otherwise.  Needs root.  With
+#   KTAP_BAIL=1 (in the guest: vmpolice_bail=1 on the kernel command
+#   line), the first failure ends the test program and the run.
 
 cd "$(dirname "$(readlink -f "$0")")" || exit 1
 
@@ -82,5 +84,10 @@ for t in "${tests[@]}"; do
 		failed=1
 		;;
 	esac
+	# KTAP_BAIL=1: the first failed program ends the run
+	if [ "$failed" = 1 ] && [ "${KTAP_BAIL:-0}" = 1 ]; then
+		echo "Bail out! KTAP_BAIL=1: stopped after $name"
+		break
+	fi
 done
 exit "$failed"
