@@ -53,7 +53,7 @@ VMTAP_PROGS="vmtap-inject vmtap-forward vmtap-send vmtap-stream vmtap-sink"
 # The stock modules the selftests may use; built in on the debug kernel.
 STOCK_MODULES="veth dummy bridge tun ifb sch_ingress sch_tbf sch_htb sch_fq sch_fq_codel
 sch_prio sch_netem sch_mqprio cls_matchall cls_u32 cls_basic cls_flower
-act_police act_gact act_mirred act_skbedit pktgen 8021q vxlan ip_gre"
+act_police act_gact act_mirred act_skbedit pktgen 8021q vxlan ip_gre sctp"
 
 # Userland.  Required ones must exist on the host (setup-host.sh installs
 # them); the rest are copied when present.
@@ -209,7 +209,7 @@ for p in $VMTAP_PROGS; do
 done
 install -m 755 "$TOP/selftests/vm/init" "$root/init"
 # The simulated guest, benchmark and demo scripts (make bench/demo; the
-# guest selftest sources bench/simguest.sh).
+# simulated guest they use is selftests/simguest.sh).
 if [ -d "$TOP/bench" ]; then
 	mkdir -p "$root/opt/vmpolice/bench"
 	rsync -a "$TOP/bench/" "$root/opt/vmpolice/bench/"
