@@ -24,6 +24,7 @@
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/mm.h>
+#include <linux/sctp.h>
 #include <linux/slab.h>
 #include <linux/tcp.h>
 #include <linux/timekeeping.h>
@@ -834,27 +835,45 @@ u32 vmp_skb_wire_len(const struct sk_buff *skb)
 	return skb->len + vmp_mac_bytes(skb);
 }
 
-/* SCTP-style GSO: each frag_list member is a segment of its own size. */
+/*
+ * SCTP's GSO, the one user of GSO_BY_FRAGS (net/sctp/output.c): the head
+ * carries the headers every segment repeats, up to and with the SCTP
+ * common header (@hdr, MAC included), and each frag_list member the
+ * chunks of one segment (skb_segment() cuts at the members).  The train
+ * is exact when every member but the last has one length; when they
+ * differ, every segment is charged as the longest (never less than the
+ * wire).  Payload in the head itself, which SCTP never puts there, is
+ * charged as one more segment of its own.
+ */
 static bool vmp_skb_train_by_frags(const struct sk_buff *skb, u32 mac,
 				   u32 hdr, struct vmp_train *t)
 {
+	u32 head = skb->len, first = 0, last = 0, longest = 0, segs = 0;
 	const struct sk_buff *frag;
-	u32 head = skb->len, chunk = 0, segs = 1;
+	bool regular = true;
 
 	skb_walk_frags(skb, frag) {
 		head -= min(head, frag->len);
-		chunk = max(chunk, frag->len);
+		if (segs > 1 && last != first)
+			regular = false;
+		if (!segs)
+			first = frag->len;
+		last = frag->len;
+		longest = max(longest, last);
 		segs++;
 	}
-	if (head <= hdr - mac)
+	if (head < hdr - mac || !segs || !last)
 		return false;
-	/* charge every segment as the largest: never less than the wire */
-	chunk = max(chunk, head - (hdr - mac));
+	if (head > hdr - mac) {
+		longest = max(longest, head - (hdr - mac));
+		regular = false;
+		segs++;
+	}
 	t->segs = segs;
 	t->hdr_len = hdr;
-	t->gso_size = chunk;
-	t->seg_len = hdr + chunk;
-	t->last_len = t->seg_len;
+	t->gso_size = regular ? first : longest;
+	t->seg_len = hdr + t->gso_size;
+	t->last_len = regular ? hdr + last : t->seg_len;
 	return true;
 }
 
@@ -896,6 +915,8 @@ bool vmp_skb_train(const struct sk_buff *skb, struct vmp_train *t)
 		l4 = th->doff * 4;
 	} else if (shinfo->gso_type & SKB_GSO_UDP_L4) {
 		l4 = sizeof(struct udphdr);
+	} else if (shinfo->gso_type & SKB_GSO_SCTP) {
+		l4 = sizeof(struct sctphdr);
 	}
 	/*
 	 * Other GSO types (UFO, ESP, ...) repeat the headers up to the

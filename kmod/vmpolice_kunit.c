@@ -14,6 +14,7 @@
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
+#include <linux/sctp.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
 #include <net/dsfield.h>
@@ -175,6 +176,83 @@ static void vmp_test_train_single(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, t.segs, 1);
 	KUNIT_EXPECT_EQ(test, t.seg_len, 1042);
 	kfree_skb(skb);
+}
+
+/*
+ * An SCTP GSO packet as net/sctp/output.c builds it: Ethernet, IPv4 and
+ * the SCTP common header in the head, one frag_list member per segment
+ * (its chunks) of the lengths in @len, @n of them.
+ */
+static struct sk_buff *vmp_build_sctp(struct kunit *test, const u32 *len,
+				      u32 n, bool ingress)
+{
+	u32 hdr = ETH_HLEN + 20 + sizeof(struct sctphdr), i;
+	struct sk_buff *skb, *frag, **tail;
+	struct iphdr *iph;
+
+	skb = alloc_skb(hdr + NET_IP_ALIGN, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, skb);
+	skb_reserve(skb, NET_IP_ALIGN);
+	skb_put_zero(skb, hdr);
+	skb_reset_mac_header(skb);
+	skb_set_network_header(skb, ETH_HLEN);
+	skb_set_transport_header(skb, ETH_HLEN + 20);
+	eth_hdr(skb)->h_proto = htons(ETH_P_IP);
+	skb->protocol = htons(ETH_P_IP);
+	iph = ip_hdr(skb);
+	iph->version = 4;
+	iph->ihl = 5;
+	iph->protocol = IPPROTO_SCTP;
+	tail = &skb_shinfo(skb)->frag_list;
+	for (i = 0; i < n; i++) {
+		frag = alloc_skb(len[i], GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, frag);
+		skb_put_zero(frag, len[i]);
+		*tail = frag;
+		tail = &frag->next;
+		skb->len += len[i];
+		skb->data_len += len[i];
+		skb->truesize += frag->truesize;
+	}
+	skb_shinfo(skb)->gso_size = GSO_BY_FRAGS;
+	skb_shinfo(skb)->gso_type = SKB_GSO_SCTP;
+	skb_shinfo(skb)->gso_segs = n;
+	if (ingress) {
+		skb_pull(skb, ETH_HLEN);
+		skb->mac_len = ETH_HLEN;
+	}
+	return skb;
+}
+
+static void vmp_test_train_sctp(struct kunit *test)
+{
+	static const u32 regular[] = { 1436, 1436, 1436, 500 };
+	static const u32 mixed[] = { 1436, 800, 1436, 500 };
+	u32 hdr = ETH_HLEN + 20 + sizeof(struct sctphdr);
+	struct vmp_train t;
+	struct sk_buff *skb;
+	bool ingress;
+
+	for (ingress = false; ; ingress = true) {
+		/* one segment per member, each with the common header */
+		skb = vmp_build_sctp(test, regular, ARRAY_SIZE(regular),
+				     ingress);
+		KUNIT_ASSERT_TRUE(test, vmp_skb_train(skb, &t));
+		KUNIT_EXPECT_EQ(test, t.segs, 4);
+		KUNIT_EXPECT_EQ(test, t.hdr_len, hdr);
+		KUNIT_EXPECT_EQ(test, vmp_train_bytes(&t, t.segs),
+				3ULL * (hdr + 1436) + hdr + 500);
+		kfree_skb(skb);
+		/* members of other lengths: each charged as the longest */
+		skb = vmp_build_sctp(test, mixed, ARRAY_SIZE(mixed), ingress);
+		KUNIT_ASSERT_TRUE(test, vmp_skb_train(skb, &t));
+		KUNIT_EXPECT_EQ(test, t.segs, 4);
+		KUNIT_EXPECT_EQ(test, vmp_train_bytes(&t, t.segs),
+				4ULL * (hdr + 1436));
+		kfree_skb(skb);
+		if (ingress)
+			break;
+	}
 }
 
 static void vmp_test_train_malformed(struct kunit *test)
@@ -1346,6 +1424,7 @@ static struct kunit_case vmpolice_test_cases[] = {
 	KUNIT_CASE(vmp_test_train_tcp4),
 	KUNIT_CASE(vmp_test_train_udp6),
 	KUNIT_CASE(vmp_test_train_single),
+	KUNIT_CASE(vmp_test_train_sctp),
 	KUNIT_CASE(vmp_test_train_malformed),
 	KUNIT_CASE(vmp_test_cut_tcp4),
 	KUNIT_CASE(vmp_test_cut_to_one),
