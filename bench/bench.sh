@@ -3,7 +3,7 @@
 #
 # The conformance benchmark, run inside the test guest by `make bench`
 # (scripts/bench.sh boots it with vmpolice_run=bench/bench.sh).  One
-# simulated virtio guest (bench/simguest.sh) for everything:
+# simulated virtio guest (selftests/simguest.sh) for everything:
 #
 #   tcp   seed 001's table: guest -> host TCP goodput (iperf3, one
 #         stream) at 1024 ... 65536 KB/s for police and vmpolice with
@@ -21,7 +21,7 @@
 #         frame it sends is one wire frame, MAC header included).
 #   cost  packets per second through the host tap's ingress hook with no
 #         action, police and vmpolice (every packet conforms, then is
-#         dropped), written by `vmtap inject` on 1 and 2 queues.
+#         dropped), written by `vmtap-inject` on 1 and 2 queues.
 #   pktgen  issue 13's cost table, without the tap write path: ns per
 #         packet through a clsact ingress with no filter (none), matchall
 #         with gact drop, police or vmpolice (every packet conforms, then
@@ -29,7 +29,7 @@
 #         rx queues of one policer.  64-byte frames from pktgen in
 #         netif_receive mode on a dummy device (burst 1024, one skb
 #         reused); pktgen cannot build GSO packets, so the 10-segment GSO
-#         rows are UDP GSO packets (vmtap send, UDP_SEGMENT 10 x 1400 B)
+#         rows are UDP GSO packets (vmtap-send, UDP_SEGMENT 10 x 1400 B)
 #         crossing a veth, measured at the peer's ingress.  Every
 #         repetition runs each configuration once, in an order rotated
 #         from one repetition to the next (pktgen-cost.md, pktgen-cost.dat).
@@ -50,7 +50,7 @@
 #   pg_frames=small:gso  the pktgen part's frame kinds
 
 source "$(dirname "$(readlink -f "$0")")/../selftests/lib.sh"
-source "$(dirname "$(readlink -f "$0")")/simguest.sh"
+source "$(dirname "$(readlink -f "$0")")/../selftests/simguest.sh"
 
 # lib.sh's exit trap cleans up; no "set -e" (a failed run is a result).
 set -uo pipefail
@@ -116,15 +116,8 @@ PG_ACTIONS="none gact police vmpolice"
 # Far above what TCG carries: every packet conforms.
 PG_POLICE="rate 100gbit burst 100mb mtu 64kb conform-exceed drop/drop"
 
-# pg_set FILE CMD: one pktgen command to /proc/net/pktgen/FILE, checked
-# (pgctrl has no result line)
-pg_set()
-{
-	echo "$2" > "$PG_PROC/$1" || { log "pktgen $1: '$2' refused"; return 1; }
-	[ "$1" = pgctrl ] && return 0
-	grep -q '^Result: OK' "$PG_PROC/$1" ||
-		{ log "pktgen $1: '$2': $(grep '^Result' "$PG_PROC/$1")"; return 1; }
-}
+# pg_set FILE CMD: one pktgen command in the root namespace (lib.sh)
+pg_set() { pktgen_set "" "$1" "$2" || { log "pktgen $1: '$2' failed"; return 1; }; }
 
 # pg_tc NS ARGS...: tc in namespace NS ("": the root namespace)
 pg_tc()
@@ -677,7 +670,7 @@ report()
 			printf "\n"
 		}
 		if (nk) {
-			printf "### Cost: packets/s through the host tap ingress hook (vmtap inject, every packet conforms and is dropped)\n\n"
+			printf "### Cost: packets/s through the host tap ingress hook (vmtap-inject, every packet conforms and is dropped)\n\n"
 			printf "Median of 3 interleaved runs of 3 s each (all runs in bench.dat).  Under TCG, with another guest on the same 2 host cores, single runs vary by tens of percent: only large ratios mean something.\n\n"
 			printf "| frames | queues (threads) | no action (gact drop) | police | vmpolice | police/none | vmpolice/none | vmpolice/police |\n|---|---|---|---|---|---|---|---|\n"
 			for (i = 1; i <= nk; i++) {

@@ -472,6 +472,24 @@ mod_refcnt()
 
 # ----------------------------------------------------------- traffic ---
 
+# pktgen_set NS FILE CMD: one pktgen command (Documentation/networking/
+# pktgen.rst) to /proc/net/pktgen/FILE of namespace NS ("": this one),
+# checked against the "Result: OK" line the device files keep (pgctrl
+# and the thread files' "Result:" is checked too where they have one).
+# "start" on pgctrl returns when every thread has sent its count.
+pktgen_set()
+{
+	local ns=$1 f=/proc/net/pktgen/$2 cmd=$3 in=()
+
+	[ -n "$ns" ] && in=(ip netns exec "$ns")
+	"${in[@]}" sh -c 'echo "$2" > "$1"' _ "$f" "$cmd" ||
+		{ echo "# pktgen $2: '$cmd' refused" >&2; return 1; }
+	[ "$2" = pgctrl ] && return 0
+	"${in[@]}" grep -q '^Result: OK' "$f" && return 0
+	echo "# pktgen $2: '$cmd': $("${in[@]}" grep '^Result' "$f")" >&2
+	return 1
+}
+
 _iperf3_listening()
 {
 	ip netns exec "$1" ss -Htln 'sport = :5201' | grep -q .

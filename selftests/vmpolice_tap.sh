@@ -15,7 +15,7 @@ require_cmd jq ip
 vmtap_built || ktap_skip_all "vmtap not built"
 
 ktap_header
-ktap_plan 17
+ktap_plan 18
 
 TOL_PCT=2
 MSS=1448
@@ -163,5 +163,34 @@ ktap_print "csum_start beyond the frame: $sent accepted, $(stat malformed) malfo
 [ -n "$sent" ] && { [ "$sent" -eq 0 ] || [ "$(stat malformed)" -eq "$sent" ] ||
 	[ "$(stat bytes)" -ge $((sent * (14 + 20 + 20 + 10 * MSS))) ]; }
 ktap_result "csum_start beyond the frame: refused, or counted and charged in full" $?
+
+# --- per-queue state at clsact egress: what the documentation says -----
+# At clsact egress the TX queue is not picked yet: a packet forwarded from
+# the tap's queue N carries queue mapping N + 1 (the receive queue,
+# recorded), one the host sends itself 0 ("Per-queue state").  The guest
+# writes 100 UDP frames on each of queues 0, 1 and 2 to 10.9.0.2 beyond
+# the host (forwarded out of h0); the host sends 5 pings there itself.
+# The receiver counts what arrived; the action at h0's egress must list
+# them in slots 1, 2, 3 and 0.
+setup_ns NSF
+ip netns exec "$NSH" sysctl -qw net.ipv4.ip_forward=1
+setup_veth "$NSH" h0 10.9.0.1/24 "$NSF" f0 10.9.0.2/24
+ip -n "$NSF" route add 10.0.0.0/24 via 10.9.0.1
+$TC -n "$NSH" qdisc add dev h0 clsact
+$TC -n "$NSH" filter add dev h0 egress pref 1 protocol ip matchall \
+	action vmpolice rate 10gbit burst 10m drop index 2
+ip -n "$NSH" neigh replace 10.9.0.2 dev h0 nud permanent \
+	lladdr "$(ip -n "$NSF" -j link show f0 | jq -r '.[0].address')"
+r0=$(ip_rx "$NSF")
+out=$(vmtap --queues-used 0,1,2 --count 300 --payload 200 --proto udp \
+	--dst 10.9.0.2 2>&1)
+ip netns exec "$NSH" ping -q -c 5 -i 0.2 -W 1 10.9.0.2 >/dev/null 2>&1
+r1=$(ip_rx_settled "$NSF")
+eg=$($TC -n "$NSH" -j -s actions get action vmpolice index 2 |
+	jq -c "$VMP_JQ | [[.queues[].queue], [.queues[].packets]]")
+ktap_print "egress: the receiver got $(( ${r1%% *} - ${r0%% *} )) packets;" \
+	"the action's queues, packets: $eg"
+check_eq "clsact egress: forwarded from tap queue N in slot N + 1, the host's own in slot 0" \
+	"305 [[0,1,2,3],[5,100,100,100]]" "$(( ${r1%% *} - ${r0%% *} )) $eg"
 
 ktap_finish
