@@ -3,7 +3,7 @@
 #
 # `make demo`, guest side (scripts/demo.sh boots it with
 # vmpolice_run=bench/demo.sh): a simulated 2-queue virtio guest
-# (bench/simguest.sh) sends TCP to its host with iperf3, two streams, one
+# (selftests/simguest.sh) sends TCP to its host with iperf3, two streams, one
 # per queue.  The host polices it with libvirt's outbound rule: `police`
 # at libvirt's burst (one second) and at 64 KiB, then `vmpolice` at
 # 64 KiB without and with `latency 5ms` (what would conform within 5 ms
@@ -13,7 +13,7 @@
 # (`tc -s -j actions get action vmpolice`), then all four side by side.
 
 source "$(dirname "$(readlink -f "$0")")/../selftests/lib.sh"
-source "$(dirname "$(readlink -f "$0")")/simguest.sh"
+source "$(dirname "$(readlink -f "$0")")/../selftests/simguest.sh"
 set -uo pipefail
 
 RATE_KBPS=${DEMO_RATE_KBPS:-4096}	# 32.8 Mbit/s

@@ -4,7 +4,7 @@
 # selftest, `make bench` and `make demo`.  Source it after
 # selftests/lib.sh (it uses setup_ns, defer, busywait, $VMTAP_FORWARD, $TC):
 #
-#	source "$SELFTEST_DIR/../bench/simguest.sh"
+#	source "$SELFTEST_DIR/simguest.sh"
 #	sg_setup 2                  # a guest with 2 queues (vCPUs)
 #	sg_police police rate 1024kbps burst 1024kb mtu 64kb drop
 #	sg_iperf "$VMP_TMP/out.json" -t 5
@@ -13,7 +13,7 @@
 # opened with IFF_VNET_HDR | IFF_MULTI_QUEUE and its offloads on
 # (TUNSETOFFLOAD), so the guest's TCP hands it GSO super-packets of up
 # to 64 KiB with checksum offload, the way a guest hands them to its
-# virtio-net device.  `vmtap forward` plays QEMU/vhost-net: one thread
+# virtio-net device.  `vmtap-forward` plays QEMU/vhost-net: one thread
 # per queue copies each frame with its virtio_net_hdr from guest queue i
 # to queue i of the multiqueue tap vnet0 in the host namespace, and back.
 # vnet0's ingress therefore sees what a hypervisor's vnetX sees: GSO

@@ -5,7 +5,7 @@
 # whose eth0 is a multiqueue tap with IFF_VNET_HDR and offloads on, so
 # its TCP sends GSO super-packets, and `vmtap-forward` copying every
 # frame with its virtio_net_hdr to the same queue of a multiqueue tap in
-# the host namespace, as QEMU/vhost-net do (bench/simguest.sh).  Real
+# the host namespace, as QEMU/vhost-net do (selftests/simguest.sh).  Real
 # iperf3 TCP runs from the guest to the host, policed by libvirt's rule
 # with `vmpolice` on the host tap's ingress.
 #
@@ -18,7 +18,7 @@
 
 source "$(dirname "$(readlink -f "$0")")/lib.sh"
 
-SIMGUEST=$SELFTEST_DIR/../bench/simguest.sh
+SIMGUEST=$SELFTEST_DIR/simguest.sh
 
 require_root
 require_cmd jq ip iperf3 ping

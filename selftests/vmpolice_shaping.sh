@@ -5,7 +5,7 @@
 # within it is held and sent at the moment it conforms, so TCP through a
 # policer with a small burst runs at the rate instead of collapsing.
 #
-# The guest is bench/simguest.sh's (a namespace whose eth0 is a
+# The guest is selftests/simguest.sh's (a namespace whose eth0 is a
 # multiqueue tap with offloads on, `vmtap-forward` playing vhost-net into
 # the host tap vnet0, policed at ingress as libvirt does).  What the
 # policer admits is routed on to a receiver namespace over a veth whose
@@ -46,7 +46,7 @@
 
 source "$(dirname "$(readlink -f "$0")")/lib.sh"
 
-SIMGUEST=$SELFTEST_DIR/../bench/simguest.sh
+SIMGUEST=$SELFTEST_DIR/simguest.sh
 
 require_root
 require_cmd jq ip iperf3 ethtool
