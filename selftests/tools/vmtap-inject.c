@@ -336,37 +336,22 @@ static void usage(FILE *out)
 }
 
 enum {
-	O_DEV = 256, O_QUEUES, O_NETNS, O_UP, O_QUEUE, O_QUSED, O_COUNT,
-	O_RATE, O_DURATION, O_THREADS, O_CPUS, O_SMAC, O_DMAC, O_IPV6,
-	O_SRC, O_DST, O_PROTO, O_SPORT, O_DPORT, O_FLOWS, O_PAYLOAD,
-	O_GSO_SIZE, O_CSUM_OFFLOAD, O_TCP_FLAGS, O_SEQ, O_TOS, O_GSO_TYPE,
-	O_LIE_GSO, O_LIE_HDR, O_LIE_CSTART, O_LIE_COFF, O_VNET_FLAGS,
-	O_PCAP, O_STRICT, O_JSON, O_VNET_SZ, O_NO_OFFLOAD, O_PRIME,
+	O_DEV = OPT_OWN, O_QUEUE, O_QUSED, O_SMAC, O_DMAC, O_SRC, O_PROTO,
+	O_SPORT, O_CSUM_OFFLOAD, O_TCP_FLAGS, O_SEQ, O_TOS, O_GSO_TYPE,
+	O_LIE_GSO, O_LIE_HDR, O_LIE_CSTART, O_LIE_COFF, O_VNET_FLAGS, O_PCAP,
+	O_STRICT,
 };
 
-static const struct option lopts[] = {
+/* its own options; those it shares with the others are in args.c */
+static const struct option own[] = {
 	{ "dev", 1, NULL, O_DEV },
-	{ "queues", 1, NULL, O_QUEUES },
-	{ "netns", 1, NULL, O_NETNS },
-	{ "up", 0, NULL, O_UP },
 	{ "queue", 1, NULL, O_QUEUE },
 	{ "queues-used", 1, NULL, O_QUSED },
-	{ "count", 1, NULL, O_COUNT },
-	{ "rate", 1, NULL, O_RATE },
-	{ "duration", 1, NULL, O_DURATION },
-	{ "threads", 0, NULL, O_THREADS },
-	{ "cpus", 1, NULL, O_CPUS },
 	{ "smac", 1, NULL, O_SMAC },
 	{ "dmac", 1, NULL, O_DMAC },
-	{ "ipv6", 0, NULL, O_IPV6 },
 	{ "src", 1, NULL, O_SRC },
-	{ "dst", 1, NULL, O_DST },
 	{ "proto", 1, NULL, O_PROTO },
 	{ "sport", 1, NULL, O_SPORT },
-	{ "dport", 1, NULL, O_DPORT },
-	{ "flows", 1, NULL, O_FLOWS },
-	{ "payload", 1, NULL, O_PAYLOAD },
-	{ "gso-size", 1, NULL, O_GSO_SIZE },
 	{ "csum-offload", 0, NULL, O_CSUM_OFFLOAD },
 	{ "tcp-flags", 1, NULL, O_TCP_FLAGS },
 	{ "seq", 1, NULL, O_SEQ },
@@ -379,183 +364,117 @@ static const struct option lopts[] = {
 	{ "vnet-flags", 1, NULL, O_VNET_FLAGS },
 	{ "pcap", 1, NULL, O_PCAP },
 	{ "strict", 0, NULL, O_STRICT },
-	{ "json", 0, NULL, O_JSON },
-	{ "vnet-hdr-sz", 1, NULL, O_VNET_SZ },
-	{ "no-offload", 0, NULL, O_NO_OFFLOAD },
-	{ "prime-bytes", 1, NULL, O_PRIME },
-	{ "verbose", 0, NULL, 'v' },
-	{ "help", 0, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
-static void parse_args(struct opts *o, int argc, char **argv)
+static bool inject_opt(void *ctx, int c, const char *name, const char *arg)
 {
-	int c, idx;
-	uint64_t v;
+	struct opts *o = ctx;
 
-	while ((c = getopt_long(argc, argv, "vh", lopts, &idx)) != -1) {
-		const char *name = c >= 256 ? lopts[idx].name : NULL;
-
-		switch (c) {
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case 'v':
-			o->verbose = true;
-			break;
-		case O_DEV:
-			o->dev = optarg;
-			break;
-		case O_QUEUES:
-			o->queues = arg_u64(name, optarg, MAX_QUEUES);
-			if (!o->queues)
-				die("--queues must be at least 1");
-			break;
-		case O_NETNS:
-			o->netns = optarg;
-			break;
-		case O_UP:
-			o->up = true;
-			break;
-		case O_QUEUE:
-			o->qlist[0] = arg_u64(name, optarg, MAX_QUEUES - 1);
-			o->nql = 1;
-			break;
-		case O_QUSED:
-			if (!parse_list(optarg, MAX_QUEUES - 1, o->qlist,
-					&o->nql))
-				die("--queues-used: bad list '%s'", optarg);
-			break;
-		case O_COUNT:
-			o->count = arg_u64(name, optarg, UINT64_MAX);
-			o->count_set = true;
-			break;
-		case O_RATE:
-			o->rate = arg_pos_double(name, optarg);
-			break;
-		case O_DURATION:
-			o->duration = arg_pos_double(name, optarg);
-			break;
-		case O_THREADS:
-			o->threads = true;
-			break;
-		case O_CPUS:
-			if (!parse_list(optarg, 4095, o->cpus, &o->ncpus))
-				die("--cpus: bad list '%s'", optarg);
-			break;
-		case O_SMAC:
-		case O_DMAC:
-			if (!parse_mac(optarg,
-				       c == O_SMAC ? o->fs.smac : o->fs.dmac))
-				die("--%s: bad MAC '%s'", name, optarg);
-			if (c == O_DMAC)
-				o->fs.dmac_set = true;
-			break;
-		case O_IPV6:
-			o->fs.ipv6 = true;
-			break;
-		case O_SRC:
-			o->src_str = optarg;
-			break;
-		case O_DST:
-			o->dst_str = optarg;
-			break;
-		case O_PROTO:
-			if (!strcmp(optarg, "tcp"))
-				o->fs.proto = IPPROTO_TCP;
-			else if (!strcmp(optarg, "udp"))
-				o->fs.proto = IPPROTO_UDP;
-			else
-				die("--proto: tcp or udp, not '%s'", optarg);
-			break;
-		case O_SPORT:
-			o->fs.sport = arg_u64(name, optarg, 65535);
-			break;
-		case O_DPORT:
-			o->fs.dport = arg_u64(name, optarg, 65535);
-			break;
-		case O_FLOWS:
-			o->fs.flows = arg_u64(name, optarg, 65536);
-			if (!o->fs.flows)
-				die("--flows must be at least 1");
-			break;
-		case O_PAYLOAD:
-			o->fs.payload = arg_u64(name, optarg, 65535);
-			break;
-		case O_GSO_SIZE:
-			o->fs.gso_size = arg_u64(name, optarg, 65535);
-			break;
-		case O_PRIME:
-			o->prime_bytes = arg_u64(name, optarg, UINT64_MAX);
-			break;
-		case O_CSUM_OFFLOAD:
-			o->fs.csum_offload = true;
-			break;
-		case O_TCP_FLAGS:
-			if (!parse_tcp_flags(optarg, &o->fs.tcp_flags))
-				die("--tcp-flags: bad flags '%s'", optarg);
-			break;
-		case O_SEQ:
-			o->fs.seq = arg_u64(name, optarg, UINT32_MAX);
-			break;
-		case O_TOS:
-			o->fs.tos = arg_u64(name, optarg, 255);
-			break;
-		case O_GSO_TYPE:
-			if (!parse_gso_type(optarg, &o->fs.gso_type))
-				die("--gso-type: unknown type '%s'", optarg);
-			break;
-		case O_LIE_GSO:
-			o->fs.lie_gso_size = arg_u64(name, optarg, 65535);
-			break;
-		case O_LIE_HDR:
-			o->fs.lie_hdr_len = arg_u64(name, optarg, 65535);
-			break;
-		case O_LIE_CSTART:
-			o->fs.lie_csum_start = arg_u64(name, optarg, 65535);
-			break;
-		case O_LIE_COFF:
-			o->fs.lie_csum_offset = arg_u64(name, optarg, 65535);
-			break;
-		case O_VNET_FLAGS:
-			o->fs.vnet_flags = arg_u64(name, optarg, 255);
-			break;
-		case O_PCAP:
-			o->pcap = optarg;
-			break;
-		case O_STRICT:
-			o->strict = true;
-			break;
-		case O_JSON:
-			o->json = true;
-			break;
-		case O_VNET_SZ:
-			v = arg_u64(name, optarg, 12);
-			if (v != 10 && v != 12)
-				die("--vnet-hdr-sz: 10 or 12");
-			o->vnet_sz = v;
-			break;
-		case O_NO_OFFLOAD:
-			o->no_offload = true;
-			break;
-		default:
-			usage(stderr);
-			exit(1);
-		}
+	switch (c) {
+	case O_DEV:
+		o->dev = arg;
+		break;
+	case O_QUEUE:
+		o->qlist[0] = arg_u64(name, arg, MAX_QUEUES - 1);
+		o->nql = 1;
+		break;
+	case O_QUSED:
+		if (!parse_list(arg, MAX_QUEUES - 1, o->qlist, &o->nql))
+			die("--queues-used: bad list '%s'", arg);
+		break;
+	case O_SMAC:
+	case O_DMAC:
+		if (!parse_mac(arg, c == O_SMAC ? o->fs.smac : o->fs.dmac))
+			die("--%s: bad MAC '%s'", name, arg);
+		if (c == O_DMAC)
+			o->fs.dmac_set = true;
+		break;
+	case O_SRC:
+		o->src_str = arg;
+		break;
+	case O_PROTO:
+		if (!strcmp(arg, "tcp"))
+			o->fs.proto = IPPROTO_TCP;
+		else if (!strcmp(arg, "udp"))
+			o->fs.proto = IPPROTO_UDP;
+		else
+			die("--proto: tcp or udp, not '%s'", arg);
+		break;
+	case O_SPORT:
+		o->fs.sport = arg_u64(name, arg, 65535);
+		break;
+	case O_CSUM_OFFLOAD:
+		o->fs.csum_offload = true;
+		break;
+	case O_TCP_FLAGS:
+		if (!parse_tcp_flags(arg, &o->fs.tcp_flags))
+			die("--tcp-flags: bad flags '%s'", arg);
+		break;
+	case O_SEQ:
+		o->fs.seq = arg_u64(name, arg, UINT32_MAX);
+		break;
+	case O_TOS:
+		o->fs.tos = arg_u64(name, arg, 255);
+		break;
+	case O_GSO_TYPE:
+		if (!parse_gso_type(arg, &o->fs.gso_type))
+			die("--gso-type: unknown type '%s'", arg);
+		break;
+	case O_LIE_GSO:
+		o->fs.lie_gso_size = arg_u64(name, arg, 65535);
+		break;
+	case O_LIE_HDR:
+		o->fs.lie_hdr_len = arg_u64(name, arg, 65535);
+		break;
+	case O_LIE_CSTART:
+		o->fs.lie_csum_start = arg_u64(name, arg, 65535);
+		break;
+	case O_LIE_COFF:
+		o->fs.lie_csum_offset = arg_u64(name, arg, 65535);
+		break;
+	case O_VNET_FLAGS:
+		o->fs.vnet_flags = arg_u64(name, arg, 255);
+		break;
+	case O_PCAP:
+		o->pcap = arg;
+		break;
+	case O_STRICT:
+		o->strict = true;
+		break;
+	default:
+		return false;
 	}
-	if (optind < argc)
-		die("unexpected argument '%s'", argv[optind]);
+	return true;
 }
 
 int main(int argc, char **argv)
 {
 	static struct opts o;
+	const struct prog_opts po = {
+		.common = {
+			.netns = &o.netns, .dst = &o.dst_str,
+			.ipv6 = &o.fs.ipv6, .json = &o.json,
+			.threads = &o.threads, .up = &o.up,
+			.no_offload = &o.no_offload, .verbose = &o.verbose,
+			.count = &o.count, .count_set = &o.count_set,
+			.prime_bytes = &o.prime_bytes, .rate = &o.rate,
+			.duration = &o.duration, .cpus = o.cpus,
+			.ncpus = &o.ncpus, .dport = &o.fs.dport,
+			.flows = &o.fs.flows, .payload = &o.fs.payload,
+			.gso_size = &o.fs.gso_size, .queues = &o.queues,
+			.vnet_sz = &o.vnet_sz,
+		},
+		.own = own,
+		.parse = inject_opt,
+		.ctx = &o,
+		.usage = usage,
+	};
 
 	report = stdout;
 	spec_default(&o.fs);
 	o.vnet_sz = VNET_HDR_SZ;
-	parse_args(&o, argc, argv);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	parse_opts(&po, argc, argv);
 
 	if (!o.dev && !o.pcap)
 		die("inject needs --dev TAP (or --pcap FILE)");

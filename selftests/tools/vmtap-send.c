@@ -11,7 +11,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <getopt.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -213,104 +212,25 @@ static void usage(FILE *out)
 "max_gap=S': first to last datagram, and the longest pause between two.\n");
 }
 
-enum {
-	O_NETNS = 256, O_COUNT, O_RATE, O_DURATION, O_THREADS, O_CPUS,
-	O_IPV6, O_DST, O_DPORT, O_FLOWS, O_PAYLOAD, O_GSO_SIZE, O_JSON,
-	O_PRIME,
-};
-
-static const struct option lopts[] = {
-	{ "netns", 1, NULL, O_NETNS },
-	{ "count", 1, NULL, O_COUNT },
-	{ "rate", 1, NULL, O_RATE },
-	{ "duration", 1, NULL, O_DURATION },
-	{ "threads", 0, NULL, O_THREADS },
-	{ "cpus", 1, NULL, O_CPUS },
-	{ "ipv6", 0, NULL, O_IPV6 },
-	{ "dst", 1, NULL, O_DST },
-	{ "dport", 1, NULL, O_DPORT },
-	{ "flows", 1, NULL, O_FLOWS },
-	{ "payload", 1, NULL, O_PAYLOAD },
-	{ "gso-size", 1, NULL, O_GSO_SIZE },
-	{ "json", 0, NULL, O_JSON },
-	{ "prime-bytes", 1, NULL, O_PRIME },
-	{ "help", 0, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-static void parse_args(struct opts *o, int argc, char **argv)
-{
-	int c, idx;
-
-	while ((c = getopt_long(argc, argv, "h", lopts, &idx)) != -1) {
-		const char *name = c >= 256 ? lopts[idx].name : NULL;
-
-		switch (c) {
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case O_NETNS:
-			o->netns = optarg;
-			break;
-		case O_COUNT:
-			o->count = arg_u64(name, optarg, UINT64_MAX);
-			o->count_set = true;
-			break;
-		case O_RATE:
-			o->rate = arg_pos_double(name, optarg);
-			break;
-		case O_DURATION:
-			o->duration = arg_pos_double(name, optarg);
-			break;
-		case O_THREADS:
-			o->threads = true;
-			break;
-		case O_CPUS:
-			if (!parse_list(optarg, 4095, o->cpus, &o->ncpus))
-				die("--cpus: bad list '%s'", optarg);
-			break;
-		case O_IPV6:
-			o->ipv6 = true;
-			break;
-		case O_DST:
-			o->dst_str = optarg;
-			break;
-		case O_DPORT:
-			o->dport = arg_u64(name, optarg, 65535);
-			break;
-		case O_FLOWS:
-			o->flows = arg_u64(name, optarg, 65536);
-			if (!o->flows)
-				die("--flows must be at least 1");
-			break;
-		case O_PAYLOAD:
-			o->payload = arg_u64(name, optarg, 65535);
-			break;
-		case O_GSO_SIZE:
-			o->gso_size = arg_u64(name, optarg, 65535);
-			break;
-		case O_JSON:
-			o->json = true;
-			break;
-		case O_PRIME:
-			o->prime_bytes = arg_u64(name, optarg, UINT64_MAX);
-			break;
-		default:
-			usage(stderr);
-			exit(1);
-		}
-	}
-	if (optind < argc)
-		die("unexpected argument '%s'", argv[optind]);
-}
-
 int main(int argc, char **argv)
 {
 	static struct opts o = { .dport = 9000, .flows = 1, .payload = 1400 };
+	const struct prog_opts po = {
+		.common = {
+			.netns = &o.netns, .dst = &o.dst_str, .ipv6 = &o.ipv6,
+			.json = &o.json, .threads = &o.threads,
+			.count = &o.count, .count_set = &o.count_set,
+			.prime_bytes = &o.prime_bytes, .rate = &o.rate,
+			.duration = &o.duration, .cpus = o.cpus,
+			.ncpus = &o.ncpus, .dport = &o.dport,
+			.flows = &o.flows, .payload = &o.payload,
+			.gso_size = &o.gso_size,
+		},
+		.usage = usage,
+	};
 
 	report = stdout;
-	parse_args(&o, argc, argv);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	parse_opts(&po, argc, argv);
 	if (!o.dst_str)
 		die("send needs --dst ADDR");
 	arg_addr(o.ipv6, o.dst_str, o.dst, "dst");
