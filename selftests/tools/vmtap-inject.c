@@ -61,13 +61,9 @@ struct inject {
 };
 
 struct inject_worker {
-	pthread_t tid;
 	struct inject *in;
 	uint64_t first, stride;			/* global frame numbers */
-	uint64_t count;				/* 0: until deadline */
-	double rate;				/* frames/s, 0: flat out */
-	uint64_t prime;				/* --prime-bytes, our share */
-	int cpu;
+	struct pace_share sh;			/* count 0: until deadline */
 };
 
 static void pcap_header(FILE *f)
@@ -115,9 +111,11 @@ static void *inject_run(void *arg)
 	char eb[64];
 	uint64_t k;
 
-	pin_cpu(w->cpu);
-	pacer_init(&pace, w->rate, w->prime);
-	for (k = 0; !stop_flag && (!w->count || k < w->count); k++) {
+	if (!w->stride)
+		return NULL;		/* fewer frames than workers */
+	pin_cpu(w->sh.cpu);
+	pacer_init(&pace, w->sh.rate, w->sh.prime);
+	for (k = 0; !stop_flag && (!w->sh.count || k < w->sh.count); k++) {
 		uint64_t g = w->first + k * w->stride;
 		unsigned int q = o->qlist[g % o->nql];
 		struct qstat *st = &in->st[q];
@@ -226,28 +224,16 @@ static int do_inject(struct opts *o)
 		w[i].in = &in;
 		w[i].first = i;
 		w[i].stride = nw;
-		w[i].count = o->count / nw + (i < o->count % nw);
-		w[i].rate = o->rate / nw;
-		w[i].prime = o->prime_bytes / nw;
-		w[i].cpu = o->ncpus ? (int)o->cpus[i % o->ncpus] : -1;
-		if (o->count && !w[i].count)
+		pace_share(&w[i].sh, i, nw, o->count, o->rate, o->prime_bytes,
+			   o->cpus, o->ncpus);
+		if (o->count && !w[i].sh.count)
 			w[i].stride = 0;	/* nothing to send */
 	}
 	install_signals();
 	t0 = now_ns();
 	if (o->duration)
 		in.deadline = t0 + o->duration * 1e9;
-	if (nw == 1) {
-		inject_run(&w[0]);
-	} else {
-		for (i = 0; i < nw; i++)
-			if (w[i].stride &&
-			    pthread_create(&w[i].tid, NULL, inject_run, &w[i]))
-				die("pthread_create failed");
-		for (i = 0; i < nw; i++)
-			if (w[i].stride)
-				pthread_join(w[i].tid, NULL);
-	}
+	run_workers(inject_run, w, sizeof(*w), nw);
 	for (i = 0; i < o->nql; i++)
 		send_window_add(&win, &in.st[o->qlist[i]]);
 	secs = send_window_s(&win, t0);
@@ -269,15 +255,12 @@ static int do_inject(struct opts *o)
 		print_qstat(what, s, o->json, i > 0);
 		qstat_add(&tot, s);
 	}
-	if (o->json) {
-		fprintf(report, "],\"total\":");
-		print_qstat("", &tot, true, false);
-		fprintf(report, "}\n");
-	} else {
-		print_qstat("total", &tot, false, false);
+	if (o->json)
+		fprintf(report, "],");
+	print_total(&tot, o->json);
+	if (!o->json)
 		fprintf(report, "%s: elapsed=%.3fs max_gap=%.3fs frame_len=%u\n",
 			prog, secs, win.max_gap_ns / 1e9, in.lo.len);
-	}
 	if (in.pcap && in.pcap != stdout)
 		fclose(in.pcap);
 	fflush(stdout);

@@ -12,7 +12,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,14 +48,12 @@ struct opts {
 
 struct send_worker {
 	const struct opts *o;
-	pthread_t tid;
 	int *fds;
 	unsigned int nfds;
 	const struct sockaddr_storage *dst;
 	socklen_t alen;
-	double rate;
-	uint64_t count, deadline, prime;
-	int cpu;
+	struct pace_share sh;
+	uint64_t deadline;
 	struct qstat st;
 };
 
@@ -69,13 +66,13 @@ static void *send_run(void *arg)
 	struct pacer pace;
 	char *buf, eb[64];
 
-	pin_cpu(w->cpu);
+	pin_cpu(w->sh.cpu);
 	buf = calloc(1, pay + 1);
 	if (!buf)
 		die("out of memory");
 	fill_payload((uint8_t *)buf, pay);
-	pacer_init(&pace, w->rate, w->prime);
-	for (k = 0; !stop_flag && (!w->count || k < w->count); k++) {
+	pacer_init(&pace, w->sh.rate, w->sh.prime);
+	for (k = 0; !stop_flag && (!w->sh.count || k < w->sh.count); k++) {
 		int fd = w->fds[k % w->nfds];
 
 		pacer_wait(&pace, k);
@@ -150,21 +147,11 @@ static int do_send(struct opts *o)
 		w[i].nfds = o->threads ? 1 : nflows;
 		w[i].dst = &dst;
 		w[i].alen = alen;
-		w[i].rate = o->rate / nw;
-		w[i].prime = o->prime_bytes / nw;
-		w[i].count = o->count / nw + (i < o->count % nw);
 		w[i].deadline = o->duration ? t0 + o->duration * 1e9 : 0;
-		w[i].cpu = o->ncpus ? (int)o->cpus[i % o->ncpus] : -1;
+		pace_share(&w[i].sh, i, nw, o->count, o->rate, o->prime_bytes,
+			   o->cpus, o->ncpus);
 	}
-	if (nw == 1) {
-		send_run(&w[0]);
-	} else {
-		for (i = 0; i < nw; i++)
-			if (pthread_create(&w[i].tid, NULL, send_run, &w[i]))
-				die("pthread_create failed");
-		for (i = 0; i < nw; i++)
-			pthread_join(w[i].tid, NULL);
-	}
+	run_workers(send_run, w, sizeof(*w), nw);
 	for (i = 0; i < nw; i++)
 		send_window_add(&win, &w[i].st);
 	secs = send_window_s(&win, t0);
@@ -176,17 +163,13 @@ static int do_send(struct opts *o)
 			print_qstat(what, &w[i].st, false, false);
 		qstat_add(&tot, &w[i].st);
 	}
-	if (o->json) {
+	if (o->json)
 		fprintf(report, "{\"mode\":\"send\",\"elapsed_s\":%.6f,"
-			"\"max_gap_s\":%.6f,\"total\":", secs,
-			win.max_gap_ns / 1e9);
-		print_qstat("", &tot, true, false);
-		fprintf(report, "}\n");
-	} else {
-		print_qstat("total", &tot, false, false);
+			"\"max_gap_s\":%.6f,", secs, win.max_gap_ns / 1e9);
+	print_total(&tot, o->json);
+	if (!o->json)
 		fprintf(report, "%s: elapsed=%.3fs max_gap=%.3fs\n", prog, secs,
 			win.max_gap_ns / 1e9);
-	}
 	for (i = 0; i < nflows; i++)
 		close(fds[i]);
 	free(w);

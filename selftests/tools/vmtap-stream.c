@@ -198,24 +198,21 @@ static int do_stream(struct opts *o)
 		close(drain_fd);
 	free(buf);
 
-	if (o->json) {
+	if (o->json)
 		fprintf(report, "{\"mode\":\"send\",\"proto\":\"tcp\","
 			"\"elapsed_s\":%.6f,\"stream_s\":%.6f,"
 			"\"drain_bytes\":%llu,\"drain_dropped\":%s,"
-			"\"retransmits\":%u,\"total\":",
+			"\"retransmits\":%u,",
 			(t_done - t_first) / 1e9, (t_stream - t_first) / 1e9,
 			(unsigned long long)drained,
 			drain_dropped ? "true" : "false", ti.tcpi_total_retrans);
-		print_qstat("", &st, true, false);
-		fprintf(report, "}\n");
-	} else {
-		print_qstat("total", &st, false, false);
+	print_total(&st, o->json);
+	if (!o->json)
 		fprintf(report, "%s: elapsed=%.3fs stream=%.3fs "
 			"drain_bytes=%llu drain_dropped=%d retransmits=%u\n",
 			prog, (t_done - t_first) / 1e9,
 			(t_stream - t_first) / 1e9, (unsigned long long)drained,
 			drain_dropped, ti.tcpi_total_retrans);
-	}
 	if (st.errors || stalled)
 		return 1;
 	if (o->drain_bytes && !drain_dropped) {
