@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vmtap library: command-line values and fatal errors (args.h).
+ * vmtap library: the command line and fatal errors (args.h).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -145,6 +145,7 @@ enum {
 };
 
 #define MAX_OPTS	64
+#define OPT_VAL		384	/* ids of opt_val options: OPT_VAL + index */
 
 /* the common options @co takes, into @tab; returns how many */
 static unsigned int common_table(const struct common_opts *co,
@@ -265,15 +266,78 @@ static bool common_opt(const struct common_opts *co, int c,
 	return true;
 }
 
+/* @v, in range of the integer of @size bytes at @dst, into it */
+static void store_uint(void *dst, size_t size, uint64_t v)
+{
+	uint8_t u8 = v;
+	uint16_t u16 = v;
+	uint32_t u32 = v;
+
+	switch (size) {
+	case 1:
+		memcpy(dst, &u8, 1);
+		break;
+	case 2:
+		memcpy(dst, &u16, 2);
+		break;
+	case 4:
+		memcpy(dst, &u32, 4);
+		break;
+	default:
+		memcpy(dst, &v, sizeof(v));
+		break;
+	}
+}
+
+/* own value option @c (--@name) with value @arg; false: not one */
+static bool val_opt(const struct opt_val *vals, int c, const char *name,
+		    const char *arg)
+{
+	const struct opt_val *ov;
+	uint64_t v;
+
+	if (!vals || c < OPT_VAL || c >= OPT_OWN)
+		return false;
+	ov = &vals[c - OPT_VAL];
+	switch (ov->kind) {
+	case OPT_STR:
+		*(const char **)ov->dst = arg;
+		return true;
+	case OPT_FLAG:
+		*(bool *)ov->dst = true;
+		return true;
+	case OPT_NUM:
+		v = arg_u64(name, arg, ov->max);
+		break;
+	case OPT_NUM1:
+		v = arg_u64_min1(name, arg, ov->max);
+		break;
+	default:
+		return false;
+	}
+	store_uint(ov->dst, ov->size, v);
+	return true;
+}
+
 void parse_opts(const struct prog_opts *po, int argc, char **argv)
 {
 	static const struct option help = { "help", 0, NULL, 'h' };
 	struct option tab[MAX_OPTS];
+	const struct opt_val *ov;
 	const struct option *own;
 	unsigned int n;
 	int c, idx;
 
 	n = common_table(&po->common, tab);
+	for (ov = po->vals; ov && ov->name; ov++) {
+		if (n >= MAX_OPTS - 2)
+			die("too many options");
+		tab[n].name = ov->name;
+		tab[n].has_arg = ov->kind != OPT_FLAG;
+		tab[n].flag = NULL;
+		tab[n].val = OPT_VAL + (ov - po->vals);
+		n++;
+	}
 	for (own = po->own; own && own->name; own++) {
 		if (n >= MAX_OPTS - 2)
 			die("too many options");
@@ -291,6 +355,7 @@ void parse_opts(const struct prog_opts *po, int argc, char **argv)
 			exit(0);
 		}
 		if (c == '?' || (!common_opt(&po->common, c, name, optarg) &&
+				 !val_opt(po->vals, c, name, optarg) &&
 				 (!po->parse ||
 				  !po->parse(po->ctx, c, name, optarg)))) {
 			po->usage(stderr);

@@ -57,11 +57,29 @@ struct common_opts {
 	unsigned int *flows, *payload, *gso_size, *queues, *vnet_sz;
 };
 
-/* a program's own options have ids from OPT_OWN up */
+/*
+ * A program's own option that only stores its value: a string, true, or
+ * a number in 0..max (OPT_NUM1: in 1..max) into an integer of any size.
+ */
+struct opt_val {
+	const char *name;
+	enum { OPT_STR, OPT_FLAG, OPT_NUM, OPT_NUM1 } kind;
+	void *dst;
+	size_t size;
+	uint64_t max;
+};
+
+#define OPT_VAL_STR(name, p)	{ name, OPT_STR, p, 0, 0 }
+#define OPT_VAL_FLAG(name, p)	{ name, OPT_FLAG, p, 0, 0 }
+#define OPT_VAL_NUM(name, p, max) { name, OPT_NUM, p, sizeof(*(p)), max }
+#define OPT_VAL_NUM1(name, p, max) { name, OPT_NUM1, p, sizeof(*(p)), max }
+
+/* a program's other own options have ids from OPT_OWN up */
 #define OPT_OWN		512
 
 struct prog_opts {
 	struct common_opts common;
+	const struct opt_val *vals;	/* ends with a NULL name; may be NULL */
 	const struct option *own;	/* ends with a NULL name; may be NULL */
 	/*
 	 * Its own option @c (--@name) with value @arg (NULL: none); returns

@@ -370,53 +370,18 @@ static void usage(FILE *out)
 "g2h_errors= h2g_...' per host queue and 'vmtap: total ...'.\n");
 }
 
-enum {
-	O_GTAP = OPT_OWN, O_HTAP, O_GNS, O_HNS, O_GQUEUES, O_SNDBUF,
-};
-
-/* its own options; those it shares with the others are in args.c */
-static const struct option own[] = {
-	{ "guest-tap", 1, NULL, O_GTAP },
-	{ "host-tap", 1, NULL, O_HTAP },
-	{ "guest-netns", 1, NULL, O_GNS },
-	{ "host-netns", 1, NULL, O_HNS },
-	{ "guest-queues", 1, NULL, O_GQUEUES },
-	{ "sndbuf", 1, NULL, O_SNDBUF },
-	{ NULL, 0, NULL, 0 },
-};
-
-static bool forward_opt(void *ctx, int c, const char *name, const char *arg)
-{
-	struct opts *o = ctx;
-
-	switch (c) {
-	case O_GTAP:
-		o->gtap = arg;
-		break;
-	case O_HTAP:
-		o->htap = arg;
-		break;
-	case O_GNS:
-		o->gns = arg;
-		break;
-	case O_HNS:
-		o->hns = arg;
-		break;
-	case O_SNDBUF:
-		o->sndbuf = arg_u64_min1(name, arg, INT_MAX);
-		break;
-	case O_GQUEUES:
-		o->gqueues = arg_u64_min1(name, arg, MAX_QUEUES);
-		break;
-	default:
-		return false;
-	}
-	return true;
-}
-
 int main(int argc, char **argv)
 {
 	static struct opts o;
+	static const struct opt_val vals[] = {
+		OPT_VAL_STR("guest-tap", &o.gtap),
+		OPT_VAL_STR("host-tap", &o.htap),
+		OPT_VAL_STR("guest-netns", &o.gns),
+		OPT_VAL_STR("host-netns", &o.hns),
+		OPT_VAL_NUM1("guest-queues", &o.gqueues, MAX_QUEUES),
+		OPT_VAL_NUM1("sndbuf", &o.sndbuf, INT_MAX),
+		{ NULL },
+	};
 	const struct prog_opts po = {
 		.common = {
 			.json = &o.json, .up = &o.up,
@@ -425,9 +390,7 @@ int main(int argc, char **argv)
 			.ncpus = &o.ncpus, .queues = &o.queues,
 			.vnet_sz = &o.vnet_sz,
 		},
-		.own = own,
-		.parse = forward_opt,
-		.ctx = &o,
+		.vals = vals,
 		.usage = usage,
 	};
 

@@ -319,34 +319,22 @@ static void usage(FILE *out)
 }
 
 enum {
-	O_DEV = OPT_OWN, O_QUEUE, O_QUSED, O_SMAC, O_DMAC, O_SRC, O_PROTO,
-	O_SPORT, O_CSUM_OFFLOAD, O_TCP_FLAGS, O_SEQ, O_TOS, O_GSO_TYPE,
-	O_LIE_GSO, O_LIE_HDR, O_LIE_CSTART, O_LIE_COFF, O_VNET_FLAGS, O_PCAP,
-	O_STRICT,
+	O_QUEUE = OPT_OWN, O_QUSED, O_SMAC, O_DMAC, O_PROTO, O_TCP_FLAGS,
+	O_GSO_TYPE,
 };
 
-/* its own options; those it shares with the others are in args.c */
+/*
+ * its own options that take some parsing (those that only store a value
+ * are in main(), those it shares with the others in args.c)
+ */
 static const struct option own[] = {
-	{ "dev", 1, NULL, O_DEV },
 	{ "queue", 1, NULL, O_QUEUE },
 	{ "queues-used", 1, NULL, O_QUSED },
 	{ "smac", 1, NULL, O_SMAC },
 	{ "dmac", 1, NULL, O_DMAC },
-	{ "src", 1, NULL, O_SRC },
 	{ "proto", 1, NULL, O_PROTO },
-	{ "sport", 1, NULL, O_SPORT },
-	{ "csum-offload", 0, NULL, O_CSUM_OFFLOAD },
 	{ "tcp-flags", 1, NULL, O_TCP_FLAGS },
-	{ "seq", 1, NULL, O_SEQ },
-	{ "tos", 1, NULL, O_TOS },
 	{ "gso-type", 1, NULL, O_GSO_TYPE },
-	{ "lie-gso-size", 1, NULL, O_LIE_GSO },
-	{ "lie-hdr-len", 1, NULL, O_LIE_HDR },
-	{ "lie-csum-start", 1, NULL, O_LIE_CSTART },
-	{ "lie-csum-offset", 1, NULL, O_LIE_COFF },
-	{ "vnet-flags", 1, NULL, O_VNET_FLAGS },
-	{ "pcap", 1, NULL, O_PCAP },
-	{ "strict", 0, NULL, O_STRICT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -355,9 +343,6 @@ static bool inject_opt(void *ctx, int c, const char *name, const char *arg)
 	struct opts *o = ctx;
 
 	switch (c) {
-	case O_DEV:
-		o->dev = arg;
-		break;
 	case O_QUEUE:
 		o->qlist[0] = arg_u64(name, arg, MAX_QUEUES - 1);
 		o->nql = 1;
@@ -373,9 +358,6 @@ static bool inject_opt(void *ctx, int c, const char *name, const char *arg)
 		if (c == O_DMAC)
 			o->fs.dmac_set = true;
 		break;
-	case O_SRC:
-		o->src_str = arg;
-		break;
 	case O_PROTO:
 		if (!strcmp(arg, "tcp"))
 			o->fs.proto = IPPROTO_TCP;
@@ -384,46 +366,13 @@ static bool inject_opt(void *ctx, int c, const char *name, const char *arg)
 		else
 			die("--proto: tcp or udp, not '%s'", arg);
 		break;
-	case O_SPORT:
-		o->fs.sport = arg_u64(name, arg, 65535);
-		break;
-	case O_CSUM_OFFLOAD:
-		o->fs.csum_offload = true;
-		break;
 	case O_TCP_FLAGS:
 		if (!parse_tcp_flags(arg, &o->fs.tcp_flags))
 			die("--tcp-flags: bad flags '%s'", arg);
 		break;
-	case O_SEQ:
-		o->fs.seq = arg_u64(name, arg, UINT32_MAX);
-		break;
-	case O_TOS:
-		o->fs.tos = arg_u64(name, arg, 255);
-		break;
 	case O_GSO_TYPE:
 		if (!parse_gso_type(arg, &o->fs.gso_type))
 			die("--gso-type: unknown type '%s'", arg);
-		break;
-	case O_LIE_GSO:
-		o->fs.lie_gso_size = arg_u64(name, arg, 65535);
-		break;
-	case O_LIE_HDR:
-		o->fs.lie_hdr_len = arg_u64(name, arg, 65535);
-		break;
-	case O_LIE_CSTART:
-		o->fs.lie_csum_start = arg_u64(name, arg, 65535);
-		break;
-	case O_LIE_COFF:
-		o->fs.lie_csum_offset = arg_u64(name, arg, 65535);
-		break;
-	case O_VNET_FLAGS:
-		o->fs.vnet_flags = arg_u64(name, arg, 255);
-		break;
-	case O_PCAP:
-		o->pcap = arg;
-		break;
-	case O_STRICT:
-		o->strict = true;
 		break;
 	default:
 		return false;
@@ -434,6 +383,22 @@ static bool inject_opt(void *ctx, int c, const char *name, const char *arg)
 int main(int argc, char **argv)
 {
 	static struct opts o;
+	static const struct opt_val vals[] = {
+		OPT_VAL_STR("dev", &o.dev),
+		OPT_VAL_STR("src", &o.src_str),
+		OPT_VAL_STR("pcap", &o.pcap),
+		OPT_VAL_FLAG("strict", &o.strict),
+		OPT_VAL_FLAG("csum-offload", &o.fs.csum_offload),
+		OPT_VAL_NUM("sport", &o.fs.sport, 65535),
+		OPT_VAL_NUM("seq", &o.fs.seq, UINT32_MAX),
+		OPT_VAL_NUM("tos", &o.fs.tos, 255),
+		OPT_VAL_NUM("lie-gso-size", &o.fs.lie_gso_size, 65535),
+		OPT_VAL_NUM("lie-hdr-len", &o.fs.lie_hdr_len, 65535),
+		OPT_VAL_NUM("lie-csum-start", &o.fs.lie_csum_start, 65535),
+		OPT_VAL_NUM("lie-csum-offset", &o.fs.lie_csum_offset, 65535),
+		OPT_VAL_NUM("vnet-flags", &o.fs.vnet_flags, 255),
+		{ NULL },
+	};
 	const struct prog_opts po = {
 		.common = {
 			.netns = &o.netns, .dst = &o.dst_str,
@@ -448,6 +413,7 @@ int main(int argc, char **argv)
 			.gso_size = &o.fs.gso_size, .queues = &o.queues,
 			.vnet_sz = &o.vnet_sz,
 		},
+		.vals = vals,
 		.own = own,
 		.parse = inject_opt,
 		.ctx = &o,

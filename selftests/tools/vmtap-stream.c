@@ -241,33 +241,20 @@ static void usage(FILE *out)
 "stream stalled (nothing written for 10 s) or the drain saw no drop.\n");
 }
 
-/* its own option */
-static bool stream_opt(void *ctx, int c, const char *name, const char *arg)
-{
-	struct opts *o = ctx;
-
-	if (c != OPT_OWN)
-		return false;
-	o->drain_bytes = arg_u64(name, arg, UINT64_MAX);
-	return true;
-}
-
 int main(int argc, char **argv)
 {
-	static const struct option own[] = {
-		{ "drain-bytes", 1, NULL, OPT_OWN },
-		{ NULL, 0, NULL, 0 },
-	};
 	static struct opts o = { .dport = 9000, .payload = 1400 };
+	static const struct opt_val vals[] = {
+		OPT_VAL_NUM("drain-bytes", &o.drain_bytes, UINT64_MAX),
+		{ NULL },
+	};
 	const struct prog_opts po = {
 		.common = {
 			.netns = &o.netns, .dst = &o.dst_str, .ipv6 = &o.ipv6,
 			.json = &o.json, .duration = &o.duration,
 			.dport = &o.dport, .payload = &o.payload,
 		},
-		.own = own,
-		.parse = stream_opt,
-		.ctx = &o,
+		.vals = vals,
 		.usage = usage,
 	};
 
