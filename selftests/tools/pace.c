@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -90,4 +91,35 @@ void pacer_wait(struct pacer *p, uint64_t k)
 void pacer_sent(struct pacer *p, uint64_t wire)
 {
 	p->primed += wire;
+}
+
+void pace_share(struct pace_share *s, unsigned int i, unsigned int n,
+		uint64_t count, double rate, uint64_t prime,
+		const unsigned int *cpus, unsigned int ncpus)
+{
+	s->count = count / n + (i < count % n);
+	s->rate = rate / n;
+	s->prime = prime / n;
+	s->cpu = ncpus ? (int)cpus[i % ncpus] : -1;
+}
+
+void run_workers(void *(*fn)(void *), void *ws, size_t size,
+		 unsigned int n)
+{
+	pthread_t *tid;
+	unsigned int i;
+
+	if (n == 1) {
+		fn(ws);
+		return;
+	}
+	tid = calloc(n, sizeof(*tid));
+	if (!tid)
+		die("out of memory");
+	for (i = 0; i < n; i++)
+		if (pthread_create(&tid[i], NULL, fn, (char *)ws + i * size))
+			die("pthread_create failed");
+	for (i = 0; i < n; i++)
+		pthread_join(tid[i], NULL);
+	free(tid);
 }

@@ -8,6 +8,7 @@
 #define VMTAP_PACE_H
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* set by SIGINT/SIGTERM (install_signals()) and by a failing worker */
@@ -41,5 +42,26 @@ void pacer_init(struct pacer *p, double rate, uint64_t prime);
 void pacer_wait(struct pacer *p, uint64_t k);
 /* frame sent: @wire bytes towards the prime */
 void pacer_sent(struct pacer *p, uint64_t wire);
+
+/*
+ * Worker @i's share of a sender's job split over @n workers: of @count
+ * frames (the first count % n workers one more), of the @rate and of the
+ * @prime bytes, and its CPU, the (i mod ncpus)-th of @cpus (-1: none).
+ */
+struct pace_share {
+	uint64_t count, prime;
+	double rate;
+	int cpu;
+};
+
+void pace_share(struct pace_share *s, unsigned int i, unsigned int n,
+		uint64_t count, double rate, uint64_t prime,
+		const unsigned int *cpus, unsigned int ncpus);
+/*
+ * Run @fn on each of the @n workers at @ws, @size bytes apart: in this
+ * thread if there is one, else a thread each; returns when all are done.
+ */
+void run_workers(void *(*fn)(void *), void *ws, size_t size,
+		 unsigned int n);
 
 #endif

@@ -70,6 +70,17 @@ void print_qstat(const char *what, const struct qstat *s, bool json,
 			(unsigned long long)s->wire, s->last_err);
 }
 
+void print_total(const struct qstat *tot, bool json)
+{
+	if (!json) {
+		print_qstat("total", tot, false, false);
+		return;
+	}
+	fprintf(report, "\"total\":");
+	print_qstat("", tot, true, false);
+	fprintf(report, "}\n");
+}
+
 void send_window_add(struct send_window *win, const struct qstat *st)
 {
 	if (!st->sent)

@@ -33,6 +33,11 @@ void qstat_add(struct qstat *t, const struct qstat *s);
  */
 void print_qstat(const char *what, const struct qstat *s, bool json,
 		 bool comma);
+/*
+ * The total at the end of a report: "vmtap: total sent= ...", or with
+ * json "\"total\":{...}}\n", closing the object the report opened.
+ */
+void print_total(const struct qstat *tot, bool json);
 
 /*
  * The time the frames were sent over, from the first to the last: what a

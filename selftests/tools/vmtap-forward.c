@@ -370,110 +370,32 @@ static void usage(FILE *out)
 "g2h_errors= h2g_...' per host queue and 'vmtap: total ...'.\n");
 }
 
-enum {
-	O_QUEUES = 256, O_UP, O_DURATION, O_CPUS, O_JSON, O_VNET_SZ,
-	O_NO_OFFLOAD, O_GTAP, O_HTAP, O_GNS, O_HNS, O_GQUEUES, O_SNDBUF,
-};
-
-static const struct option lopts[] = {
-	{ "queues", 1, NULL, O_QUEUES },
-	{ "up", 0, NULL, O_UP },
-	{ "duration", 1, NULL, O_DURATION },
-	{ "cpus", 1, NULL, O_CPUS },
-	{ "json", 0, NULL, O_JSON },
-	{ "vnet-hdr-sz", 1, NULL, O_VNET_SZ },
-	{ "no-offload", 0, NULL, O_NO_OFFLOAD },
-	{ "guest-tap", 1, NULL, O_GTAP },
-	{ "host-tap", 1, NULL, O_HTAP },
-	{ "guest-netns", 1, NULL, O_GNS },
-	{ "host-netns", 1, NULL, O_HNS },
-	{ "guest-queues", 1, NULL, O_GQUEUES },
-	{ "sndbuf", 1, NULL, O_SNDBUF },
-	{ "verbose", 0, NULL, 'v' },
-	{ "help", 0, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-static void parse_args(struct opts *o, int argc, char **argv)
-{
-	int c, idx;
-	uint64_t v;
-
-	while ((c = getopt_long(argc, argv, "vh", lopts, &idx)) != -1) {
-		const char *name = c >= 256 ? lopts[idx].name : NULL;
-
-		switch (c) {
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case 'v':
-			o->verbose = true;
-			break;
-		case O_QUEUES:
-			o->queues = arg_u64(name, optarg, MAX_QUEUES);
-			if (!o->queues)
-				die("--queues must be at least 1");
-			break;
-		case O_UP:
-			o->up = true;
-			break;
-		case O_DURATION:
-			o->duration = arg_pos_double(name, optarg);
-			break;
-		case O_CPUS:
-			if (!parse_list(optarg, 4095, o->cpus, &o->ncpus))
-				die("--cpus: bad list '%s'", optarg);
-			break;
-		case O_JSON:
-			o->json = true;
-			break;
-		case O_VNET_SZ:
-			v = arg_u64(name, optarg, 12);
-			if (v != 10 && v != 12)
-				die("--vnet-hdr-sz: 10 or 12");
-			o->vnet_sz = v;
-			break;
-		case O_NO_OFFLOAD:
-			o->no_offload = true;
-			break;
-		case O_GTAP:
-			o->gtap = optarg;
-			break;
-		case O_HTAP:
-			o->htap = optarg;
-			break;
-		case O_GNS:
-			o->gns = optarg;
-			break;
-		case O_HNS:
-			o->hns = optarg;
-			break;
-		case O_SNDBUF:
-			o->sndbuf = arg_u64(name, optarg, INT_MAX);
-			if (!o->sndbuf)
-				die("--sndbuf must be at least 1");
-			break;
-		case O_GQUEUES:
-			o->gqueues = arg_u64(name, optarg, MAX_QUEUES);
-			if (!o->gqueues)
-				die("--guest-queues must be at least 1");
-			break;
-		default:
-			usage(stderr);
-			exit(1);
-		}
-	}
-	if (optind < argc)
-		die("unexpected argument '%s'", argv[optind]);
-}
-
 int main(int argc, char **argv)
 {
 	static struct opts o;
+	static const struct opt_val vals[] = {
+		OPT_VAL_STR("guest-tap", &o.gtap),
+		OPT_VAL_STR("host-tap", &o.htap),
+		OPT_VAL_STR("guest-netns", &o.gns),
+		OPT_VAL_STR("host-netns", &o.hns),
+		OPT_VAL_NUM1("guest-queues", &o.gqueues, MAX_QUEUES),
+		OPT_VAL_NUM1("sndbuf", &o.sndbuf, INT_MAX),
+		{ NULL },
+	};
+	const struct prog_opts po = {
+		.common = {
+			.json = &o.json, .up = &o.up,
+			.no_offload = &o.no_offload, .verbose = &o.verbose,
+			.duration = &o.duration, .cpus = o.cpus,
+			.ncpus = &o.ncpus, .queues = &o.queues,
+			.vnet_sz = &o.vnet_sz,
+		},
+		.vals = vals,
+		.usage = usage,
+	};
 
 	o.vnet_sz = VNET_HDR_SZ;
-	parse_args(&o, argc, argv);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	parse_opts(&po, argc, argv);
 	if (!o.gtap || !o.htap)
 		die("forward needs --guest-tap and --host-tap");
 	return do_forward(&o);

@@ -61,13 +61,9 @@ struct inject {
 };
 
 struct inject_worker {
-	pthread_t tid;
 	struct inject *in;
 	uint64_t first, stride;			/* global frame numbers */
-	uint64_t count;				/* 0: until deadline */
-	double rate;				/* frames/s, 0: flat out */
-	uint64_t prime;				/* --prime-bytes, our share */
-	int cpu;
+	struct pace_share sh;			/* count 0: until deadline */
 };
 
 static void pcap_header(FILE *f)
@@ -115,9 +111,11 @@ static void *inject_run(void *arg)
 	char eb[64];
 	uint64_t k;
 
-	pin_cpu(w->cpu);
-	pacer_init(&pace, w->rate, w->prime);
-	for (k = 0; !stop_flag && (!w->count || k < w->count); k++) {
+	if (!w->stride)
+		return NULL;		/* fewer frames than workers */
+	pin_cpu(w->sh.cpu);
+	pacer_init(&pace, w->sh.rate, w->sh.prime);
+	for (k = 0; !stop_flag && (!w->sh.count || k < w->sh.count); k++) {
 		uint64_t g = w->first + k * w->stride;
 		unsigned int q = o->qlist[g % o->nql];
 		struct qstat *st = &in->st[q];
@@ -226,28 +224,16 @@ static int do_inject(struct opts *o)
 		w[i].in = &in;
 		w[i].first = i;
 		w[i].stride = nw;
-		w[i].count = o->count / nw + (i < o->count % nw);
-		w[i].rate = o->rate / nw;
-		w[i].prime = o->prime_bytes / nw;
-		w[i].cpu = o->ncpus ? (int)o->cpus[i % o->ncpus] : -1;
-		if (o->count && !w[i].count)
+		pace_share(&w[i].sh, i, nw, o->count, o->rate, o->prime_bytes,
+			   o->cpus, o->ncpus);
+		if (o->count && !w[i].sh.count)
 			w[i].stride = 0;	/* nothing to send */
 	}
 	install_signals();
 	t0 = now_ns();
 	if (o->duration)
 		in.deadline = t0 + o->duration * 1e9;
-	if (nw == 1) {
-		inject_run(&w[0]);
-	} else {
-		for (i = 0; i < nw; i++)
-			if (w[i].stride &&
-			    pthread_create(&w[i].tid, NULL, inject_run, &w[i]))
-				die("pthread_create failed");
-		for (i = 0; i < nw; i++)
-			if (w[i].stride)
-				pthread_join(w[i].tid, NULL);
-	}
+	run_workers(inject_run, w, sizeof(*w), nw);
 	for (i = 0; i < o->nql; i++)
 		send_window_add(&win, &in.st[o->qlist[i]]);
 	secs = send_window_s(&win, t0);
@@ -269,15 +255,12 @@ static int do_inject(struct opts *o)
 		print_qstat(what, s, o->json, i > 0);
 		qstat_add(&tot, s);
 	}
-	if (o->json) {
-		fprintf(report, "],\"total\":");
-		print_qstat("", &tot, true, false);
-		fprintf(report, "}\n");
-	} else {
-		print_qstat("total", &tot, false, false);
+	if (o->json)
+		fprintf(report, "],");
+	print_total(&tot, o->json);
+	if (!o->json)
 		fprintf(report, "%s: elapsed=%.3fs max_gap=%.3fs frame_len=%u\n",
 			prog, secs, win.max_gap_ns / 1e9, in.lo.len);
-	}
 	if (in.pcap && in.pcap != stdout)
 		fclose(in.pcap);
 	fflush(stdout);
@@ -336,226 +319,111 @@ static void usage(FILE *out)
 }
 
 enum {
-	O_DEV = 256, O_QUEUES, O_NETNS, O_UP, O_QUEUE, O_QUSED, O_COUNT,
-	O_RATE, O_DURATION, O_THREADS, O_CPUS, O_SMAC, O_DMAC, O_IPV6,
-	O_SRC, O_DST, O_PROTO, O_SPORT, O_DPORT, O_FLOWS, O_PAYLOAD,
-	O_GSO_SIZE, O_CSUM_OFFLOAD, O_TCP_FLAGS, O_SEQ, O_TOS, O_GSO_TYPE,
-	O_LIE_GSO, O_LIE_HDR, O_LIE_CSTART, O_LIE_COFF, O_VNET_FLAGS,
-	O_PCAP, O_STRICT, O_JSON, O_VNET_SZ, O_NO_OFFLOAD, O_PRIME,
+	O_QUEUE = OPT_OWN, O_QUSED, O_SMAC, O_DMAC, O_PROTO, O_TCP_FLAGS,
+	O_GSO_TYPE,
 };
 
-static const struct option lopts[] = {
-	{ "dev", 1, NULL, O_DEV },
-	{ "queues", 1, NULL, O_QUEUES },
-	{ "netns", 1, NULL, O_NETNS },
-	{ "up", 0, NULL, O_UP },
+/*
+ * its own options that take some parsing (those that only store a value
+ * are in main(), those it shares with the others in args.c)
+ */
+static const struct option own[] = {
 	{ "queue", 1, NULL, O_QUEUE },
 	{ "queues-used", 1, NULL, O_QUSED },
-	{ "count", 1, NULL, O_COUNT },
-	{ "rate", 1, NULL, O_RATE },
-	{ "duration", 1, NULL, O_DURATION },
-	{ "threads", 0, NULL, O_THREADS },
-	{ "cpus", 1, NULL, O_CPUS },
 	{ "smac", 1, NULL, O_SMAC },
 	{ "dmac", 1, NULL, O_DMAC },
-	{ "ipv6", 0, NULL, O_IPV6 },
-	{ "src", 1, NULL, O_SRC },
-	{ "dst", 1, NULL, O_DST },
 	{ "proto", 1, NULL, O_PROTO },
-	{ "sport", 1, NULL, O_SPORT },
-	{ "dport", 1, NULL, O_DPORT },
-	{ "flows", 1, NULL, O_FLOWS },
-	{ "payload", 1, NULL, O_PAYLOAD },
-	{ "gso-size", 1, NULL, O_GSO_SIZE },
-	{ "csum-offload", 0, NULL, O_CSUM_OFFLOAD },
 	{ "tcp-flags", 1, NULL, O_TCP_FLAGS },
-	{ "seq", 1, NULL, O_SEQ },
-	{ "tos", 1, NULL, O_TOS },
 	{ "gso-type", 1, NULL, O_GSO_TYPE },
-	{ "lie-gso-size", 1, NULL, O_LIE_GSO },
-	{ "lie-hdr-len", 1, NULL, O_LIE_HDR },
-	{ "lie-csum-start", 1, NULL, O_LIE_CSTART },
-	{ "lie-csum-offset", 1, NULL, O_LIE_COFF },
-	{ "vnet-flags", 1, NULL, O_VNET_FLAGS },
-	{ "pcap", 1, NULL, O_PCAP },
-	{ "strict", 0, NULL, O_STRICT },
-	{ "json", 0, NULL, O_JSON },
-	{ "vnet-hdr-sz", 1, NULL, O_VNET_SZ },
-	{ "no-offload", 0, NULL, O_NO_OFFLOAD },
-	{ "prime-bytes", 1, NULL, O_PRIME },
-	{ "verbose", 0, NULL, 'v' },
-	{ "help", 0, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
-static void parse_args(struct opts *o, int argc, char **argv)
+static bool inject_opt(void *ctx, int c, const char *name, const char *arg)
 {
-	int c, idx;
-	uint64_t v;
+	struct opts *o = ctx;
 
-	while ((c = getopt_long(argc, argv, "vh", lopts, &idx)) != -1) {
-		const char *name = c >= 256 ? lopts[idx].name : NULL;
-
-		switch (c) {
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case 'v':
-			o->verbose = true;
-			break;
-		case O_DEV:
-			o->dev = optarg;
-			break;
-		case O_QUEUES:
-			o->queues = arg_u64(name, optarg, MAX_QUEUES);
-			if (!o->queues)
-				die("--queues must be at least 1");
-			break;
-		case O_NETNS:
-			o->netns = optarg;
-			break;
-		case O_UP:
-			o->up = true;
-			break;
-		case O_QUEUE:
-			o->qlist[0] = arg_u64(name, optarg, MAX_QUEUES - 1);
-			o->nql = 1;
-			break;
-		case O_QUSED:
-			if (!parse_list(optarg, MAX_QUEUES - 1, o->qlist,
-					&o->nql))
-				die("--queues-used: bad list '%s'", optarg);
-			break;
-		case O_COUNT:
-			o->count = arg_u64(name, optarg, UINT64_MAX);
-			o->count_set = true;
-			break;
-		case O_RATE:
-			o->rate = arg_pos_double(name, optarg);
-			break;
-		case O_DURATION:
-			o->duration = arg_pos_double(name, optarg);
-			break;
-		case O_THREADS:
-			o->threads = true;
-			break;
-		case O_CPUS:
-			if (!parse_list(optarg, 4095, o->cpus, &o->ncpus))
-				die("--cpus: bad list '%s'", optarg);
-			break;
-		case O_SMAC:
-		case O_DMAC:
-			if (!parse_mac(optarg,
-				       c == O_SMAC ? o->fs.smac : o->fs.dmac))
-				die("--%s: bad MAC '%s'", name, optarg);
-			if (c == O_DMAC)
-				o->fs.dmac_set = true;
-			break;
-		case O_IPV6:
-			o->fs.ipv6 = true;
-			break;
-		case O_SRC:
-			o->src_str = optarg;
-			break;
-		case O_DST:
-			o->dst_str = optarg;
-			break;
-		case O_PROTO:
-			if (!strcmp(optarg, "tcp"))
-				o->fs.proto = IPPROTO_TCP;
-			else if (!strcmp(optarg, "udp"))
-				o->fs.proto = IPPROTO_UDP;
-			else
-				die("--proto: tcp or udp, not '%s'", optarg);
-			break;
-		case O_SPORT:
-			o->fs.sport = arg_u64(name, optarg, 65535);
-			break;
-		case O_DPORT:
-			o->fs.dport = arg_u64(name, optarg, 65535);
-			break;
-		case O_FLOWS:
-			o->fs.flows = arg_u64(name, optarg, 65536);
-			if (!o->fs.flows)
-				die("--flows must be at least 1");
-			break;
-		case O_PAYLOAD:
-			o->fs.payload = arg_u64(name, optarg, 65535);
-			break;
-		case O_GSO_SIZE:
-			o->fs.gso_size = arg_u64(name, optarg, 65535);
-			break;
-		case O_PRIME:
-			o->prime_bytes = arg_u64(name, optarg, UINT64_MAX);
-			break;
-		case O_CSUM_OFFLOAD:
-			o->fs.csum_offload = true;
-			break;
-		case O_TCP_FLAGS:
-			if (!parse_tcp_flags(optarg, &o->fs.tcp_flags))
-				die("--tcp-flags: bad flags '%s'", optarg);
-			break;
-		case O_SEQ:
-			o->fs.seq = arg_u64(name, optarg, UINT32_MAX);
-			break;
-		case O_TOS:
-			o->fs.tos = arg_u64(name, optarg, 255);
-			break;
-		case O_GSO_TYPE:
-			if (!parse_gso_type(optarg, &o->fs.gso_type))
-				die("--gso-type: unknown type '%s'", optarg);
-			break;
-		case O_LIE_GSO:
-			o->fs.lie_gso_size = arg_u64(name, optarg, 65535);
-			break;
-		case O_LIE_HDR:
-			o->fs.lie_hdr_len = arg_u64(name, optarg, 65535);
-			break;
-		case O_LIE_CSTART:
-			o->fs.lie_csum_start = arg_u64(name, optarg, 65535);
-			break;
-		case O_LIE_COFF:
-			o->fs.lie_csum_offset = arg_u64(name, optarg, 65535);
-			break;
-		case O_VNET_FLAGS:
-			o->fs.vnet_flags = arg_u64(name, optarg, 255);
-			break;
-		case O_PCAP:
-			o->pcap = optarg;
-			break;
-		case O_STRICT:
-			o->strict = true;
-			break;
-		case O_JSON:
-			o->json = true;
-			break;
-		case O_VNET_SZ:
-			v = arg_u64(name, optarg, 12);
-			if (v != 10 && v != 12)
-				die("--vnet-hdr-sz: 10 or 12");
-			o->vnet_sz = v;
-			break;
-		case O_NO_OFFLOAD:
-			o->no_offload = true;
-			break;
-		default:
-			usage(stderr);
-			exit(1);
-		}
+	switch (c) {
+	case O_QUEUE:
+		o->qlist[0] = arg_u64(name, arg, MAX_QUEUES - 1);
+		o->nql = 1;
+		break;
+	case O_QUSED:
+		if (!parse_list(arg, MAX_QUEUES - 1, o->qlist, &o->nql))
+			die("--queues-used: bad list '%s'", arg);
+		break;
+	case O_SMAC:
+	case O_DMAC:
+		if (!parse_mac(arg, c == O_SMAC ? o->fs.smac : o->fs.dmac))
+			die("--%s: bad MAC '%s'", name, arg);
+		if (c == O_DMAC)
+			o->fs.dmac_set = true;
+		break;
+	case O_PROTO:
+		if (!strcmp(arg, "tcp"))
+			o->fs.proto = IPPROTO_TCP;
+		else if (!strcmp(arg, "udp"))
+			o->fs.proto = IPPROTO_UDP;
+		else
+			die("--proto: tcp or udp, not '%s'", arg);
+		break;
+	case O_TCP_FLAGS:
+		if (!parse_tcp_flags(arg, &o->fs.tcp_flags))
+			die("--tcp-flags: bad flags '%s'", arg);
+		break;
+	case O_GSO_TYPE:
+		if (!parse_gso_type(arg, &o->fs.gso_type))
+			die("--gso-type: unknown type '%s'", arg);
+		break;
+	default:
+		return false;
 	}
-	if (optind < argc)
-		die("unexpected argument '%s'", argv[optind]);
+	return true;
 }
 
 int main(int argc, char **argv)
 {
 	static struct opts o;
+	static const struct opt_val vals[] = {
+		OPT_VAL_STR("dev", &o.dev),
+		OPT_VAL_STR("src", &o.src_str),
+		OPT_VAL_STR("pcap", &o.pcap),
+		OPT_VAL_FLAG("strict", &o.strict),
+		OPT_VAL_FLAG("csum-offload", &o.fs.csum_offload),
+		OPT_VAL_NUM("sport", &o.fs.sport, 65535),
+		OPT_VAL_NUM("seq", &o.fs.seq, UINT32_MAX),
+		OPT_VAL_NUM("tos", &o.fs.tos, 255),
+		OPT_VAL_NUM("lie-gso-size", &o.fs.lie_gso_size, 65535),
+		OPT_VAL_NUM("lie-hdr-len", &o.fs.lie_hdr_len, 65535),
+		OPT_VAL_NUM("lie-csum-start", &o.fs.lie_csum_start, 65535),
+		OPT_VAL_NUM("lie-csum-offset", &o.fs.lie_csum_offset, 65535),
+		OPT_VAL_NUM("vnet-flags", &o.fs.vnet_flags, 255),
+		{ NULL },
+	};
+	const struct prog_opts po = {
+		.common = {
+			.netns = &o.netns, .dst = &o.dst_str,
+			.ipv6 = &o.fs.ipv6, .json = &o.json,
+			.threads = &o.threads, .up = &o.up,
+			.no_offload = &o.no_offload, .verbose = &o.verbose,
+			.count = &o.count, .count_set = &o.count_set,
+			.prime_bytes = &o.prime_bytes, .rate = &o.rate,
+			.duration = &o.duration, .cpus = o.cpus,
+			.ncpus = &o.ncpus, .dport = &o.fs.dport,
+			.flows = &o.fs.flows, .payload = &o.fs.payload,
+			.gso_size = &o.fs.gso_size, .queues = &o.queues,
+			.vnet_sz = &o.vnet_sz,
+		},
+		.vals = vals,
+		.own = own,
+		.parse = inject_opt,
+		.ctx = &o,
+		.usage = usage,
+	};
 
 	report = stdout;
 	spec_default(&o.fs);
 	o.vnet_sz = VNET_HDR_SZ;
-	parse_args(&o, argc, argv);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	parse_opts(&po, argc, argv);
 
 	if (!o.dev && !o.pcap)
 		die("inject needs --dev TAP (or --pcap FILE)");

@@ -11,9 +11,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <getopt.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,14 +48,12 @@ struct opts {
 
 struct send_worker {
 	const struct opts *o;
-	pthread_t tid;
 	int *fds;
 	unsigned int nfds;
 	const struct sockaddr_storage *dst;
 	socklen_t alen;
-	double rate;
-	uint64_t count, deadline, prime;
-	int cpu;
+	struct pace_share sh;
+	uint64_t deadline;
 	struct qstat st;
 };
 
@@ -70,13 +66,13 @@ static void *send_run(void *arg)
 	struct pacer pace;
 	char *buf, eb[64];
 
-	pin_cpu(w->cpu);
+	pin_cpu(w->sh.cpu);
 	buf = calloc(1, pay + 1);
 	if (!buf)
 		die("out of memory");
 	fill_payload((uint8_t *)buf, pay);
-	pacer_init(&pace, w->rate, w->prime);
-	for (k = 0; !stop_flag && (!w->count || k < w->count); k++) {
+	pacer_init(&pace, w->sh.rate, w->sh.prime);
+	for (k = 0; !stop_flag && (!w->sh.count || k < w->sh.count); k++) {
 		int fd = w->fds[k % w->nfds];
 
 		pacer_wait(&pace, k);
@@ -151,21 +147,11 @@ static int do_send(struct opts *o)
 		w[i].nfds = o->threads ? 1 : nflows;
 		w[i].dst = &dst;
 		w[i].alen = alen;
-		w[i].rate = o->rate / nw;
-		w[i].prime = o->prime_bytes / nw;
-		w[i].count = o->count / nw + (i < o->count % nw);
 		w[i].deadline = o->duration ? t0 + o->duration * 1e9 : 0;
-		w[i].cpu = o->ncpus ? (int)o->cpus[i % o->ncpus] : -1;
+		pace_share(&w[i].sh, i, nw, o->count, o->rate, o->prime_bytes,
+			   o->cpus, o->ncpus);
 	}
-	if (nw == 1) {
-		send_run(&w[0]);
-	} else {
-		for (i = 0; i < nw; i++)
-			if (pthread_create(&w[i].tid, NULL, send_run, &w[i]))
-				die("pthread_create failed");
-		for (i = 0; i < nw; i++)
-			pthread_join(w[i].tid, NULL);
-	}
+	run_workers(send_run, w, sizeof(*w), nw);
 	for (i = 0; i < nw; i++)
 		send_window_add(&win, &w[i].st);
 	secs = send_window_s(&win, t0);
@@ -177,17 +163,13 @@ static int do_send(struct opts *o)
 			print_qstat(what, &w[i].st, false, false);
 		qstat_add(&tot, &w[i].st);
 	}
-	if (o->json) {
+	if (o->json)
 		fprintf(report, "{\"mode\":\"send\",\"elapsed_s\":%.6f,"
-			"\"max_gap_s\":%.6f,\"total\":", secs,
-			win.max_gap_ns / 1e9);
-		print_qstat("", &tot, true, false);
-		fprintf(report, "}\n");
-	} else {
-		print_qstat("total", &tot, false, false);
+			"\"max_gap_s\":%.6f,", secs, win.max_gap_ns / 1e9);
+	print_total(&tot, o->json);
+	if (!o->json)
 		fprintf(report, "%s: elapsed=%.3fs max_gap=%.3fs\n", prog, secs,
 			win.max_gap_ns / 1e9);
-	}
 	for (i = 0; i < nflows; i++)
 		close(fds[i]);
 	free(w);
@@ -213,104 +195,25 @@ static void usage(FILE *out)
 "max_gap=S': first to last datagram, and the longest pause between two.\n");
 }
 
-enum {
-	O_NETNS = 256, O_COUNT, O_RATE, O_DURATION, O_THREADS, O_CPUS,
-	O_IPV6, O_DST, O_DPORT, O_FLOWS, O_PAYLOAD, O_GSO_SIZE, O_JSON,
-	O_PRIME,
-};
-
-static const struct option lopts[] = {
-	{ "netns", 1, NULL, O_NETNS },
-	{ "count", 1, NULL, O_COUNT },
-	{ "rate", 1, NULL, O_RATE },
-	{ "duration", 1, NULL, O_DURATION },
-	{ "threads", 0, NULL, O_THREADS },
-	{ "cpus", 1, NULL, O_CPUS },
-	{ "ipv6", 0, NULL, O_IPV6 },
-	{ "dst", 1, NULL, O_DST },
-	{ "dport", 1, NULL, O_DPORT },
-	{ "flows", 1, NULL, O_FLOWS },
-	{ "payload", 1, NULL, O_PAYLOAD },
-	{ "gso-size", 1, NULL, O_GSO_SIZE },
-	{ "json", 0, NULL, O_JSON },
-	{ "prime-bytes", 1, NULL, O_PRIME },
-	{ "help", 0, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-static void parse_args(struct opts *o, int argc, char **argv)
-{
-	int c, idx;
-
-	while ((c = getopt_long(argc, argv, "h", lopts, &idx)) != -1) {
-		const char *name = c >= 256 ? lopts[idx].name : NULL;
-
-		switch (c) {
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case O_NETNS:
-			o->netns = optarg;
-			break;
-		case O_COUNT:
-			o->count = arg_u64(name, optarg, UINT64_MAX);
-			o->count_set = true;
-			break;
-		case O_RATE:
-			o->rate = arg_pos_double(name, optarg);
-			break;
-		case O_DURATION:
-			o->duration = arg_pos_double(name, optarg);
-			break;
-		case O_THREADS:
-			o->threads = true;
-			break;
-		case O_CPUS:
-			if (!parse_list(optarg, 4095, o->cpus, &o->ncpus))
-				die("--cpus: bad list '%s'", optarg);
-			break;
-		case O_IPV6:
-			o->ipv6 = true;
-			break;
-		case O_DST:
-			o->dst_str = optarg;
-			break;
-		case O_DPORT:
-			o->dport = arg_u64(name, optarg, 65535);
-			break;
-		case O_FLOWS:
-			o->flows = arg_u64(name, optarg, 65536);
-			if (!o->flows)
-				die("--flows must be at least 1");
-			break;
-		case O_PAYLOAD:
-			o->payload = arg_u64(name, optarg, 65535);
-			break;
-		case O_GSO_SIZE:
-			o->gso_size = arg_u64(name, optarg, 65535);
-			break;
-		case O_JSON:
-			o->json = true;
-			break;
-		case O_PRIME:
-			o->prime_bytes = arg_u64(name, optarg, UINT64_MAX);
-			break;
-		default:
-			usage(stderr);
-			exit(1);
-		}
-	}
-	if (optind < argc)
-		die("unexpected argument '%s'", argv[optind]);
-}
-
 int main(int argc, char **argv)
 {
 	static struct opts o = { .dport = 9000, .flows = 1, .payload = 1400 };
+	const struct prog_opts po = {
+		.common = {
+			.netns = &o.netns, .dst = &o.dst_str, .ipv6 = &o.ipv6,
+			.json = &o.json, .threads = &o.threads,
+			.count = &o.count, .count_set = &o.count_set,
+			.prime_bytes = &o.prime_bytes, .rate = &o.rate,
+			.duration = &o.duration, .cpus = o.cpus,
+			.ncpus = &o.ncpus, .dport = &o.dport,
+			.flows = &o.flows, .payload = &o.payload,
+			.gso_size = &o.gso_size,
+		},
+		.usage = usage,
+	};
 
 	report = stdout;
-	parse_args(&o, argc, argv);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	parse_opts(&po, argc, argv);
 	if (!o.dst_str)
 		die("send needs --dst ADDR");
 	arg_addr(o.ipv6, o.dst_str, o.dst, "dst");

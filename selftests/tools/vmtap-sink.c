@@ -10,7 +10,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -31,46 +30,21 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-		{ "netns", 1, NULL, 'n' },
-		{ "ipv6", 0, NULL, '6' },
-		{ "dport", 1, NULL, 'p' },
-		{ "help", 0, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *netns = NULL;
 	struct sockaddr_storage addr = { 0 };
 	size_t bufsz = 256 * 1024;
 	unsigned long long total = 0;
-	int lfd, fd, ns, one = 1, c;
+	int lfd, fd, ns, one = 1;
 	uint16_t dport = 9000;
 	bool ipv6 = false;
+	const struct prog_opts po = {
+		.common = { .netns = &netns, .ipv6 = &ipv6, .dport = &dport },
+		.usage = usage,
+	};
 	socklen_t alen;
 	char *buf;
 
-	/* long options only, as before: no short -n, -6, -p */
-	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case 'n':
-			netns = optarg;
-			break;
-		case '6':
-			ipv6 = true;
-			break;
-		case 'p':
-			dport = arg_u64("dport", optarg, 65535);
-			break;
-		default:
-			usage(stderr);
-			exit(1);
-		}
-	}
-	if (optind < argc)
-		die("unexpected argument '%s'", argv[optind]);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	parse_opts(&po, argc, argv);
 
 	alen = sockaddr_fill(&addr, ipv6, NULL, dport);
 	buf = malloc(bufsz);

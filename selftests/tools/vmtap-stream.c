@@ -19,7 +19,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -199,24 +198,21 @@ static int do_stream(struct opts *o)
 		close(drain_fd);
 	free(buf);
 
-	if (o->json) {
+	if (o->json)
 		fprintf(report, "{\"mode\":\"send\",\"proto\":\"tcp\","
 			"\"elapsed_s\":%.6f,\"stream_s\":%.6f,"
 			"\"drain_bytes\":%llu,\"drain_dropped\":%s,"
-			"\"retransmits\":%u,\"total\":",
+			"\"retransmits\":%u,",
 			(t_done - t_first) / 1e9, (t_stream - t_first) / 1e9,
 			(unsigned long long)drained,
 			drain_dropped ? "true" : "false", ti.tcpi_total_retrans);
-		print_qstat("", &st, true, false);
-		fprintf(report, "}\n");
-	} else {
-		print_qstat("total", &st, false, false);
+	print_total(&st, o->json);
+	if (!o->json)
 		fprintf(report, "%s: elapsed=%.3fs stream=%.3fs "
 			"drain_bytes=%llu drain_dropped=%d retransmits=%u\n",
 			prog, (t_done - t_first) / 1e9,
 			(t_stream - t_first) / 1e9, (unsigned long long)drained,
 			drain_dropped, ti.tcpi_total_retrans);
-	}
 	if (st.errors || stalled)
 		return 1;
 	if (o->drain_bytes && !drain_dropped) {
@@ -245,75 +241,25 @@ static void usage(FILE *out)
 "stream stalled (nothing written for 10 s) or the drain saw no drop.\n");
 }
 
-enum {
-	O_NETNS = 256, O_DURATION, O_IPV6, O_DST, O_DPORT, O_PAYLOAD, O_JSON,
-	O_DRAIN,
-};
-
-static const struct option lopts[] = {
-	{ "netns", 1, NULL, O_NETNS },
-	{ "duration", 1, NULL, O_DURATION },
-	{ "ipv6", 0, NULL, O_IPV6 },
-	{ "dst", 1, NULL, O_DST },
-	{ "dport", 1, NULL, O_DPORT },
-	{ "payload", 1, NULL, O_PAYLOAD },
-	{ "json", 0, NULL, O_JSON },
-	{ "drain-bytes", 1, NULL, O_DRAIN },
-	{ "help", 0, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-static void parse_args(struct opts *o, int argc, char **argv)
-{
-	int c, idx;
-
-	while ((c = getopt_long(argc, argv, "h", lopts, &idx)) != -1) {
-		const char *name = c >= 256 ? lopts[idx].name : NULL;
-
-		switch (c) {
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case O_NETNS:
-			o->netns = optarg;
-			break;
-		case O_DURATION:
-			o->duration = arg_pos_double(name, optarg);
-			break;
-		case O_IPV6:
-			o->ipv6 = true;
-			break;
-		case O_DST:
-			o->dst_str = optarg;
-			break;
-		case O_DPORT:
-			o->dport = arg_u64(name, optarg, 65535);
-			break;
-		case O_PAYLOAD:
-			o->payload = arg_u64(name, optarg, 65535);
-			break;
-		case O_JSON:
-			o->json = true;
-			break;
-		case O_DRAIN:
-			o->drain_bytes = arg_u64(name, optarg, UINT64_MAX);
-			break;
-		default:
-			usage(stderr);
-			exit(1);
-		}
-	}
-	if (optind < argc)
-		die("unexpected argument '%s'", argv[optind]);
-}
-
 int main(int argc, char **argv)
 {
 	static struct opts o = { .dport = 9000, .payload = 1400 };
+	static const struct opt_val vals[] = {
+		OPT_VAL_NUM("drain-bytes", &o.drain_bytes, UINT64_MAX),
+		{ NULL },
+	};
+	const struct prog_opts po = {
+		.common = {
+			.netns = &o.netns, .dst = &o.dst_str, .ipv6 = &o.ipv6,
+			.json = &o.json, .duration = &o.duration,
+			.dport = &o.dport, .payload = &o.payload,
+		},
+		.vals = vals,
+		.usage = usage,
+	};
 
 	report = stdout;
-	parse_args(&o, argc, argv);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	parse_opts(&po, argc, argv);
 	if (!o.dst_str)
 		die("stream needs --dst ADDR");
 	arg_addr(o.ipv6, o.dst_str, o.dst, "dst");
