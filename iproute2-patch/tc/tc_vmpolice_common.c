@@ -746,8 +746,9 @@ static int vmpolice_genl_queue(struct nlmsghdr *n, void *arg)
 
 	if (n->nlmsg_type != vmpolice_genl_id || len < 0)
 		return 0;
-	parse_rtattr(tb, VMPOLICE_A_MAX,
-		     (void *)((char *)NLMSG_DATA(n) + GENL_HDRLEN), len);
+	parse_rtattr_flags(tb, VMPOLICE_A_MAX,
+			   (void *)((char *)NLMSG_DATA(n) + GENL_HDRLEN), len,
+			   NLA_F_NESTED);
 	if (tb[VMPOLICE_A_QUEUES])
 		vmpolice_queues_add(arg, tb[VMPOLICE_A_QUEUES]);
 	return 0;
