@@ -26,6 +26,7 @@ enum {
 	VMP_GENL_ARG_IFINDEX,
 	VMP_GENL_ARG_HANDLE,
 	VMP_GENL_ARG_NEXT,	/* first queue not sent yet */
+	VMP_GENL_ARG_CHECKED,	/* the request was checked */
 };
 
 static const struct nla_policy vmp_genl_policy[VMPOLICE_A_HANDLE + 1] = {
@@ -42,7 +43,7 @@ static struct genl_family vmp_genl_family;
  * held between calls: each call looks the policer up again, and one
  * gone meanwhile ends the dump with -ENOENT.
  */
-static int vmp_genl_start(struct netlink_callback *cb)
+static int vmp_genl_check(struct netlink_callback *cb)
 {
 	struct nlattr **tb = vmp_genl_dump_attrs(cb);
 	struct netlink_ext_ack *extack = cb->extack;
@@ -65,6 +66,7 @@ static int vmp_genl_start(struct netlink_callback *cb)
 			return -ENOENT;
 		}
 		vmp_act_put(a);
+		cb->args[VMP_GENL_ARG_CHECKED] = 1;
 		return 0;
 	}
 	if (!tb[VMPOLICE_A_IFINDEX] || !tb[VMPOLICE_A_HANDLE]) {
@@ -86,7 +88,20 @@ static int vmp_genl_start(struct netlink_callback *cb)
 		return -ENOENT;
 	cb->args[VMP_GENL_ARG_IFINDEX] = ifindex;
 	cb->args[VMP_GENL_ARG_HANDLE] = handle;
+	cb->args[VMP_GENL_ARG_CHECKED] = 1;
 	return 0;
+}
+
+/*
+ * Where genetlink gives a dump's start no extack (6.1), a refusal from
+ * here would carry no reason: the first dump call checks instead, and
+ * its refusal goes out in NLMSG_DONE with the message.
+ */
+static int vmp_genl_start(struct netlink_callback *cb)
+{
+	if (!cb->extack)
+		return 0;
+	return vmp_genl_check(cb);
 }
 
 static int vmp_genl_put_queues(struct sk_buff *skb, struct net *net,
@@ -127,6 +142,11 @@ static int vmp_genl_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 
 	if (next >= VMPOLICE_MAX_QUEUES)
 		return 0;
+	if (!cb->args[VMP_GENL_ARG_CHECKED]) {
+		err = vmp_genl_check(cb);
+		if (err)
+			return err;
+	}
 	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
 			  cb->nlh->nlmsg_seq, &vmp_genl_family, NLM_F_MULTI,
 			  VMPOLICE_CMD_QUEUE_GET);

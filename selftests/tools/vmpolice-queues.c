@@ -94,7 +94,15 @@ static void check_error(struct nlmsghdr *n)
 		memcpy(&err, NLMSG_DATA(n), sizeof(err));
 		if (!err)
 			return;
-		printf("error %d: (dump ended with an error)\n", err);
+		/* a refusal from a dump call: its message after the errno */
+		if (n->nlmsg_flags & NLM_F_ACK_TLVS)
+			msg = find((void *)((char *)NLMSG_DATA(n) +
+					    NLMSG_ALIGN(sizeof(err))),
+				   n->nlmsg_len - NLMSG_HDRLEN -
+				   NLMSG_ALIGN(sizeof(err)),
+				   NLMSGERR_ATTR_MSG);
+		printf("error %d: %s\n", err,
+		       msg ? (char *)msg + NLA_HDRLEN : "(no message)");
 		exit(1);
 	}
 	if (!e->error)
