@@ -354,6 +354,26 @@ static struct tc_action_ops act_vmpolice_ops = {
 	.size		= sizeof(struct tcf_vmpolice),
 };
 
+/*
+ * The policer of the vmpolice action @index in @net, for the generic
+ * netlink dump, with a reference on the action in *@ap (give it back
+ * with vmp_act_put()); NULL if there is no such action.
+ */
+struct vmp_policer *vmp_act_get(struct net *net, u32 index,
+				struct tc_action **ap)
+{
+	struct tc_action_net *tn = net_generic(net, act_vmpolice_ops.net_id);
+
+	if (!tcf_idr_search(tn, ap, index))
+		return NULL;
+	return to_vmpolice(*ap)->pol;
+}
+
+void vmp_act_put(struct tc_action *a)
+{
+	tcf_idr_release(a, false);
+}
+
 static __net_init int vmpolice_act_init_net(struct net *net)
 {
 	struct tc_action_net *tn = net_generic(net, act_vmpolice_ops.net_id);

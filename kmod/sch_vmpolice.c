@@ -803,6 +803,50 @@ static struct Qdisc_ops vmp_leaf_ops __read_mostly = {
 	.owner		= THIS_MODULE,
 };
 
+/*
+ * The vmpolice qdisc @handle on the device @ifindex of @net, for the
+ * generic netlink dump: the root of the single or the multiqueue form,
+ * never a leaf.  Under RTNL, as qdisc_lookup() (not exported) is.
+ */
+struct Qdisc *vmp_sch_get(struct net *net, u32 ifindex, u32 handle,
+			  struct netlink_ext_ack *extack)
+{
+	struct net_device *dev;
+	struct Qdisc *sch;
+
+	ASSERT_RTNL();
+	dev = __dev_get_by_index(net, ifindex);
+	if (!dev) {
+		NL_SET_ERR_MSG(extack, "no device with this ifindex");
+		return NULL;
+	}
+	sch = rtnl_dereference(dev->qdisc);
+	if (sch->handle != handle) {
+		hash_for_each_possible_rcu(dev->qdisc_hash, sch, hash, handle,
+					   lockdep_rtnl_is_held()) {
+			if (sch->handle == handle)
+				break;
+		}
+	}
+	if (!sch || sch->handle != handle || sch->ops != &vmp_sch_ops) {
+		NL_SET_ERR_MSG(extack,
+			       "no vmpolice qdisc with this handle on the device");
+		return NULL;
+	}
+	return sch;
+}
+
+/*
+ * Queues from *@next on, as vmp_queues_put_from() puts them, with what
+ * the qdisc holds per queue.  Under RTNL, as the qdisc's own dump.
+ */
+int vmp_sch_queues_put(struct sk_buff *skb, struct Qdisc *sch, u32 *next)
+{
+	struct vmp_sched *q = qdisc_priv(sch);
+
+	return vmp_queues_put_from(skb, q->pol, vmp_sch_backlog, sch, next);
+}
+
 int vmp_sch_register(void)
 {
 	return register_qdisc(&vmp_sch_ops);

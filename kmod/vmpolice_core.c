@@ -1470,6 +1470,60 @@ size_t vmp_queue_entry_size(void)
 }
 EXPORT_SYMBOL_IF_KUNIT(vmp_queue_entry_size);
 
+/*
+ * One TCA_VMPOLICE_QUEUE entry: the only encoder of a queue's counters,
+ * for the options' list and for the generic netlink dump alike.
+ */
+int vmp_queue_put(struct sk_buff *skb, u32 queue,
+		  const struct tc_vmpolice_stats *st)
+{
+	struct nlattr *entry;
+
+	entry = nla_nest_start_noflag(skb, TCA_VMPOLICE_QUEUE);
+	if (!entry)
+		return -EMSGSIZE;
+	if (nla_put_u32(skb, TCA_VMPOLICE_QUEUE_ID, queue) ||
+	    nla_put(skb, TCA_VMPOLICE_QUEUE_STATS, sizeof(*st), st)) {
+		nla_nest_cancel(skb, entry);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(skb, entry);
+	return 0;
+}
+
+/*
+ * Queues from *@next on that have seen traffic, one entry each, as many
+ * as fit in @skb; *@next is left at the first queue not put.  Returns
+ * -EMSGSIZE when one did not fit (there are more), else 0.  The caller
+ * holds what keeps @p alive (RCU, a reference) and, for a qdisc, what
+ * @backlog needs.
+ */
+int vmp_queues_put_from(struct sk_buff *skb, struct vmp_policer *p,
+			void (*backlog)(void *ctx, int queue,
+					struct tc_vmpolice_stats *st),
+			void *ctx, u32 *next)
+{
+	struct tc_vmpolice_stats st;
+	struct vmp_queue *q;
+	u32 i;
+
+	vmp_for_each_queue(p, i, q) {
+		if (i < *next)
+			continue;
+		vmp_queue_read(q, &st);
+		if (!st.packets)
+			continue;
+		if (backlog)
+			backlog(ctx, i, &st);
+		if (vmp_queue_put(skb, i, &st)) {
+			*next = i;
+			return -EMSGSIZE;
+		}
+	}
+	*next = VMPOLICE_MAX_QUEUES;
+	return 0;
+}
+
 /* Queues that have seen traffic: the ones a dump lists. */
 u32 vmp_policer_active(struct vmp_policer *p)
 {
@@ -1504,7 +1558,7 @@ int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p,
 	const size_t need = vmp_queue_entry_size() +
 			    nla_total_size(sizeof(u32)) + VMP_DUMP_RESERVE;
 	struct tc_vmpolice_stats st;
-	struct nlattr *queues, *entry;
+	struct nlattr *queues;
 	struct vmp_queue *q;
 	u32 i, omitted = 0;
 
@@ -1536,15 +1590,8 @@ int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p,
 		}
 		if (backlog)
 			backlog(ctx, i, &st);
-		entry = nla_nest_start_noflag(skb, TCA_VMPOLICE_QUEUE);
-		if (!entry || nla_put_u32(skb, TCA_VMPOLICE_QUEUE_ID, i) ||
-		    nla_put(skb, TCA_VMPOLICE_QUEUE_STATS, sizeof(st), &st)) {
-			if (entry)
-				nla_nest_cancel(skb, entry);
+		if (vmp_queue_put(skb, i, &st))
 			omitted++;
-			continue;
-		}
-		nla_nest_end(skb, entry);
 	}
 	nla_nest_end(skb, queues);
 	if (omitted &&

@@ -255,6 +255,12 @@ int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p,
 		   void *ctx);
 size_t vmp_dump_size(void);
 size_t vmp_queue_entry_size(void);
+int vmp_queue_put(struct sk_buff *skb, u32 queue,
+		  const struct tc_vmpolice_stats *st);
+int vmp_queues_put_from(struct sk_buff *skb, struct vmp_policer *p,
+			void (*backlog)(void *ctx, int queue,
+					struct tc_vmpolice_stats *st),
+			void *ctx, u32 *next);
 u32 vmp_policer_active(struct vmp_policer *p);
 
 /*

@@ -28,8 +28,13 @@ static int __init vmpolice_init(void)
 	err = vmp_sch_register();
 	if (err)
 		goto err_act;
+	err = vmp_genl_register();
+	if (err)
+		goto err_sch;
 	return 0;
 
+err_sch:
+	vmp_sch_unregister();
 err_act:
 	vmp_act_unregister();
 err_hold:
@@ -41,6 +46,7 @@ err_core:
 
 static void __exit vmpolice_exit(void)
 {
+	vmp_genl_unregister();
 	vmp_sch_unregister();
 	vmp_act_unregister();
 	vmp_hold_exit();

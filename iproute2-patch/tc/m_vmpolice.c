@@ -215,14 +215,10 @@ static int print_vmpolice_action(const struct action_util *a, FILE *f,
 			vmpolice_print_stats("totals", "\t ",
 					     tb[TCA_VMPOLICE_STATS], holding);
 		}
-		if (tb[TCA_VMPOLICE_QUEUES])
-			vmpolice_print_queues("\t ", tb[TCA_VMPOLICE_QUEUES],
-					      holding);
 		snprintf(get, sizeof(get),
 			 "tc -s actions get action vmpolice index %u",
 			 p->index);
-		vmpolice_print_omitted("\t ", tb[TCA_VMPOLICE_QUEUES_OMITTED],
-				       get);
+		vmpolice_print_queues("\t ", tb, p->index, holding, get);
 	}
 	print_nl();
 	return 0;

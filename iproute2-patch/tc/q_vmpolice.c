@@ -89,14 +89,13 @@ static int vmpolice_print_qopt(const struct qdisc_util *qu, FILE *f,
 
 	parse_rtattr_nested(tb, TCA_VMPOLICE_MAX, opt);
 	vmpolice_holding = vmpolice_print_opt(tb) != 0;
-	/* the totals are the xstats; the queues are only here */
-	if (show_stats && tb[TCA_VMPOLICE_QUEUES])
-		vmpolice_print_queues(" ", tb[TCA_VMPOLICE_QUEUES],
-				      vmpolice_holding);
-	/* each class is one TX queue, with its own counters */
+	/*
+	 * The totals are the xstats; the queues are only here.  Each class
+	 * is one TX queue, with its own counters.
+	 */
 	if (show_stats)
-		vmpolice_print_omitted(" ", tb[TCA_VMPOLICE_QUEUES_OMITTED],
-				       "tc -s class show");
+		vmpolice_print_queues(" ", tb, 0, vmpolice_holding,
+				      "tc -s class show");
 	return 0;
 }
 

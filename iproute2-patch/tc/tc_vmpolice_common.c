@@ -16,7 +16,10 @@
 #include <string.h>
 #include <ctype.h>
 
+#include <linux/genetlink.h>
+
 #include "utils.h"
+#include "libgenl.h"
 #include "tc_util.h"
 #include "tc_vmpolice_common.h"
 
@@ -658,33 +661,156 @@ static bool vmpolice_get_queue(const struct rtattr *q, __u32 *id,
 }
 
 /*
+ * Active queues the kernel left out of the table above for lack of room
+ * in its message (TCA_VMPOLICE_QUEUES_OMITTED): their count, in JSON as
+ * "queues_omitted", and in text with the command that shows them.
+ */
+static void vmpolice_print_omitted(const char *prefix,
+				   const struct rtattr *attr, const char *where)
+{
+	__u32 n;
+
+	if (!vmpolice_has(attr, sizeof(__u32)))
+		return;
+	n = rta_getattr_u32(attr);
+	if (!n)
+		return;
+	print_nl();
+	print_string(PRINT_FP, NULL, "%s", prefix);
+	print_uint(PRINT_ANY, "queues_omitted", "queues omitted %u", n);
+	print_string(PRINT_FP, NULL, ": %s lists every queue", where);
+}
+
+/* Every queue's counters, from the options or from the dump below. */
+struct vmpolice_queues {
+	unsigned int	n;
+	struct {
+		__u32				id;
+		struct tc_vmpolice_stats	st;
+	} q[VMPOLICE_MAX_QUEUES];
+};
+
+static void vmpolice_queues_add(struct vmpolice_queues *qs,
+				const struct rtattr *queues)
+{
+	struct rtattr *q;
+
+	rtattr_for_each_nested(q, queues) {
+		if (qs->n == VMPOLICE_MAX_QUEUES)
+			return;
+		if (vmpolice_get_queue(q, &qs->q[qs->n].id, &qs->q[qs->n].st))
+			qs->n++;
+	}
+}
+
+/*
+ * The kernel's own dump of every queue (generic netlink family
+ * VMPOLICE_GENL_NAME), for when the message that carried the action left
+ * queues out.  One socket for the whole run, in tc's network namespace;
+ * a module without the family is asked once, silently.
+ */
+static struct rtnl_handle vmpolice_grth = { .fd = -1 };
+static int vmpolice_genl_id = -1;	/* 0: none */
+
+static int vmpolice_genl_resolve(void)
+{
+	GENL_REQUEST(req, 128, GENL_ID_CTRL, 0, 0, CTRL_CMD_GETFAMILY,
+		     NLM_F_REQUEST);
+	struct rtattr *tb[CTRL_ATTR_MAX + 1];
+	struct nlmsghdr *answer;
+	int len, id = 0;
+
+	if (rtnl_open_byproto(&vmpolice_grth, 0, NETLINK_GENERIC) < 0)
+		return 0;
+	addattr_l(&req.n, sizeof(req), CTRL_ATTR_FAMILY_NAME,
+		  VMPOLICE_GENL_NAME, sizeof(VMPOLICE_GENL_NAME));
+	if (rtnl_talk_suppress_rtnl_errmsg(&vmpolice_grth, &req.n,
+					   &answer) < 0)
+		return 0;
+	len = answer->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+	if (len >= 0) {
+		parse_rtattr(tb, CTRL_ATTR_MAX,
+			     (void *)((char *)NLMSG_DATA(answer) + GENL_HDRLEN),
+			     len);
+		if (tb[CTRL_ATTR_FAMILY_ID])
+			id = rta_getattr_u16(tb[CTRL_ATTR_FAMILY_ID]);
+	}
+	free(answer);
+	return id;
+}
+
+static int vmpolice_genl_queue(struct nlmsghdr *n, void *arg)
+{
+	struct rtattr *tb[VMPOLICE_A_MAX + 1];
+	int len = n->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+
+	if (n->nlmsg_type != vmpolice_genl_id || len < 0)
+		return 0;
+	parse_rtattr_flags(tb, VMPOLICE_A_MAX,
+			   (void *)((char *)NLMSG_DATA(n) + GENL_HDRLEN), len,
+			   NLA_F_NESTED);
+	if (tb[VMPOLICE_A_QUEUES])
+		vmpolice_queues_add(arg, tb[VMPOLICE_A_QUEUES]);
+	return 0;
+}
+
+/* Every queue of action @index into @qs; false if that cannot be had. */
+static bool vmpolice_genl_queues(struct vmpolice_queues *qs, __u32 index)
+{
+	GENL_REQUEST(req, 128, 0, 0, VMPOLICE_GENL_VERSION,
+		     VMPOLICE_CMD_QUEUE_GET, NLM_F_REQUEST | NLM_F_DUMP);
+
+	if (vmpolice_genl_id < 0)
+		vmpolice_genl_id = vmpolice_genl_resolve();
+	if (!vmpolice_genl_id)
+		return false;
+	req.n.nlmsg_type = vmpolice_genl_id;
+	addattr32(&req.n, sizeof(req), VMPOLICE_A_ACT_INDEX, index);
+	qs->n = 0;
+	if (rtnl_dump_request_n(&vmpolice_grth, &req.n) < 0 ||
+	    rtnl_dump_filter(&vmpolice_grth, vmpolice_genl_queue, qs) < 0)
+		return false;
+	return true;
+}
+
+/*
  * Per-queue counters: a JSON array "queues" of objects, and in text a
  * table, one row per queue, each line started (not ended) with a newline.
  * The columns of holding are in the text when holding or when a queue
- * has one of them not zero; JSON always has every counter.
+ * has one of them not zero; JSON always has every counter.  When the
+ * kernel left queues out of tb[TCA_VMPOLICE_QUEUES] (QUEUES_OMITTED) and
+ * @index names the action, every queue is asked for and listed; without
+ * that, the count of those left out follows, with @where.
  */
-void vmpolice_print_queues(const char *prefix, const struct rtattr *queues,
-			   bool holding)
+void vmpolice_print_queues(const char *prefix, struct rtattr *tb[],
+			   __u32 index, bool holding, const char *where)
 {
-	struct tc_vmpolice_stats st;
-	struct rtattr *q;
-	bool title = false;
+	static struct vmpolice_queues qs;
+	const struct rtattr *omitted = tb[TCA_VMPOLICE_QUEUES_OMITTED];
 	char fmt[16];
-	size_t i;
-	__u32 id;
+	size_t i, k;
 
 	SPRINT_BUF(b);
 
-	rtattr_for_each_nested(q, queues)
-		if (!holding && vmpolice_get_queue(q, &id, &st))
-			holding = vmpolice_held_any(&st);
+	if (vmpolice_has(omitted, sizeof(__u32)) &&
+	    rta_getattr_u32(omitted) && index &&
+	    vmpolice_genl_queues(&qs, index)) {
+		omitted = NULL;
+	} else {
+		if (!tb[TCA_VMPOLICE_QUEUES])
+			goto out;
+		qs.n = 0;
+		vmpolice_queues_add(&qs, tb[TCA_VMPOLICE_QUEUES]);
+	}
+
+	for (k = 0; k < qs.n && !holding; k++)
+		holding = vmpolice_held_any(&qs.q[k].st);
 
 	open_json_array(PRINT_JSON, "queues");
-	rtattr_for_each_nested(q, queues) {
-		if (!vmpolice_get_queue(q, &id, &st))
-			continue;
+	for (k = 0; k < qs.n; k++) {
+		const struct tc_vmpolice_stats *st = &qs.q[k].st;
 
-		if (!title && !is_json_context()) {
+		if (!k && !is_json_context()) {
 			print_nl();
 			printf("%s%5s", prefix, "queue");
 			for (i = 0; i < ARRAY_SIZE(vmpolice_columns); i++)
@@ -692,18 +818,17 @@ void vmpolice_print_queues(const char *prefix, const struct rtattr *queues,
 					printf(" %*s", vmpolice_columns[i].width,
 					       vmpolice_columns[i].title);
 		}
-		title = true;
 
 		print_nl();
 		open_json_object(NULL);
 		print_string(PRINT_FP, NULL, "%s", prefix);
-		print_uint(PRINT_ANY, "queue", "%5u", id);
+		print_uint(PRINT_ANY, "queue", "%5u", qs.q[k].id);
 		for (i = 0; i < ARRAY_SIZE(vmpolice_columns); i++) {
 			enum output_type t = PRINT_ANY;
 			int w = vmpolice_columns[i].width;
 			__u64 v;
 
-			memcpy(&v, (char *)&st + vmpolice_columns[i].offset,
+			memcpy(&v, (char *)st + vmpolice_columns[i].offset,
 			       sizeof(v));
 			if (vmpolice_columns[i].hold && !holding)
 				t = PRINT_JSON;
@@ -722,25 +847,6 @@ void vmpolice_print_queues(const char *prefix, const struct rtattr *queues,
 		close_json_object();
 	}
 	close_json_array(PRINT_JSON, NULL);
-}
-
-/*
- * Active queues the kernel left out of the table above for lack of room
- * in its message (TCA_VMPOLICE_QUEUES_OMITTED): their count, in JSON as
- * "queues_omitted", and in text with the command that shows them.
- */
-void vmpolice_print_omitted(const char *prefix, const struct rtattr *attr,
-			    const char *where)
-{
-	__u32 n;
-
-	if (!vmpolice_has(attr, sizeof(__u32)))
-		return;
-	n = rta_getattr_u32(attr);
-	if (!n)
-		return;
-	print_nl();
-	print_string(PRINT_FP, NULL, "%s", prefix);
-	print_uint(PRINT_ANY, "queues_omitted", "queues omitted %u", n);
-	print_string(PRINT_FP, NULL, ": %s lists every queue", where);
+out:
+	vmpolice_print_omitted(prefix, omitted, where);
 }

@@ -53,9 +53,7 @@ void vmpolice_add_opt(struct nlmsghdr *n, int maxlen,
 __u64 vmpolice_print_opt(struct rtattr *tb[]);
 void vmpolice_print_stats(const char *key, const char *prefix,
 			  const struct rtattr *attr, bool holding);
-void vmpolice_print_queues(const char *prefix, const struct rtattr *queues,
-			   bool holding);
-void vmpolice_print_omitted(const char *prefix, const struct rtattr *attr,
-			    const char *where);
+void vmpolice_print_queues(const char *prefix, struct rtattr *tb[],
+			   __u32 index, bool holding, const char *where);
 
 #endif

@@ -13,6 +13,7 @@
 #include <linux/hrtimer.h>
 #include <linux/slab.h>
 #include <net/act_api.h>
+#include <net/genetlink.h>
 #include <net/pkt_sched.h>
 
 /* 7.0: typed allocation helpers; the gfp flags default to GFP_KERNEL. */
@@ -89,6 +90,16 @@ vmp_hrtimer_setup(struct hrtimer *timer,
 	hrtimer_init(timer, clock, mode);
 	timer->function = fn;
 }
+#endif
+
+/*
+ * 6.2: a dump's parsed request attributes moved into a struct genl_info
+ * inside struct genl_dumpit_info (genl_info_dump()).
+ */
+#ifdef VMP_HAVE_GENL_INFO_DUMP
+#define vmp_genl_dump_attrs(cb)	(genl_info_dump(cb)->attrs)
+#else
+#define vmp_genl_dump_attrs(cb)	(genl_dumpit_info(cb)->attrs)
 #endif
 
 /*

@@ -48,7 +48,8 @@ KO=${VMPOLICE_KO:-$TOP/build/kmod-$kname/kmod/vmpolice.ko}
 TC_BUILD=${TC_BUILD:-$TOP/iproute2-patch/build}
 SELFTESTS_DIR=${SELFTESTS_DIR:-$TOP/selftests}
 # the vmtap programs, one per job (selftests/tools/Makefile's PROGS)
-VMTAP_PROGS="vmtap-inject vmtap-forward vmtap-send vmtap-stream vmtap-sink"
+VMTAP_PROGS="vmtap-inject vmtap-forward vmtap-send vmtap-stream vmtap-sink
+	vmpolice-queues"
 
 # The stock modules the selftests may use; built in on the debug kernel.
 STOCK_MODULES="veth dummy bridge tun ifb sch_ingress sch_tbf sch_htb sch_fq sch_fq_codel

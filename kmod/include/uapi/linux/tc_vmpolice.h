@@ -124,8 +124,9 @@ enum {
 	/*
 	 * u32, dump only: queues that have seen traffic but are not in
 	 * TCA_VMPOLICE_QUEUES, for lack of room in this message (put only
-	 * when not 0).  The action's get lists every queue; for the
-	 * qdisc, each class (TX queue) has its own counters.
+	 * when not 0).  The generic netlink dump VMPOLICE_CMD_QUEUE_GET
+	 * (below) lists every queue; for the multiqueue qdisc, each class
+	 * (TX queue) also has its own counters.
 	 */
 	TCA_VMPOLICE_QUEUES_OMITTED,
 	__TCA_VMPOLICE_MAX
@@ -143,5 +144,49 @@ enum {
 };
 
 #define TCA_VMPOLICE_QUEUE_MAX (__TCA_VMPOLICE_QUEUE_MAX - 1)
+
+/*
+ * Generic netlink family VMPOLICE_GENL_NAME: every per-queue entry of one
+ * policer, in a dump that pages through them.  The paths that send an
+ * action or qdisc in one message of about a page (filter and action
+ * dumps and notifications, qdisc notifications) have no room for 256
+ * queues: there, TCA_VMPOLICE_QUEUES lists the first ones and
+ * TCA_VMPOLICE_QUEUES_OMITTED counts the rest, and this dump gives them
+ * all.
+ *
+ * VMPOLICE_CMD_QUEUE_GET, with NLM_F_DUMP only.  The request names one
+ * policer in the requesting socket's network namespace, either
+ *   VMPOLICE_A_ACT_INDEX: a vmpolice action, or
+ *   VMPOLICE_A_IFINDEX and VMPOLICE_A_HANDLE: the vmpolice qdisc (root of
+ *   the single or the multiqueue form) with that handle on that device.
+ * Each reply message carries the selector back and VMPOLICE_A_QUEUES, a
+ * nest of TCA_VMPOLICE_QUEUE entries exactly as in TCA_VMPOLICE_QUEUES
+ * (queues that have seen traffic, in queue order, several per message).
+ * Refusals carry an extended ack message.
+ */
+#define VMPOLICE_GENL_NAME	"vmpolice"
+#define VMPOLICE_GENL_VERSION	1
+
+enum {
+	VMPOLICE_CMD_UNSPEC,
+	VMPOLICE_CMD_QUEUE_GET,		/* dump only */
+	__VMPOLICE_CMD_MAX
+};
+
+#define VMPOLICE_CMD_MAX (__VMPOLICE_CMD_MAX - 1)
+
+enum {
+	VMPOLICE_A_UNSPEC,
+	VMPOLICE_A_ACT_INDEX,		/* u32 action index, 1 .. 2^32 - 1 */
+	VMPOLICE_A_IFINDEX,		/* u32 device ifindex, >= 1 */
+	VMPOLICE_A_HANDLE,		/* u32 qdisc handle (major:0), not 0 */
+	VMPOLICE_A_QUEUES,		/* nest of TCA_VMPOLICE_QUEUE, reply
+					 * only; up to VMPOLICE_MAX_QUEUES
+					 * entries over the whole dump
+					 */
+	__VMPOLICE_A_MAX
+};
+
+#define VMPOLICE_A_MAX (__VMPOLICE_A_MAX - 1)
 
 #endif /* _UAPI_LINUX_TC_VMPOLICE_H */
