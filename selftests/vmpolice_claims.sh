@@ -435,6 +435,9 @@ tunnel_case()
 	ip -n "$NSA" link set tun0 up
 	ip -n "$NSB" link set tun0 up
 	static_neigh "$NSA" tun0 10.7.0.2 "$NSB" tun0
+	# and back: b0's side answers (port unreachable) without an ARP
+	# request, whose reply would pass a0 (seen on the debug guest)
+	static_neigh "$NSB" tun0 10.7.0.1 "$NSA" tun0
 	$TC -n "$NSA" qdisc add dev a0 clsact
 	$TC -n "$NSA" filter add dev a0 egress pref 1 protocol all matchall \
 		action vmpolice rate 1kbit burst $((seg * 125)) drop index 2
@@ -463,53 +466,63 @@ tunnel_case gretap 38
 # --------------------------------------------- 8. SCTP GSO -----------
 # SCTP builds GSO packets of its own kind (net/sctp/output.c: gso_size
 # GSO_BY_FRAGS, each frag_list member one segment of its own length).
-# With a0's SCTP segmentation (and TSO, for iperf3's TCP control
-# connection) off, the stack cuts every GSO packet into frames after a0's
-# egress hook, so b0's received frames and bytes are the wire that passed
+# With c0's SCTP segmentation (and TSO, for iperf3's TCP control
+# connection) off, the stack cuts every GSO packet into frames after c0's
+# egress hook, so d0's received frames and bytes are the wire that passed
 # the action.  With a bucket that admits everything, vmpolice's conformed
 # segments and bytes equal them: charged as one frame, an SCTP GSO packet
 # would be (segments - 1) headers short.  The action also saw more
 # segments than packets (GSO happened), or the case proves nothing.
 sctp_case()
 {
-	local desc="SCTP GSO: every segment charged as the frame b0 receives"
-	local r0 r1 pk sg cf cb srv sent
+	local desc="SCTP GSO: every segment charged as the frame the receiver gets"
+	local nsc nsd r0 r1 t1 pk sg cf cb srv sent
 
 	if ! modprobe sctp 2>/dev/null && [ ! -d /proc/net/sctp ]; then
 		ktap_skip "$desc" "no SCTP in this kernel"
 		return
 	fi
-	ip netns exec "$NSA" ethtool -K a0 tx-sctp-segmentation off tso off \
+	# a pair of its own: one address each (an association lists every
+	# address of its end), no IPv6, static neighbours
+	setup_ns nsc nsd
+	for ns in "$nsc" "$nsd"; do
+		ip netns exec "$ns" sysctl -qw \
+			net.ipv6.conf.default.disable_ipv6=1 \
+			net.ipv6.conf.all.disable_ipv6=1
+	done
+	setup_veth "$nsc" c0 10.9.0.1/24 "$nsd" d0 10.9.0.2/24
+	static_neigh "$nsc" c0 10.9.0.2 "$nsd" d0
+	static_neigh "$nsd" d0 10.9.0.1 "$nsc" c0
+	ip netns exec "$nsc" ethtool -K c0 tx-sctp-segmentation off tso off \
 		>/dev/null 2>&1
-	$TC -n "$NSA" qdisc add dev a0 clsact
-	$TC -n "$NSA" filter add dev a0 egress pref 1 protocol all matchall \
+	$TC -n "$nsc" qdisc add dev c0 clsact
+	$TC -n "$nsc" filter add dev c0 egress pref 1 protocol all matchall \
 		action vmpolice rate 10gbit burst 64m drop index 3
-	ip netns exec "$NSB" iperf3 -s -1 -B 10.1.0.2 >/dev/null 2>&1 &
+	ip netns exec "$nsd" iperf3 -s -1 -B 10.9.0.2 >/dev/null 2>&1 &
 	srv=$!
-	busywait 5000 _iperf3_listening "$NSB" >/dev/null
-	r0=$(rx "$NSB" b0)
-	sent=$(ip netns exec "$NSA" iperf3 -J -c 10.1.0.2 --sctp -t 2 |
+	busywait 5000 _iperf3_listening "$nsd" >/dev/null
+	r0=$(rx "$nsd" d0)
+	sent=$(ip netns exec "$nsc" iperf3 -J -c 10.9.0.2 --sctp -t 2 -b 50M |
 		jq -r '.end.sum_sent.bytes // "none"')
 	wait "$srv"
 	sleep 0.5
-	r1=$(rx "$NSB" b0)
-	read -r pk sg cf cb <<< "$($TC -n "$NSA" -j -s actions get action \
+	r1=$(rx "$nsd" d0)
+	t1=$(ip -n "$nsc" -j -s link show c0 | jq -r '.[0].stats64.tx.dropped')
+	read -r pk sg cf cb <<< "$($TC -n "$nsc" -j -s actions get action \
 		vmpolice index 3 | jq -r "$VMP_JQ.totals |
 		[.packets, .segments, .conformed, .conformed_bytes] | @tsv")"
 	ktap_print "SCTP: iperf3 sent ${sent:-?} bytes;" \
-		"b0 received $((${r1% *} - ${r0% *})) frames," \
-		"$((${r1#* } - ${r0#* })) bytes; the action saw $pk packets," \
-		"$sg segments, conformed $cf segments, $cb bytes"
+		"d0 received $((${r1% *} - ${r0% *})) frames," \
+		"$((${r1#* } - ${r0#* })) bytes (c0 dropped ${t1:-?});" \
+		"the action saw $pk packets, $sg segments, conformed $cf" \
+		"segments, $cb bytes"
 	if [ "${sg:-0}" -le "${pk:-0}" ]; then
 		ktap_fail "$desc (no GSO packet came: proves nothing)"
 	else
 		check_eq "$desc" "$((${r1% *} - ${r0% *})) $((${r1#* } - ${r0#* }))" \
 			"$cf $cb"
 	fi
-	$TC -n "$NSA" qdisc del dev a0 clsact
-	actions_flush "$NSA" vmpolice
-	ip netns exec "$NSA" ethtool -K a0 tx-sctp-segmentation on tso on \
-		>/dev/null 2>&1
+	cleanup_ns "$nsc" "$nsd"
 }
 sctp_case
 
