@@ -698,7 +698,7 @@ $TC -n "$NS1" qdisc del dev s0 root
 # references.  The debug guest fails the run on any KASAN, lockdep or
 # kmemleak report; here: the deletion is over within 5 s (for the
 # namespace: the module's reference count is back where it was; 0.1 s on
-# the stock guests, up to 1.8 s on the debug guest, about 10 s when the
+# the stock guests, up to 2.4 s on the debug guest, about 10 s when the
 # held packets wait for their time), and the module unloads afterwards.
 refcnt_le() { [ "$(mod_refcnt vmpolice)" -le "$1" ]; }
 
