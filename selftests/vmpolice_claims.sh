@@ -470,13 +470,15 @@ tunnel_case gretap 38
 # connection) off, the stack cuts every GSO packet into frames after c0's
 # egress hook, so d0's received frames and bytes are the wire that passed
 # the action.  With a bucket that admits everything, vmpolice's conformed
-# segments and bytes equal them: charged as one frame, an SCTP GSO packet
-# would be (segments - 1) headers short.  The action also saw more
+# segments equal the frames and its bytes are never fewer (exact but for
+# trains whose segments differ in length, Documentation "What a packet
+# costs"): charged as one frame, an SCTP GSO packet would be
+# (segments - 1) headers short.  The action also saw more
 # segments than packets (GSO happened), or the case proves nothing.
 sctp_case()
 {
 	local desc="SCTP GSO: every segment charged as the frame the receiver gets"
-	local nsc nsd r0 r1 t1 pk sg cf cb srv sent
+	local nsc nsd r0 r1 t1 pk sg cf cb srv sent fr by
 
 	if ! modprobe sctp 2>/dev/null && [ ! -d /proc/net/sctp ]; then
 		ktap_skip "$desc" "no SCTP in this kernel"
@@ -516,11 +518,17 @@ sctp_case()
 		"$((${r1#* } - ${r0#* })) bytes (c0 dropped ${t1:-?});" \
 		"the action saw $pk packets, $sg segments, conformed $cf" \
 		"segments, $cb bytes"
+	fr=$((${r1% *} - ${r0% *}))
+	by=$((${r1#* } - ${r0#* }))
 	if [ "${sg:-0}" -le "${pk:-0}" ]; then
 		ktap_fail "$desc (no GSO packet came: proves nothing)"
 	else
-		check_eq "$desc" "$((${r1% *} - ${r0% *})) $((${r1#* } - ${r0#* }))" \
-			"$cf $cb"
+		# segments exact; bytes never less than the wire, more only by
+		# the trains whose segments differ in length (charged as the
+		# longest: 6.12 measured 0.01 %), at most 1 %
+		[ "${cf:-0}" -eq "$fr" ] && [ "${cb:-0}" -ge "$by" ] &&
+			[ "${cb:-0}" -le $((by + by / 100)) ]
+		ktap_result "$desc" $?
 	fi
 	cleanup_ns "$nsc" "$nsd"
 }
