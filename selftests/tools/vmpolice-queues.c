@@ -11,6 +11,13 @@
  *
  * Output, one line: "queues Q messages M ids FIRST..LAST contiguous|gaps",
  * or on a refusal "error ERRNO: EXTACK-MESSAGE" (exit status 1).
+ *
+ * The netlink side is libmnl's: the socket, the messages, the family id
+ * (CTRL_CMD_GETFAMILY) and the attribute walks.  libmnl has no helper
+ * for the extended ack, so its NLMSGERR_ATTR_MSG is parsed here, after
+ * the struct nlmsgerr of an error or after the errno of a NLMSG_DONE: a
+ * dump's refusal arrives in the NLMSG_DONE (so on 6.1 too), a refused
+ * request in an NLMSG_ERROR.
  */
 
 #include <errno.h>
@@ -19,46 +26,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
+#include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 #include <linux/tc_vmpolice.h>
 
-#ifndef NLA_TYPE_MASK
-#define NLA_TYPE_MASK	~(NLA_F_NESTED | NLA_F_NET_BYTEORDER)
-#endif
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
+/* as large as before: the kernel sizes a dump's messages by our reads */
 static char buf[65536];
 
-struct req {
-	struct nlmsghdr		n;
-	struct genlmsghdr	g;
-	char			attrs[64];
+struct count {
+	unsigned int queues, messages, first, last;
+	bool gaps;
 };
-
-static void put_u32(struct req *r, int type, __u32 v)
-{
-	struct nlattr *a = (void *)((char *)r + NLMSG_ALIGN(r->n.nlmsg_len));
-
-	a->nla_type = type;
-	a->nla_len = NLA_HDRLEN + sizeof(v);
-	memcpy((char *)a + NLA_HDRLEN, &v, sizeof(v));
-	r->n.nlmsg_len = NLMSG_ALIGN(r->n.nlmsg_len) + NLA_ALIGN(a->nla_len);
-}
-
-/* The first attribute of @type in [@a, @a + @len), or NULL. */
-static struct nlattr *find(struct nlattr *a, int len, int type)
-{
-	while (len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN &&
-	       a->nla_len <= len) {
-		if ((a->nla_type & NLA_TYPE_MASK) == type)
-			return a;
-		len -= NLA_ALIGN(a->nla_len);
-		a = (void *)((char *)a + NLA_ALIGN(a->nla_len));
-	}
-	return NULL;
-}
 
 static void die(const char *what)
 {
@@ -66,167 +48,213 @@ static void die(const char *what)
 	exit(2);
 }
 
-/* Send @r, return the first reply (or error) in buf, its length. */
-static int talk(int fd, struct req *r)
-{
-	int len;
+/* The first attribute of each type up to @max, libmnl's usual table. */
+struct table {
+	const struct nlattr **tb;
+	unsigned int max;
+};
 
-	if (send(fd, r, r->n.nlmsg_len, 0) < 0)
-		die("send");
-	len = recv(fd, buf, sizeof(buf), 0);
-	if (len < 0)
-		die("recv");
-	return len;
+static int table_cb(const struct nlattr *a, void *data)
+{
+	struct table *t = data;
+	unsigned int type = mnl_attr_get_type(a);
+
+	if (type <= t->max && !t->tb[type])
+		t->tb[type] = a;
+	return MNL_CB_OK;
 }
 
-/* An error message: its errno and extack text; exits if an error. */
-static void check_error(struct nlmsghdr *n)
+/* A refusal: ERRNO and the extack text in the TLVs from @off; exits. */
+static void refused(const struct nlmsghdr *n, int err, unsigned int off)
 {
-	struct nlmsgerr *e = NLMSG_DATA(n);
-	struct nlattr *msg = NULL;
-	int off;
+	const struct nlattr *tb[NLMSGERR_ATTR_MAX + 1] = { NULL };
+	struct table t = { tb, NLMSGERR_ATTR_MAX };
+	const char *msg = "(no message)";
 
-	if (n->nlmsg_type != NLMSG_ERROR && n->nlmsg_type != NLMSG_DONE)
-		return;
-	if (n->nlmsg_type == NLMSG_DONE) {
-		int err;
+	if (n->nlmsg_flags & NLM_F_ACK_TLVS &&
+	    mnl_attr_parse(n, off, table_cb, &t) >= 0 &&
+	    tb[NLMSGERR_ATTR_MSG] &&
+	    mnl_attr_validate(tb[NLMSGERR_ATTR_MSG], MNL_TYPE_NUL_STRING) >= 0)
+		msg = mnl_attr_get_str(tb[NLMSGERR_ATTR_MSG]);
+	printf("error %d: %s\n", err, msg);
+	exit(1);
+}
 
-		memcpy(&err, NLMSG_DATA(n), sizeof(err));
-		if (!err)
-			return;
-		/* a refusal from a dump call: its message after the errno */
-		if (n->nlmsg_flags & NLM_F_ACK_TLVS)
-			msg = find((void *)((char *)NLMSG_DATA(n) +
-					    NLMSG_ALIGN(sizeof(err))),
-				   n->nlmsg_len - NLMSG_HDRLEN -
-				   NLMSG_ALIGN(sizeof(err)),
-				   NLMSGERR_ATTR_MSG);
-		printf("error %d: %s\n", err,
-		       msg ? (char *)msg + NLA_HDRLEN : "(no message)");
-		exit(1);
+static int error_cb(const struct nlmsghdr *n, void *data)
+{
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(n);
+	unsigned int off = sizeof(*e);
+
+	(void)data;
+	if (n->nlmsg_len < mnl_nlmsg_size(sizeof(*e))) {
+		errno = EBADMSG;
+		return MNL_CB_ERROR;
 	}
 	if (!e->error)
-		return;
-	off = sizeof(*e);
+		return MNL_CB_STOP;
+	/* the request echoed in full unless capped, then the TLVs */
 	if (!(n->nlmsg_flags & NLM_F_CAPPED))
 		off += e->msg.nlmsg_len - sizeof(e->msg);
-	if (n->nlmsg_flags & NLM_F_ACK_TLVS)
-		msg = find((void *)((char *)e + NLMSG_ALIGN(off)),
-			   n->nlmsg_len - NLMSG_HDRLEN - NLMSG_ALIGN(off),
-			   NLMSGERR_ATTR_MSG);
-	printf("error %d: %s\n", e->error,
-	       msg ? (char *)msg + NLA_HDRLEN : "(no message)");
-	exit(1);
+	refused(n, e->error, off);
+	return MNL_CB_ERROR;
+}
+
+static int done_cb(const struct nlmsghdr *n, void *data)
+{
+	int err = 0;
+
+	(void)data;
+	if (n->nlmsg_len >= mnl_nlmsg_size(sizeof(err)))
+		memcpy(&err, mnl_nlmsg_get_payload(n), sizeof(err));
+	if (!err)
+		return MNL_CB_STOP;
+	/* a refusal from a dump call: its message after the errno */
+	refused(n, err, sizeof(err));
+	return MNL_CB_ERROR;
+}
+
+static mnl_cb_t ctl_cb[NLMSG_MIN_TYPE] = {
+	[NLMSG_ERROR]	= error_cb,
+	[NLMSG_DONE]	= done_cb,
+};
+
+/* Send @n, run @cb on the replies until the dump's end (or one read). */
+static void talk(struct mnl_socket *nl, struct nlmsghdr *n, mnl_cb_t cb,
+		 void *data)
+{
+	unsigned int portid = mnl_socket_get_portid(nl);
+	ssize_t len;
+	int ret;
+
+	if (mnl_socket_sendto(nl, n, n->nlmsg_len) < 0)
+		die("send");
+	do {
+		len = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (len < 0)
+			die("recv");
+		ret = mnl_cb_run2(buf, len, n->nlmsg_seq, portid, cb, data,
+				  ctl_cb, ARRAY_SIZE(ctl_cb));
+		if (ret < 0)
+			die("netlink");
+	} while (ret > 0 && n->nlmsg_flags & NLM_F_DUMP);
+}
+
+static int family_cb(const struct nlmsghdr *n, void *data)
+{
+	const struct nlattr *tb[CTRL_ATTR_MAX + 1] = { NULL };
+	struct table t = { tb, CTRL_ATTR_MAX };
+	int *family = data;
+
+	mnl_attr_parse(n, sizeof(struct genlmsghdr), table_cb, &t);
+	if (tb[CTRL_ATTR_FAMILY_ID] &&
+	    mnl_attr_validate(tb[CTRL_ATTR_FAMILY_ID], MNL_TYPE_U16) >= 0)
+		*family = mnl_attr_get_u16(tb[CTRL_ATTR_FAMILY_ID]);
+	return MNL_CB_OK;
+}
+
+/* One TCA_VMPOLICE_QUEUE: counted when it has an id and stats. */
+static int queue_cb(const struct nlattr *q, void *data)
+{
+	const struct nlattr *tb[TCA_VMPOLICE_QUEUE_MAX + 1] = { NULL };
+	struct table t = { tb, TCA_VMPOLICE_QUEUE_MAX };
+	struct count *c = data;
+	unsigned int v;
+
+	if (mnl_attr_get_type(q) != TCA_VMPOLICE_QUEUE)
+		return MNL_CB_OK;
+	mnl_attr_parse_nested(q, table_cb, &t);
+	if (!tb[TCA_VMPOLICE_QUEUE_ID] || !tb[TCA_VMPOLICE_QUEUE_STATS] ||
+	    mnl_attr_validate(tb[TCA_VMPOLICE_QUEUE_ID], MNL_TYPE_U32) < 0)
+		return MNL_CB_OK;
+	v = mnl_attr_get_u32(tb[TCA_VMPOLICE_QUEUE_ID]);
+	if (!c->queues)
+		c->first = v;
+	else if (v != c->last + 1)
+		c->gaps = true;
+	c->last = v;
+	c->queues++;
+	return MNL_CB_OK;
+}
+
+static int dump_cb(const struct nlmsghdr *n, void *data)
+{
+	const struct nlattr *tb[VMPOLICE_A_MAX + 1] = { NULL };
+	struct table t = { tb, VMPOLICE_A_MAX };
+	struct count *c = data;
+
+	c->messages++;
+	mnl_attr_parse(n, sizeof(struct genlmsghdr), table_cb, &t);
+	if (tb[VMPOLICE_A_QUEUES])
+		mnl_attr_parse_nested(tb[VMPOLICE_A_QUEUES], queue_cb, c);
+	return MNL_CB_OK;
+}
+
+/* A generic netlink request to @type, @cmd in @req. */
+static struct nlmsghdr *genl_put(char *req, int type, int flags,
+				 unsigned int seq, int cmd, int version)
+{
+	struct nlmsghdr *n = mnl_nlmsg_put_header(req);
+	struct genlmsghdr *g;
+
+	n->nlmsg_type = type;
+	n->nlmsg_flags = NLM_F_REQUEST | flags;
+	n->nlmsg_seq = seq;
+	g = mnl_nlmsg_put_extra_header(n, sizeof(*g));
+	g->cmd = cmd;
+	g->version = version;
+	return n;
 }
 
 int main(int argc, char **argv)
 {
-	unsigned int queues = 0, messages = 0, first = 0, last = 0;
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	struct req r = { 0 };
-	struct nlattr *a;
+	char req[MNL_NLMSG_HDRLEN + MNL_ALIGN(GENL_HDRLEN) + 128];
+	struct count c = { 0 };
+	struct mnl_socket *nl;
 	struct nlmsghdr *n;
-	bool gaps = false;
-	int fd, one = 1, len, family, i;
+	int one = 1, family = -1, i;
 
-	fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_GENERIC);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	nl = mnl_socket_open(NETLINK_GENERIC);
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
 		die("netlink socket");
-	setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	mnl_socket_setsockopt(nl, NETLINK_EXT_ACK, &one, sizeof(one));
 
 	/* the family's id */
-	r.n.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
-	r.n.nlmsg_type = GENL_ID_CTRL;
-	r.n.nlmsg_flags = NLM_F_REQUEST;
-	r.n.nlmsg_seq = 1;
-	r.g.cmd = CTRL_CMD_GETFAMILY;
-	r.g.version = 1;
-	a = (void *)((char *)&r + r.n.nlmsg_len);
-	a->nla_type = CTRL_ATTR_FAMILY_NAME;
-	a->nla_len = NLA_HDRLEN + sizeof(VMPOLICE_GENL_NAME);
-	memcpy((char *)a + NLA_HDRLEN, VMPOLICE_GENL_NAME,
-	       sizeof(VMPOLICE_GENL_NAME));
-	r.n.nlmsg_len += NLA_ALIGN(a->nla_len);
-	talk(fd, &r);
-	n = (void *)buf;
-	check_error(n);
-	a = find((void *)((char *)NLMSG_DATA(n) + GENL_HDRLEN),
-		 n->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN), CTRL_ATTR_FAMILY_ID);
-	if (!a) {
+	n = genl_put(req, GENL_ID_CTRL, 0, 1, CTRL_CMD_GETFAMILY, 1);
+	mnl_attr_put_strz(n, CTRL_ATTR_FAMILY_NAME, VMPOLICE_GENL_NAME);
+	talk(nl, n, family_cb, &family);
+	if (family < 0) {
 		fprintf(stderr, "no family id\n");
 		return 2;
 	}
-	family = *(__u16 *)((char *)a + NLA_HDRLEN);
 
-	memset(&r, 0, sizeof(r));
-	r.n.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
-	r.n.nlmsg_type = family;
-	r.n.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	r.n.nlmsg_seq = 2;
-	r.g.cmd = VMPOLICE_CMD_QUEUE_GET;
-	r.g.version = VMPOLICE_GENL_VERSION;
+	n = genl_put(req, family, NLM_F_DUMP, 2, VMPOLICE_CMD_QUEUE_GET,
+		     VMPOLICE_GENL_VERSION);
 	for (i = 1; i + 1 < argc; i += 2) {
-		if (!strcmp(argv[i], "index")) {
-			put_u32(&r, VMPOLICE_A_ACT_INDEX,
-				strtoul(argv[i + 1], NULL, 0));
-		} else if (!strcmp(argv[i], "dev")) {
-			unsigned int ifi = if_nametoindex(argv[i + 1]);
+		unsigned long v;
+		int type;
 
-			put_u32(&r, VMPOLICE_A_IFINDEX,
-				ifi ?: strtoul(argv[i + 1], NULL, 0));
+		if (!strcmp(argv[i], "index")) {
+			type = VMPOLICE_A_ACT_INDEX;
+			v = strtoul(argv[i + 1], NULL, 0);
+		} else if (!strcmp(argv[i], "dev")) {
+			type = VMPOLICE_A_IFINDEX;
+			v = if_nametoindex(argv[i + 1]) ?:
+			    strtoul(argv[i + 1], NULL, 0);
 		} else if (!strcmp(argv[i], "handle")) {
-			put_u32(&r, VMPOLICE_A_HANDLE,
-				strtoul(argv[i + 1], NULL, 16) << 16);
+			type = VMPOLICE_A_HANDLE;
+			v = strtoul(argv[i + 1], NULL, 16) << 16;
 		} else {
 			fprintf(stderr, "what is %s?\n", argv[i]);
 			return 2;
 		}
-	}
-	if (send(fd, &r, r.n.nlmsg_len, 0) < 0)
-		die("send");
-	for (;;) {
-		len = recv(fd, buf, sizeof(buf), 0);
-		if (len < 0)
-			die("recv");
-		for (n = (void *)buf; NLMSG_OK(n, len); n = NLMSG_NEXT(n, len)) {
-			check_error(n);
-			if (n->nlmsg_type == NLMSG_DONE)
-				goto done;
-			messages++;
-			a = find((void *)((char *)NLMSG_DATA(n) + GENL_HDRLEN),
-				 n->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN),
-				 VMPOLICE_A_QUEUES);
-			if (!a)
-				continue;
-			for (struct nlattr *q = (void *)((char *)a + NLA_HDRLEN);
-			     (char *)q < (char *)a + a->nla_len;
-			     q = (void *)((char *)q + NLA_ALIGN(q->nla_len))) {
-				struct nlattr *id;
-				unsigned int v;
-
-				if ((q->nla_type & NLA_TYPE_MASK) !=
-				    TCA_VMPOLICE_QUEUE)
-					continue;
-				id = find((void *)((char *)q + NLA_HDRLEN),
-					  q->nla_len - NLA_HDRLEN,
-					  TCA_VMPOLICE_QUEUE_ID);
-				if (!id || !find((void *)((char *)q + NLA_HDRLEN),
-						 q->nla_len - NLA_HDRLEN,
-						 TCA_VMPOLICE_QUEUE_STATS))
-					continue;
-				v = *(__u32 *)((char *)id + NLA_HDRLEN);
-				if (!queues)
-					first = v;
-				else if (v != last + 1)
-					gaps = true;
-				last = v;
-				queues++;
-			}
+		if (!mnl_attr_put_u32_check(n, sizeof(req), type, v)) {
+			fprintf(stderr, "too many arguments\n");
+			return 2;
 		}
 	}
-done:
-	printf("queues %u messages %u ids %u..%u %s\n", queues, messages,
-	       first, last, gaps ? "gaps" : "contiguous");
-	close(fd);
+	talk(nl, n, dump_cb, &c);
+	printf("queues %u messages %u ids %u..%u %s\n", c.queues, c.messages,
+	       c.first, c.last, c.gaps ? "gaps" : "contiguous");
+	mnl_socket_close(nl);
 	return 0;
 }
