@@ -576,7 +576,15 @@ static int vmp_sch_dump(struct Qdisc *sch, struct sk_buff *skb)
 	if (!nest)
 		return -EMSGSIZE;
 	prm = rtnl_dereference(q->pol->params);
-	if (vmp_params_dump(skb, prm) || vmp_stats_dump(skb, q->pol, vmp_sch_backlog, sch)) {
+	/*
+	 * Where the generic netlink dump finds this qdisc, for a printer
+	 * whose message omits queues: 16 bytes, always, ahead of the list
+	 * so that the list's room check counts them.
+	 */
+	if (vmp_params_dump(skb, prm) ||
+	    nla_put_u32(skb, TCA_VMPOLICE_IFINDEX, qdisc_dev(sch)->ifindex) ||
+	    nla_put_u32(skb, TCA_VMPOLICE_HANDLE, sch->handle) ||
+	    vmp_stats_dump(skb, q->pol, vmp_sch_backlog, sch)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
 	}

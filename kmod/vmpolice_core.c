@@ -71,6 +71,10 @@ const struct nla_policy vmp_policy[TCA_VMPOLICE_MAX + 1] = {
 	[TCA_VMPOLICE_QBURST64]	= { .type = NLA_U64 },
 	[TCA_VMPOLICE_QUEUES_OMITTED] = { .type = NLA_REJECT,
 				    .reject_message = "QUEUES_OMITTED is dump only" },
+	[TCA_VMPOLICE_IFINDEX]	= { .type = NLA_REJECT,
+				    .reject_message = "IFINDEX is dump only" },
+	[TCA_VMPOLICE_HANDLE]	= { .type = NLA_REJECT,
+				    .reject_message = "HANDLE is dump only" },
 };
 EXPORT_SYMBOL_IF_KUNIT(vmp_policy);
 
@@ -1603,7 +1607,9 @@ EXPORT_SYMBOL_IF_KUNIT(vmp_stats_dump);
 
 /*
  * Room the parameters, the totals and the omitted count take in a dump,
- * and the reserve the queue list leaves after it (queues excluded).
+ * the qdisc's ifindex and handle (put before the list, so that the list
+ * stops short of them too; the action has none), and the reserve the
+ * queue list leaves after it (queues excluded).
  */
 size_t vmp_dump_size(void)
 {
@@ -1613,6 +1619,7 @@ size_t vmp_dump_size(void)
 	       nla_total_size_64bit(sizeof(struct tc_vmpolice_stats)) +
 	       nla_total_size(0) +			/* queues nest */
 	       nla_total_size(sizeof(u32)) +		/* queues omitted */
+	       2 * nla_total_size(sizeof(u32)) +	/* ifindex, handle */
 	       VMP_DUMP_RESERVE;
 }
 EXPORT_SYMBOL_IF_KUNIT(vmp_dump_size);

@@ -30,7 +30,7 @@ nvariants=$(wc -l <<< "$variants")
 # the patched tcs' library receives a notification of any size
 npatched=$(grep -cvxF "$TC_STOCK" <<< "$variants")
 ktap_header
-ktap_plan $((nvariants * (24 + 13 + 7) + npatched * 2 + 1 + 7))
+ktap_plan $((nvariants * (24 + 13 + 7 + 5) + npatched * 2 + 1 + 7))
 
 modprobe tun 2>/dev/null
 [ -c /dev/net/tun ] || { ktap_print "no /dev/net/tun: the kernel needs CONFIG_TUN"; exit 1; }
@@ -446,6 +446,43 @@ $(($(tr '\n' '+' <<< "$seen")0)) $rcvd"
 		"$(sed 's/ messages [0-9]*//' <<< "$out")"
 	check "$v: tc -s class show dev s0 classid 1:$NQD" \
 		$TC -n "$NSR" -s class show dev s0 classid 1:$NQD
+	# The root's options omit queues (NLMSG_GOODSIZE holds fewer than
+	# $NQD) but name its device and handle: tc fetches the rest from the
+	# genl dump, in JSON and in a notification "tc -s monitor" prints
+	# while traffic runs on every TX queue (here, of a change of rate)
+	check_eq "$v: tc -s -j qdisc show: queues 0..$((NQD - 1)), none omitted" \
+		"$(jq -nc "[[range($NQD)], null]")" \
+		"$($TC -n "$NSR" -s -j qdisc show dev s0 |
+			jq -c '.[] | select(.root == true) |
+			[[.options.queues // [] | .[].queue],
+			 .options.queues_omitted]')"
+	mon_pid=$MON_PID
+	monitor_start "$NSR" "$mon.traffic" -s
+	"$VMTAP_INJECT" --dev g0 --netns "$NSR" --queues $NQD \
+		--queues-used 0-$((NQD - 1)) --count $((NQD * PER_Q)) \
+		--payload 200 --src 10.4.0.2 --dst 10.5.0.2 > "$mon.inj" 2>&1 &
+	inj=$!
+	check "$v: qdisc change under tc -s monitor and traffic" \
+		$TC -n "$NSR" qdisc change dev s0 root handle 1: vmpolice \
+		rate 8gbit burst 10m
+	wait $inj
+	sent=$((sent + $(vmtap_total sent "$(cat "$mon.inj")")))
+	monitor_stop
+	MON_PID=$mon_pid
+	log=$(cat "$mon.traffic")
+	nr=$(grep -cE '^qdisc vmpolice 1: ' <<< "$log")
+	rows=$(text_rows "$log")
+	om=$(text_omitted "$log")
+	ktap_print "$v: tc -s monitor under traffic: $nr root events," \
+		"$rows queue rows, omitted $om"
+	check_eq "$v: tc -s monitor under traffic: the root's change with $NQD rows, none omitted" \
+		"1 $NQD 0" "$nr $rows $om"
+	check_eq "$v: tc -s monitor under traffic: rows are queues 0..$((NQD - 1))" \
+		"$(seq -s ' ' 0 $((NQD - 1)))" \
+		"$(grep -E '^[[:space:]]+[0-9]+( +[0-9]+){10}$' <<< "$log" |
+			awk '{ print $1 }' | tr '\n' ' ' | sed 's/ $//')"
+	check_eq "$v: tc -s monitor under traffic: nothing truncated, still running" \
+		"0 0" "$(grep -ciE 'truncated' <<< "$log") $MON_RC"
 	check "$v: qdisc change under a listener" \
 		$TC -n "$NSR" qdisc change dev s0 root handle 1: vmpolice \
 		rate 5gbit burst 10m
@@ -464,11 +501,11 @@ $(($(tr '\n' '+' <<< "$seen")0)) $rcvd"
 		"$(grep -c 'Message truncated' <<< "$log") 'Message truncated'"
 	nq=$(grep -cE '^(added |replaced )?qdisc vmpolice 1: ' <<< "$log")
 	nd=$(grep -c '^deleted qdisc vmpolice 1: ' <<< "$log")
-	[ "$nq" = 3 ] && [ "$nd" = 1 ] ||
+	[ "$nq" = 4 ] && [ "$nd" = 1 ] ||
 		ktap_print "root events $nq, deleted $nd:" "$(cut -c1-100 <<< "$log" |
 			grep -E 'qdisc vmpolice 1:|runcated')"
-	[ "$nq" = 3 ] && [ "$nd" = 1 ]
-	ktap_result "$v: tc monitor saw the root added, changed, replaced, deleted" $?
+	[ "$nq" = 4 ] && [ "$nd" = 1 ]
+	ktap_result "$v: tc monitor saw the root added, changed twice, replaced, deleted" $?
 	check_eq "$v: tc monitor: nothing truncated, still running" "0 0" \
 		"$(grep -ciE 'truncated' <<< "$log") $MON_RC"
 done

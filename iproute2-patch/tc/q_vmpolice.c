@@ -91,7 +91,9 @@ static int vmpolice_print_qopt(const struct qdisc_util *qu, FILE *f,
 	vmpolice_holding = vmpolice_print_opt(tb) != 0;
 	/*
 	 * The totals are the xstats; the queues are only here.  Each class
-	 * is one TX queue, with its own counters.
+	 * is one TX queue, with its own counters.  Queues this message
+	 * omits are fetched through the ifindex and handle the root puts
+	 * in its options.
 	 */
 	if (show_stats)
 		vmpolice_print_queues(" ", tb, 0, vmpolice_holding,

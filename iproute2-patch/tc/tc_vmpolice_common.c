@@ -722,6 +722,7 @@ static int vmpolice_genl_resolve(void)
 
 	if (rtnl_open_byproto(&vmpolice_grth, 0, NETLINK_GENERIC) < 0)
 		return 0;
+	vmpolice_grth.flags |= RTNL_HANDLE_F_SUPPRESS_NLERR;
 	addattr_l(&req.n, sizeof(req), CTRL_ATTR_FAMILY_NAME,
 		  VMPOLICE_GENL_NAME, sizeof(VMPOLICE_GENL_NAME));
 	if (rtnl_talk_suppress_rtnl_errmsg(&vmpolice_grth, &req.n,
@@ -754,23 +755,72 @@ static int vmpolice_genl_queue(struct nlmsghdr *n, void *arg)
 	return 0;
 }
 
-/* Every queue of action @index into @qs; false if that cannot be had. */
-static bool vmpolice_genl_queues(struct vmpolice_queues *qs, __u32 index)
+/*
+ * A refusal (the qdisc or action gone by the time a notification of its
+ * deletion is printed) is not an error of tc's: say nothing, and print
+ * the omitted count instead.  A refusal in the start's ack (NLMSG_ERROR)
+ * is silenced by the handle's RTNL_HANDLE_F_SUPPRESS_NLERR and fails the
+ * dump; one in NLMSG_DONE (6.1) is silenced here and noted in @arg (not
+ * NLMSG_ERROR's: suppressed, the dump would wait for a DONE that never
+ * comes).
+ */
+static int vmpolice_genl_err(struct nlmsghdr *n, void *arg)
+{
+	*(bool *)arg = true;
+	return RTNL_SUPPRESS_NLMSG_DONE_NLERR;
+}
+
+/*
+ * Every queue into @qs of action @index or, if 0, of the qdisc with
+ * handle @handle on device @ifindex; false if that cannot be had.
+ */
+static bool vmpolice_genl_queues(struct vmpolice_queues *qs, __u32 index,
+				 __u32 ifindex, __u32 handle)
 {
 	GENL_REQUEST(req, 128, 0, 0, VMPOLICE_GENL_VERSION,
 		     VMPOLICE_CMD_QUEUE_GET, NLM_F_REQUEST | NLM_F_DUMP);
+	bool refused = false;
 
 	if (vmpolice_genl_id < 0)
 		vmpolice_genl_id = vmpolice_genl_resolve();
 	if (!vmpolice_genl_id)
 		return false;
 	req.n.nlmsg_type = vmpolice_genl_id;
-	addattr32(&req.n, sizeof(req), VMPOLICE_A_ACT_INDEX, index);
+	if (index) {
+		addattr32(&req.n, sizeof(req), VMPOLICE_A_ACT_INDEX, index);
+	} else {
+		addattr32(&req.n, sizeof(req), VMPOLICE_A_IFINDEX, ifindex);
+		addattr32(&req.n, sizeof(req), VMPOLICE_A_HANDLE, handle);
+	}
 	qs->n = 0;
 	if (rtnl_dump_request_n(&vmpolice_grth, &req.n) < 0 ||
-	    rtnl_dump_filter(&vmpolice_grth, vmpolice_genl_queue, qs) < 0)
+	    rtnl_dump_filter_errhndlr(&vmpolice_grth, vmpolice_genl_queue, qs,
+				      vmpolice_genl_err, &refused) < 0)
 		return false;
-	return true;
+	return !refused;
+}
+
+/*
+ * Where the kernel's dump finds the queues a message omitted: the action
+ * @index, else the qdisc whose options name its device and handle.
+ */
+static bool vmpolice_fetch_queues(struct vmpolice_queues *qs,
+				  struct rtattr *tb[], __u32 index)
+{
+	const struct rtattr *omitted = tb[TCA_VMPOLICE_QUEUES_OMITTED];
+	const struct rtattr *ifindex = tb[TCA_VMPOLICE_IFINDEX];
+	const struct rtattr *handle = tb[TCA_VMPOLICE_HANDLE];
+
+	if (!vmpolice_has(omitted, sizeof(__u32)) || !rta_getattr_u32(omitted))
+		return false;
+	if (index)
+		return vmpolice_genl_queues(qs, index, 0, 0);
+	if (!vmpolice_has(ifindex, sizeof(__u32)) ||
+	    !vmpolice_has(handle, sizeof(__u32)) ||
+	    !rta_getattr_u32(ifindex) || !rta_getattr_u32(handle))
+		return false;
+	return vmpolice_genl_queues(qs, 0, rta_getattr_u32(ifindex),
+				    rta_getattr_u32(handle));
 }
 
 /*
@@ -779,8 +829,9 @@ static bool vmpolice_genl_queues(struct vmpolice_queues *qs, __u32 index)
  * The columns of holding are in the text when holding or when a queue
  * has one of them not zero; JSON always has every counter.  When the
  * kernel left queues out of tb[TCA_VMPOLICE_QUEUES] (QUEUES_OMITTED) and
- * @index names the action, every queue is asked for and listed; without
- * that, the count of those left out follows, with @where.
+ * @index names the action, or (a qdisc's, @index 0) tb has its ifindex
+ * and handle, every queue is asked for and listed; without that, the
+ * count of those left out follows, with @where.
  */
 void vmpolice_print_queues(const char *prefix, struct rtattr *tb[],
 			   __u32 index, bool holding, const char *where)
@@ -792,9 +843,7 @@ void vmpolice_print_queues(const char *prefix, struct rtattr *tb[],
 
 	SPRINT_BUF(b);
 
-	if (vmpolice_has(omitted, sizeof(__u32)) &&
-	    rta_getattr_u32(omitted) && index &&
-	    vmpolice_genl_queues(&qs, index)) {
+	if (vmpolice_fetch_queues(&qs, tb, index)) {
 		omitted = NULL;
 	} else {
 		if (!tb[TCA_VMPOLICE_QUEUES])

@@ -711,9 +711,12 @@ for which in ALL:
 # ------------------------------------ queues left out of a full message
 
 # The kernel lists the queues that fit and counts the others in
-# TCA_VMPOLICE_QUEUES_OMITTED (dump only, appended to the enum).
-report(V.get("QUEUES_OMITTED") == max(V.values()),
-       "UAPI: QUEUES_OMITTED is the last attribute",
+# TCA_VMPOLICE_QUEUES_OMITTED (dump only, appended to the enum), then the
+# qdisc's IFINDEX and HANDLE (dump only, appended after it): numbers
+# already released never move.
+report([V.get(k) for k in ("QUEUES_OMITTED", "IFINDEX", "HANDLE")] ==
+       [23, 24, 25] and V["HANDLE"] == max(V.values()),
+       "UAPI: QUEUES_OMITTED, then IFINDEX and HANDLE, are the last attributes",
        "enum %r" % V)
 
 

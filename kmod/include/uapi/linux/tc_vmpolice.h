@@ -129,6 +129,14 @@ enum {
 	 * (TX queue) also has its own counters.
 	 */
 	TCA_VMPOLICE_QUEUES_OMITTED,
+	/*
+	 * u32 each, dump only, in the multiqueue qdisc's options: the
+	 * device's ifindex and the qdisc's handle, what VMPOLICE_CMD_QUEUE_GET
+	 * takes to list the queues a message omitted (a qdisc's printer is
+	 * given only its options).  Put in every dump of the root.
+	 */
+	TCA_VMPOLICE_IFINDEX,
+	TCA_VMPOLICE_HANDLE,
 	__TCA_VMPOLICE_MAX
 };
 
