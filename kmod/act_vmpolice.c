@@ -88,7 +88,7 @@ again:
 		 * egress counts and shapes what leaves.  A classful qdisc
 		 * running us from its own filters (tc filter ... parent 1:)
 		 * took the old length before and adds it to its backlog;
-		 * nothing tells it (Documentation: "Cut packets").
+		 * nothing tells it (Documentation: "Partial admission").
 		 */
 		tcf_action_inc_overlimit_qstats(&v->common);
 		tcf_action_inc_drop_qstats(&v->common);

@@ -38,7 +38,9 @@ struct tc_vmpolice {
  * Counters, per queue and in total.  A "segment" is one frame on the
  * wire: a GSO packet of N segments counts 1 packet and N segments.
  * Bytes are wire bytes: MAC header plus every segment's own headers and
- * payload, without the configured overhead.
+ * payload, without the configured overhead.  (An SCTP GSO packet whose
+ * segments differ in length counts each as its longest, as it is
+ * charged: Documentation, "What a packet costs".)
  */
 struct tc_vmpolice_stats {
 	__u64	packets;	/* packets seen */
@@ -83,13 +85,21 @@ enum {
 	TCA_VMPOLICE_TM,		/* struct tcf_t, dump only */
 	TCA_VMPOLICE_RATE64,		/* u64 bytes/s */
 	TCA_VMPOLICE_BURST,		/* u32 bytes; see BURST64 */
-	TCA_VMPOLICE_MTU,		/* u32 bytes per segment (ceiling) */
-	TCA_VMPOLICE_PEAKRATE64,	/* u64 bytes/s */
-	TCA_VMPOLICE_PKTRATE64,		/* u64 segments/s */
-	TCA_VMPOLICE_PKTBURST64,	/* u64 segments */
-	TCA_VMPOLICE_OVERHEAD,		/* s32 bytes added per segment */
-	TCA_VMPOLICE_MPU,		/* u32 minimum bytes per segment */
-	TCA_VMPOLICE_LINKLAYER,		/* u8 TC_LINKLAYER_* */
+	TCA_VMPOLICE_MTU,		/* u32 bytes per segment (ceiling),
+					 * 1..VMPOLICE_MAX_MTU; default the max
+					 */
+	TCA_VMPOLICE_PEAKRATE64,	/* u64 bytes/s, above rate; 0: none */
+	TCA_VMPOLICE_PKTRATE64,		/* u64 segments/s; with PKTBURST64 */
+	TCA_VMPOLICE_PKTBURST64,	/* u64 segments, at most 2^32 - 1 */
+	TCA_VMPOLICE_OVERHEAD,		/* s32 bytes added per segment,
+					 * -64..256
+					 */
+	TCA_VMPOLICE_MPU,		/* u32 minimum bytes per segment,
+					 * 0..VMPOLICE_MAX_MTU
+					 */
+	TCA_VMPOLICE_LINKLAYER,		/* u8 TC_LINKLAYER_ETHERNET or
+					 * TC_LINKLAYER_ATM
+					 */
 	TCA_VMPOLICE_CONFORM,		/* u32 TC_ACT_* verdict, action only */
 	TCA_VMPOLICE_QRATE64,		/* u64 bytes/s for each queue alone */
 	TCA_VMPOLICE_QBURST,		/* u32 bytes, default: burst; see
@@ -130,10 +140,11 @@ enum {
 	 */
 	TCA_VMPOLICE_QUEUES_OMITTED,
 	/*
-	 * u32 each, dump only, in the multiqueue qdisc's options: the
-	 * device's ifindex and the qdisc's handle, what VMPOLICE_CMD_QUEUE_GET
-	 * takes to list the queues a message omitted (a qdisc's printer is
-	 * given only its options).  Put in every dump of the root.
+	 * u32 each, dump only, in a vmpolice qdisc's options (single and
+	 * multiqueue form): the device's ifindex and the qdisc's handle,
+	 * what VMPOLICE_CMD_QUEUE_GET takes to list the queues a message
+	 * omitted (a qdisc's printer is given only its options).  Never
+	 * in an action's; refused on input.
 	 */
 	TCA_VMPOLICE_IFINDEX,
 	TCA_VMPOLICE_HANDLE,
