@@ -102,6 +102,22 @@ text_omitted()
 	echo "${n:-0}"
 }
 
+# traffic_monitor_read PATTERN WHAT: stop the monitor that ran under
+# traffic (its output in $mon.traffic, the outer monitor's pid back in
+# MON_PID); sets log, nev (lines matching the ERE PATTERN: WHAT events),
+# rows (queue rows) and om (queues omitted), and prints them
+traffic_monitor_read()
+{
+	monitor_stop
+	MON_PID=$mon_pid
+	log=$(cat "$mon.traffic")
+	nev=$(grep -cE "$1" <<< "$log")
+	rows=$(text_rows "$log")
+	om=$(text_omitted "$log")
+	ktap_print "$v: tc -s monitor under traffic: $nev $2 events," \
+		"$rows queue rows, omitted $om"
+}
+
 # listing DESC WANT_TOTALS TC ARGS...: the vmpolice object of a tc -j
 # listing: its queues plus queues_omitted are every active queue, and its
 # totals are WANT_TOTALS (compact JSON)
@@ -241,16 +257,9 @@ for TC in $variants; do
 		$TC -n "$NSH" filter change $FL action vmpolice index 1
 	done
 	wait $inj
-	monitor_stop
-	MON_PID=$mon_pid
-	log=$(cat "$mon.traffic")
-	nf=$(grep -cE '^(added |replaced )?filter .*handle 0x1 ' <<< "$log")
-	rows=$(text_rows "$log")
-	om=$(text_omitted "$log")
-	ktap_print "$v: tc -s monitor under traffic: $nf filter events," \
-		"$rows queue rows, omitted $om"
+	traffic_monitor_read '^(added |replaced )?filter .*handle 0x1 ' filter
 	check_eq "$v: tc -s monitor under traffic: 3 filter events of $NQ rows, none omitted" \
-		"3 $((3 * NQ)) 0" "$nf $rows $om"
+		"3 $((3 * NQ)) 0" "$nev $rows $om"
 	check_eq "$v: tc -s monitor under traffic: nothing truncated, still running" \
 		"0 0" "$(grep -ciE 'truncated' <<< "$log") $MON_RC"
 	check "$v: tc filter del" $TC -n "$NSH" filter del $FL
@@ -467,16 +476,9 @@ $(($(tr '\n' '+' <<< "$seen")0)) $rcvd"
 		rate 8gbit burst 10m
 	wait $inj
 	sent=$((sent + $(vmtap_total sent "$(cat "$mon.inj")")))
-	monitor_stop
-	MON_PID=$mon_pid
-	log=$(cat "$mon.traffic")
-	nr=$(grep -cE '^qdisc vmpolice 1: ' <<< "$log")
-	rows=$(text_rows "$log")
-	om=$(text_omitted "$log")
-	ktap_print "$v: tc -s monitor under traffic: $nr root events," \
-		"$rows queue rows, omitted $om"
+	traffic_monitor_read '^qdisc vmpolice 1: ' root
 	check_eq "$v: tc -s monitor under traffic: the root's change with $NQD rows, none omitted" \
-		"1 $NQD 0" "$nr $rows $om"
+		"1 $NQD 0" "$nev $rows $om"
 	check_eq "$v: tc -s monitor under traffic: rows are queues 0..$((NQD - 1))" \
 		"$(seq -s ' ' 0 $((NQD - 1)))" \
 		"$(grep -E '^[[:space:]]+[0-9]+( +[0-9]+){10}$' <<< "$log" |
