@@ -1496,16 +1496,15 @@ int vmp_queue_put(struct sk_buff *skb, u32 queue,
 }
 
 /*
- * Queues from *@next on that have seen traffic, one entry each, as many
- * as fit in @skb; *@next is left at the first queue not put.  Returns
- * -EMSGSIZE when one did not fit (there are more), else 0.  The caller
- * holds what keeps @p alive (RCU, a reference) and, for a qdisc, what
- * @backlog needs.
+ * Queues from *@next on that have seen traffic, one entry each, while
+ * @reserve bytes stay free in @skb after an entry and the message stays
+ * under 64 KiB (a nest's length is 16 bits); *@next is left at the first
+ * queue not put.  Returns -EMSGSIZE when one was left out, else 0.
  */
-int vmp_queues_put_from(struct sk_buff *skb, struct vmp_policer *p,
-			void (*backlog)(void *ctx, int queue,
-					struct tc_vmpolice_stats *st),
-			void *ctx, u32 *next)
+static int vmp_queues_fill(struct sk_buff *skb, struct vmp_policer *p,
+			   void (*backlog)(void *ctx, int queue,
+					   struct tc_vmpolice_stats *st),
+			   void *ctx, size_t reserve, u32 *next)
 {
 	struct tc_vmpolice_stats st;
 	struct vmp_queue *q;
@@ -1517,6 +1516,11 @@ int vmp_queues_put_from(struct sk_buff *skb, struct vmp_policer *p,
 		vmp_queue_read(q, &st);
 		if (!st.packets)
 			continue;
+		if (skb_tailroom(skb) < reserve ||
+		    skb->len + reserve > U16_MAX) {
+			*next = i;
+			return -EMSGSIZE;
+		}
 		if (backlog)
 			backlog(ctx, i, &st);
 		if (vmp_queue_put(skb, i, &st)) {
@@ -1526,6 +1530,21 @@ int vmp_queues_put_from(struct sk_buff *skb, struct vmp_policer *p,
 	}
 	*next = VMPOLICE_MAX_QUEUES;
 	return 0;
+}
+
+/*
+ * Queues from *@next on that have seen traffic, one entry each, as many
+ * as fit in @skb; *@next is left at the first queue not put.  Returns
+ * -EMSGSIZE when one did not fit (there are more), else 0.  The caller
+ * holds what keeps @p alive (RCU, a reference) and, for a qdisc, what
+ * @backlog needs.
+ */
+int vmp_queues_put_from(struct sk_buff *skb, struct vmp_policer *p,
+			void (*backlog)(void *ctx, int queue,
+					struct tc_vmpolice_stats *st),
+			void *ctx, u32 *next)
+{
+	return vmp_queues_fill(skb, p, backlog, ctx, 0, next);
 }
 
 /* Queues that have seen traffic: the ones a dump lists. */
@@ -1564,7 +1583,7 @@ int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p,
 	struct tc_vmpolice_stats st;
 	struct nlattr *queues;
 	struct vmp_queue *q;
-	u32 i, omitted = 0;
+	u32 i, next = 0, omitted = 0;
 
 	vmp_policer_totals(p, &st);
 	if (backlog)
@@ -1576,25 +1595,18 @@ int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p,
 	queues = nla_nest_start_noflag(skb, TCA_VMPOLICE_QUEUES);
 	if (!queues)
 		return -EMSGSIZE;
+	/*
+	 * Once one is left out, so are the rest: the list stays 0..k.  Nor
+	 * may the message pass 64 KiB: a message sized for several actions'
+	 * lists (a delete or get of up to TCA_ACT_MAX_PRIO actions puts them
+	 * all in one TCA_ACT_TAB nest) would wrap a nest's length silently.
+	 */
+	vmp_queues_fill(skb, p, backlog, ctx, need, &next);
 	vmp_for_each_queue(p, i, q) {
+		if (i < next)
+			continue;
 		vmp_queue_read(q, &st);
-		if (!st.packets)
-			continue;
-		/*
-		 * Once one is left out, so are the rest: the list stays 0..k.
-		 * Nor may the message pass 64 KiB: a nest's length is 16 bits,
-		 * and a message sized for several actions' lists (a delete or
-		 * get of up to TCA_ACT_MAX_PRIO actions puts them all in one
-		 * TCA_ACT_TAB nest) would wrap it silently.
-		 */
-		if (omitted || skb_tailroom(skb) < need ||
-		    skb->len + need > U16_MAX) {
-			omitted++;
-			continue;
-		}
-		if (backlog)
-			backlog(ctx, i, &st);
-		if (vmp_queue_put(skb, i, &st))
+		if (st.packets)
 			omitted++;
 	}
 	nla_nest_end(skb, queues);
