@@ -141,13 +141,27 @@ def reset_tree():
     git("-C", TREE, "checkout", "-q", "-f", "--", ".")
 
 
-def apply(f):
+# The 7.1.0 tc is built from the committed series (iproute2-patch/
+# series-7.1), not from the tc sources; a fault in what the series is
+# made of must be carried into it, or that tc runs unbroken beside two
+# broken ones (and a catch by it is no evidence).
+SERIES_SOURCES = ("iproute2-patch/tc/", "iproute2-patch/hooks/",
+                  "iproute2-patch/man/", "kmod/include/uapi/")
+
+
+def apply(f, log):
+    """Apply @f in the tree; returns False when the series it reaches
+    could not be regenerated (the fault is then broken, not caught)."""
     p = os.path.join(TREE, f.file)
     with open(p) as fh:
         text = fh.read()
     assert text.count(f.old) == 1
     with open(p, "w") as fh:
         fh.write(text.replace(f.old, f.new, 1))
+    if f.file.startswith(SERIES_SOURCES) and os.path.isfile(TARBALL):
+        rc, _ = run(["make", "-s", "-C", "iproute2-patch", "series"], log)
+        return rc == 0
+    return True
 
 
 def run(cmd, log, cwd=TREE, env=None):
@@ -155,6 +169,10 @@ def run(cmd, log, cwd=TREE, env=None):
     e = dict(os.environ)
     # the tree's guest logs in one known folder (scripts/logs.sh)
     e["VMPOLICE_LOGS"] = os.path.join(TREE, "build/logs")
+    # every build in the tree has the 7.1.0 tarball (the default path,
+    # ../shared from the tree, is not there): its tc-7.1 is rebuilt when
+    # the series changes, never a stale one left by an earlier fault
+    e["IPROUTE2_71_TARBALL"] = TARBALL
     if env:
         e.update(env)
     with open(log, "a") as fh:
@@ -225,11 +243,10 @@ def check_unit(log):
 
 
 def check_tc(log):
-    env = {"IPROUTE2_71_TARBALL": TARBALL}
-    rc, out = run(["make", "-s", "-C", "iproute2-patch", "all"], log, env=env)
+    rc, out = run(["make", "-s", "-C", "iproute2-patch", "all"], log)
     if rc:
         return False, True, "tc side does not build"
-    rc, out = run(["make", "-C", "iproute2-patch", "test"], log, env=env)
+    rc, out = run(["make", "-C", "iproute2-patch", "test"], log)
     if rc == 0:
         return False, False, None
     why = next((l for l in out.splitlines() if l.startswith("FAIL ")), None) \
@@ -503,7 +520,9 @@ def main():
                 if bl and bl.ensure(c):
                     status, by = "error", f"{c} fails without the fault"
                     break
-                apply(f)
+                if not apply(f, log):
+                    status, by = "error", "series not regenerated"
+                    break
                 err(f"{f.name}: {c}")
                 caught, broken, why = run_check(c, log, bail=True)
                 reset_tree()
