@@ -8,7 +8,7 @@
 #
 # Usage: bench.sh [--demo] [--script PATH] [KERNEL]
 #   KERNEL     6.1 | 6.12 | debug (default: $KERNEL or 6.12)
-#   --demo     run bench/demo.sh (make demo) instead of bench/bench.sh
+#   --demo     run bench/guest-demo.sh (make demo) instead of bench/guest-bench.sh
 #   --script   run another script under /opt/vmpolice in the guest
 #
 # make bench: the guest prints its results between "BENCH-BEGIN FILE"
@@ -34,10 +34,10 @@ say() { printf '%s: %s\n' "$ME" "$*" >&2; }
 die() { printf '%s: error: %s\n' "$ME" "$*" >&2; exit 1; }
 
 mode=bench
-script=bench/bench.sh
+script=bench/guest-bench.sh
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--demo) mode=demo; script=bench/demo.sh ;;
+	--demo) mode=demo; script=bench/guest-demo.sh ;;
 	--script) shift; mode=run; script=${1:?--script needs a path} ;;
 	-*) die "unknown option $1" ;;
 	*) break ;;
@@ -142,7 +142,7 @@ if [ "$mode" = bench ]; then
 				echo "# vmpolice cost per packet at the ingress hook (pktgen)"
 				echo
 				echo "Produced by \`$cmd\`" \
-					"(host side: \`scripts/bench.sh\`, guest side: the pktgen part of \`bench/bench.sh\`)" \
+					"(host side: \`scripts/bench.sh\`, guest side: the pktgen part of \`bench/guest-bench.sh\`)" \
 					"at $(date -u '+%Y-%m-%d %H:%M UTC') at commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)," \
 					"in $(( $(date +%s) - start )) s (build and boot included)," \
 					"on a $(nproc)-core $(uname -m) host ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1))."
@@ -158,7 +158,7 @@ if [ "$mode" = bench ]; then
 				echo "# vmpolice conformance benchmark"
 				echo
 				echo "Produced by \`$cmd\`" \
-					"(host side: \`scripts/bench.sh\`, guest side: \`bench/bench.sh\`)" \
+					"(host side: \`scripts/bench.sh\`, guest side: \`bench/guest-bench.sh\`)" \
 					"at $(date -u '+%Y-%m-%d %H:%M UTC'), in $(( $(date +%s) - start )) s," \
 					"on a $(nproc)-core $(uname -m) host ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1))."
 				echo "The guest runs under QEMU TCG (no KVM), next to other"

@@ -3,7 +3,7 @@
 #
 # make demo: on a Debian 12 machine, install what is needed
 # (scripts/setup-host.sh, idempotent), build the module, the tc plugins
-# and vmtap, boot a guest kernel under QEMU and run bench/demo.sh in it:
+# and vmtap, boot a guest kernel under QEMU and run bench/guest-demo.sh in it:
 # a simulated multiqueue virtio guest sending TCP to its host, policed
 # by vmpolice and then by police with libvirt's rule, with a live report.
 #

@@ -19,7 +19,7 @@
 # VM_APPEND (more kernel command line), VM_CPU (QEMU -cpu, max), VM_RUN
 # (a script under
 # /opt/vmpolice the guest runs instead of the selftests, e.g.
-# bench/bench.sh), VM_TIMEOUT / VM_IDLE (seconds, override the limits
+# bench/guest-bench.sh), VM_TIMEOUT / VM_IDLE (seconds, override the limits
 # above).
 set -euo pipefail
 

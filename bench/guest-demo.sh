@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # `make demo`, guest side (scripts/demo.sh boots it with
-# vmpolice_run=bench/demo.sh): a simulated 2-queue virtio guest
+# vmpolice_run=bench/guest-demo.sh): a simulated 2-queue virtio guest
 # (selftests/simguest.sh) sends TCP to its host with iperf3, two streams, one
 # per queue.  The host polices it with libvirt's outbound rule: `police`
 # at libvirt's burst (one second) and at 64 KiB, then `vmpolice` at

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The conformance benchmark, run inside the test guest by `make bench`
-# (scripts/bench.sh boots it with vmpolice_run=bench/bench.sh).  One
+# (scripts/bench.sh boots it with vmpolice_run=bench/guest-bench.sh).  One
 # simulated virtio guest (selftests/simguest.sh) for everything:
 #
 #   tcp   seed 001's table: guest -> host TCP goodput (iperf3, one
