@@ -326,11 +326,12 @@ nla_put_failure:
 }
 
 /*
- * Room for every queue that has seen traffic so far, so that get and the
- * action's own notifications list them all (vmp_stats_dump() keeps
- * VMP_DUMP_RESERVE free, counted in vmp_dump_size()).  A queue that sees
- * its first packet between this and the dump may be left out, and is
- * then counted in TCA_VMPOLICE_QUEUES_OMITTED.
+ * Room for every queue the options list (the first VMP_INLINE_QUEUES
+ * that have seen traffic so far), so that get and the action's own
+ * notifications list them all (vmp_stats_dump() keeps VMP_DUMP_RESERVE
+ * free, counted in vmp_dump_size()).  A queue that sees its first packet
+ * between this and the dump may be left out, and is then counted in
+ * TCA_VMPOLICE_QUEUES_OMITTED.
  */
 static size_t tcf_vmpolice_get_fill_size(const struct tc_action *a)
 {
@@ -339,7 +340,8 @@ static size_t tcf_vmpolice_get_fill_size(const struct tc_action *a)
 	return nla_total_size(sizeof(struct tc_vmpolice)) +
 	       nla_total_size_64bit(sizeof(struct tcf_t)) +
 	       vmp_dump_size() +
-	       vmp_policer_active(v->pol) * vmp_queue_entry_size();
+	       min_t(u32, vmp_policer_active(v->pol), VMP_INLINE_QUEUES) *
+	       vmp_queue_entry_size();
 }
 
 static struct tc_action_ops act_vmpolice_ops = {
@@ -369,6 +371,7 @@ struct vmp_policer *vmp_act_get(struct net *net, u32 index,
 	return to_vmpolice(*ap)->pol;
 }
 
+/* Gives back the reference vmp_act_get() took. */
 void vmp_act_put(struct tc_action *a)
 {
 	tcf_idr_release(a, false);
@@ -393,6 +396,7 @@ static struct pernet_operations vmpolice_act_net_ops = {
 	.size		= sizeof(struct tc_action_net),
 };
 
+/* Returns 0, or -EEXIST (an action of this kind) or -ENOMEM. */
 int vmp_act_register(void)
 {
 	return tcf_register_action(&act_vmpolice_ops, &vmpolice_act_net_ops);

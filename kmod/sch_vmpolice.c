@@ -847,6 +847,8 @@ struct Qdisc *vmp_sch_get(struct net *net, u32 ifindex, u32 handle,
 /*
  * Queues from *@next on, as vmp_queues_put_from() puts them, with what
  * the qdisc holds per queue.  Under RTNL, as the qdisc's own dump.
+ * Returns 0 when every queue was put, -EMSGSIZE when @skb is full
+ * (*@next is then the first queue not put).
  */
 int vmp_sch_queues_put(struct sk_buff *skb, struct Qdisc *sch, u32 *next)
 {
@@ -855,11 +857,13 @@ int vmp_sch_queues_put(struct sk_buff *skb, struct Qdisc *sch, u32 *next)
 	return vmp_queues_put_from(skb, q->pol, vmp_sch_backlog, sch, next);
 }
 
+/* Returns 0, or -EEXIST if a qdisc of this name is registered. */
 int vmp_sch_register(void)
 {
 	return register_qdisc(&vmp_sch_ops);
 }
 
+/* At module exit, after every vmpolice qdisc is gone. */
 void vmp_sch_unregister(void)
 {
 	unregister_qdisc(&vmp_sch_ops);

@@ -485,6 +485,11 @@ static int vmp_parse_packets(struct nlattr **tb, struct vmp_params *prm,
 				    "pkts_burst must be above zero");
 		return -EINVAL;
 	}
+	if (prm->pkt_burst > U32_MAX) {
+		NL_SET_ERR_MSG_ATTR(extack, burst,
+				    "pkts_burst must not exceed 4294967295 segments");
+		return -EINVAL;
+	}
 	return vmp_parse_tau(&prm->pkt_rate, prm->pkt_burst, U32_MAX,
 			     &prm->pkt_burst_ns, burst, extack);
 }
@@ -595,7 +600,11 @@ static int vmp_parse_latency(struct nlattr **tb, bool action,
 /*
  * Build a complete configuration from @tb, as every change sends the
  * whole option set again.  The qdisc (@action false) refuses what only
- * an action can do.
+ * an action can do.  Returns 0 with a new vmp_params in *@newp (the
+ * caller gives it to vmp_policer_apply() or frees it with
+ * vmp_params_free()), -EINVAL with an extack message naming the option
+ * for a value out of range or options that do not go together, or
+ * -ENOMEM.
  */
 int vmp_params_parse(struct nlattr **tb, bool action,
 		     struct vmp_params **newp, struct netlink_ext_ack *extack)
@@ -1496,19 +1505,20 @@ int vmp_queue_put(struct sk_buff *skb, u32 queue,
 }
 
 /*
- * Queues from *@next on that have seen traffic, one entry each, while
- * @reserve bytes stay free in @skb after an entry and the message stays
- * under 64 KiB (a nest's length is 16 bits); *@next is left at the first
- * queue not put.  Returns -EMSGSIZE when one was left out, else 0.
+ * Queues from *@next on that have seen traffic, one entry each, at most
+ * @max of them, while @reserve bytes stay free in @skb after an entry and
+ * the message stays under 64 KiB (a nest's length is 16 bits); *@next is
+ * left at the first queue not put.  Returns -EMSGSIZE when one was left
+ * out, else 0.
  */
 static int vmp_queues_fill(struct sk_buff *skb, struct vmp_policer *p,
 			   void (*backlog)(void *ctx, int queue,
 					   struct tc_vmpolice_stats *st),
-			   void *ctx, size_t reserve, u32 *next)
+			   void *ctx, size_t reserve, u32 max, u32 *next)
 {
 	struct tc_vmpolice_stats st;
 	struct vmp_queue *q;
-	u32 i;
+	u32 i, n = 0;
 
 	vmp_for_each_queue(p, i, q) {
 		if (i < *next)
@@ -1516,7 +1526,7 @@ static int vmp_queues_fill(struct sk_buff *skb, struct vmp_policer *p,
 		vmp_queue_read(q, &st);
 		if (!st.packets)
 			continue;
-		if (skb_tailroom(skb) < reserve ||
+		if (n++ == max || skb_tailroom(skb) < reserve ||
 		    skb->len + reserve > U16_MAX) {
 			*next = i;
 			return -EMSGSIZE;
@@ -1544,7 +1554,8 @@ int vmp_queues_put_from(struct sk_buff *skb, struct vmp_policer *p,
 					struct tc_vmpolice_stats *st),
 			void *ctx, u32 *next)
 {
-	return vmp_queues_fill(skb, p, backlog, ctx, 0, next);
+	return vmp_queues_fill(skb, p, backlog, ctx, 0, VMPOLICE_MAX_QUEUES,
+			       next);
 }
 
 /* Queues that have seen traffic: the ones a dump lists. */
@@ -1562,16 +1573,18 @@ EXPORT_SYMBOL_IF_KUNIT(vmp_policer_active);
 
 /*
  * Totals, then one entry per queue that has seen traffic, in queue order,
- * for as long as an entry fits with VMP_DUMP_RESERVE bytes left for what
- * the caller puts after our options (see vmpolice_core.h); the queues
- * left out are counted in TCA_VMPOLICE_QUEUES_OMITTED, whose room is kept
- * too.  A message sized for every active queue (the action's get and
- * notifications, vmp_dump_size() + vmp_queue_entry_size() each) lists
- * them all; a filter or qdisc message of NLMSG_GOODSIZE lists the first
- * ones and says how many it left out, instead of failing or going short
- * without a word.  The totals always cover every queue.  A qdisc keeps
- * held packets in its own queues: @backlog, if given, fills in the
- * backlog of queue @queue (-1: the totals) from them.
+ * the first VMP_INLINE_QUEUES of them, for as long as an entry fits with
+ * VMP_DUMP_RESERVE bytes left for what the caller puts after our options
+ * (see vmpolice_core.h); the queues left out are counted in
+ * TCA_VMPOLICE_QUEUES_OMITTED, whose room is kept too, and the generic
+ * netlink dump lists them all.  A message sized as the action sizes its
+ * get and notifications (vmp_dump_size() + vmp_queue_entry_size() for
+ * each of at most VMP_INLINE_QUEUES) or a filter's of NLMSG_GOODSIZE
+ * holds the whole list; one shorter says how many it left out, instead
+ * of failing or going short without a word.  The totals always cover
+ * every queue.  A qdisc keeps held packets in its own queues: @backlog,
+ * if given, fills in the backlog of queue @queue (-1: the totals) from
+ * them.  Returns 0, or -EMSGSIZE when the totals or the count do not fit.
  */
 int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p,
 		   void (*backlog)(void *ctx, int queue,
@@ -1601,7 +1614,7 @@ int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p,
 	 * lists (a delete or get of up to TCA_ACT_MAX_PRIO actions puts them
 	 * all in one TCA_ACT_TAB nest) would wrap a nest's length silently.
 	 */
-	vmp_queues_fill(skb, p, backlog, ctx, need, &next);
+	vmp_queues_fill(skb, p, backlog, ctx, need, VMP_INLINE_QUEUES, &next);
 	vmp_for_each_queue(p, i, q) {
 		if (i < next)
 			continue;

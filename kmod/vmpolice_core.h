@@ -276,4 +276,16 @@ u32 vmp_policer_active(struct vmp_policer *p);
  */
 #define VMP_DUMP_RESERVE	1024
 
+/*
+ * Queues the options list at most; the rest are counted in
+ * TCA_VMPOLICE_QUEUES_OMITTED and come from the generic netlink dump.
+ * 8 entries (1.5 KiB) keep one action's notification near 2 KiB, under
+ * the 16 KiB a listener such as iproute2's rtnl_listen() (6.1 to 7.1.0)
+ * receives into, and fit the smallest message our options go in (a
+ * filter's, NLMSG_GOODSIZE, holds 13 after VMP_DUMP_RESERVE), so that
+ * every path lists the same queues.  A guest with up to 8 queues has
+ * every one in each message, a deletion's notification included.
+ */
+#define VMP_INLINE_QUEUES	8
+
 #endif /* _VMPOLICE_CORE_H */

@@ -203,6 +203,7 @@ static struct genl_family vmp_genl_family = {
 	.resv_start_op	= VMPOLICE_CMD_QUEUE_GET + 1,
 };
 
+/* Returns 0 or genl_register_family()'s error (-EEXIST, -ENOMEM). */
 int vmp_genl_register(void)
 {
 	return genl_register_family(&vmp_genl_family);

@@ -15,6 +15,7 @@
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/sctp.h>
+#include <linux/sizes.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
 #include <net/dsfield.h>
@@ -1359,23 +1360,32 @@ static void vmp_test_queue_pinned(struct kunit *test)
 	vmp_policer_put(pol);
 }
 
-/* Queues listed in a vmp_stats_dump() of @size bytes, and omitted. */
+/*
+ * Queues listed in a vmp_stats_dump() into a message with exactly @room
+ * bytes of room left, or, with @room 0, after @pre bytes already put in
+ * a message with 64 KiB more; and queues omitted.
+ */
 static void vmp_test_list(struct kunit *test, struct vmp_policer *p,
-			  unsigned int size, u32 *listed, u32 *omitted)
+			  unsigned int pre, unsigned int room,
+			  u32 *listed, u32 *omitted)
 {
 	struct nlattr *out[TCA_VMPOLICE_MAX + 1];
 	struct nlattr *q;
 	struct sk_buff *skb;
 	int rem;
 
-	skb = alloc_skb(size, GFP_KERNEL);
+	skb = alloc_skb(pre + (room ?: SZ_64K), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, skb);
+	if (room)
+		pre = skb_tailroom(skb) - room;
+	skb_put_zero(skb, pre);
 	KUNIT_EXPECT_EQ(test, vmp_stats_dump(skb, p, NULL, NULL), 0);
-	/* what follows our options always has its room */
+	/* what follows our options always has its room, under 64 KiB */
 	KUNIT_EXPECT_GE(test, skb_tailroom(skb), VMP_DUMP_RESERVE);
+	KUNIT_EXPECT_LE(test, skb->len + VMP_DUMP_RESERVE, U16_MAX);
 	KUNIT_EXPECT_EQ(test, nla_parse(out, TCA_VMPOLICE_MAX,
-					(struct nlattr *)skb->data, skb->len,
-					NULL, NULL), 0);
+					(struct nlattr *)(skb->data + pre),
+					skb->len - pre, NULL, NULL), 0);
 	*listed = 0;
 	*omitted = 0;
 	if (out[TCA_VMPOLICE_QUEUES])
@@ -1387,12 +1397,17 @@ static void vmp_test_list(struct kunit *test, struct vmp_policer *p,
 }
 
 /*
- * Per-queue counters at scale: a notification-sized message lists the
- * queues that fit and counts the rest; one sized as the action sizes its
- * get lists every active queue; QUEUES_OMITTED is refused on input.
+ * Per-queue counters at scale: the options list the first
+ * VMP_INLINE_QUEUES queues that have seen traffic and count the rest,
+ * alike in a filter's notification (NLMSG_GOODSIZE) and in a message
+ * sized as the action sizes its get; a shorter message lists fewer and
+ * counts the rest; up to VMP_INLINE_QUEUES active queues are all listed;
+ * QUEUES_OMITTED is refused on input.
  */
 static void vmp_test_queue_list(struct kunit *test)
 {
+	const u32 active = VMPOLICE_MAX_QUEUES / 2;
+	const size_t entry = vmp_queue_entry_size();
 	struct vmp_policer *p = vmp_policer_alloc();
 	struct nlattr *tb[TCA_VMPOLICE_MAX + 1];
 	struct nlattr *in;
@@ -1401,16 +1416,30 @@ static void vmp_test_queue_list(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, p);
 	for (i = 0; i < VMPOLICE_MAX_QUEUES; i += 2)
 		atomic64_set(&vmp_policer_queue_get(p, i, 0, 0)->packets, i + 1);
-	KUNIT_EXPECT_EQ(test, vmp_policer_active(p), VMPOLICE_MAX_QUEUES / 2);
+	KUNIT_EXPECT_EQ(test, vmp_policer_active(p), active);
 
-	vmp_test_list(test, p, NLMSG_GOODSIZE, &listed, &omitted);
-	KUNIT_EXPECT_GT(test, listed, 0);
-	KUNIT_EXPECT_GT(test, omitted, 0);
-	KUNIT_EXPECT_EQ(test, listed + omitted, VMPOLICE_MAX_QUEUES / 2);
+	vmp_test_list(test, p, 0, NLMSG_GOODSIZE, &listed, &omitted);
+	KUNIT_EXPECT_EQ(test, listed, VMP_INLINE_QUEUES);
+	KUNIT_EXPECT_EQ(test, omitted, active - VMP_INLINE_QUEUES);
 
-	vmp_test_list(test, p, vmp_dump_size() + vmp_policer_active(p) *
-		      vmp_queue_entry_size(), &listed, &omitted);
-	KUNIT_EXPECT_EQ(test, listed, VMPOLICE_MAX_QUEUES / 2);
+	vmp_test_list(test, p, 0, vmp_dump_size() + VMP_INLINE_QUEUES * entry,
+		      &listed, &omitted);
+	KUNIT_EXPECT_EQ(test, listed, VMP_INLINE_QUEUES);
+	KUNIT_EXPECT_EQ(test, omitted, active - VMP_INLINE_QUEUES);
+
+	vmp_test_list(test, p, 0, vmp_dump_size() + 2 * entry,
+		      &listed, &omitted);
+	KUNIT_EXPECT_GE(test, listed, 2);
+	KUNIT_EXPECT_LT(test, listed, VMP_INLINE_QUEUES);
+	KUNIT_EXPECT_EQ(test, listed + omitted, active);
+	vmp_policer_put(p);
+
+	p = vmp_policer_alloc();
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	for (i = 0; i < VMP_INLINE_QUEUES; i++)
+		atomic64_set(&vmp_policer_queue_get(p, 3 * i, 0, 0)->packets, 1);
+	vmp_test_list(test, p, 0, NLMSG_GOODSIZE, &listed, &omitted);
+	KUNIT_EXPECT_EQ(test, listed, VMP_INLINE_QUEUES);
 	KUNIT_EXPECT_EQ(test, omitted, 0);
 	vmp_policer_put(p);
 
@@ -1418,6 +1447,29 @@ static void vmp_test_queue_list(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, nla_parse(tb, TCA_VMPOLICE_MAX, in,
 					nla_total_size(sizeof(u32)),
 					vmp_policy, NULL), -EINVAL);
+}
+
+/*
+ * Several actions' options in one message (a get or delete of up to
+ * TCA_ACT_MAX_PRIO actions puts them all in one TCA_ACT_TAB nest, whose
+ * length is 16 bits): the list stops before the message would pass
+ * 64 KiB, however much room the skb has, and counts the rest.
+ */
+static void vmp_test_queue_list_64k(struct kunit *test)
+{
+	const size_t entry = vmp_queue_entry_size();
+	const unsigned int pre = U16_MAX - VMP_DUMP_RESERVE - 512 - 4 * entry;
+	struct vmp_policer *p = vmp_policer_alloc();
+	u32 i, listed, omitted;
+
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	for (i = 0; i < VMPOLICE_MAX_QUEUES; i++)
+		atomic64_set(&vmp_policer_queue_get(p, i, 0, 0)->packets, 1);
+	vmp_test_list(test, p, pre, 0, &listed, &omitted);
+	KUNIT_EXPECT_GE(test, listed, 1);
+	KUNIT_EXPECT_LT(test, listed, VMP_INLINE_QUEUES);
+	KUNIT_EXPECT_EQ(test, listed + omitted, VMPOLICE_MAX_QUEUES);
+	vmp_policer_put(p);
 }
 
 static struct kunit_case vmpolice_test_cases[] = {
@@ -1448,6 +1500,7 @@ static struct kunit_case vmpolice_test_cases[] = {
 	KUNIT_CASE(vmp_test_queue_fallback),
 	KUNIT_CASE(vmp_test_queue_pinned),
 	KUNIT_CASE(vmp_test_queue_list),
+	KUNIT_CASE(vmp_test_queue_list_64k),
 	KUNIT_CASE(vmp_test_change_stale),
 	{}
 };

@@ -44,15 +44,31 @@ enum {
 	VMP_ECN_THRESH	= 1 << 13,
 };
 
+/*
+ * Shared by the action (m_vmpolice.c) and the qdisc (q_vmpolice.c); the
+ * full contract of each is at its definition in tc_vmpolice_common.c.
+ */
+
+/* The options' part of the usage text; @action adds the action's own. */
 void vmpolice_print_options_help(bool action);
+/* Whether @word is a verdict police takes bare (abbreviations too). */
 bool vmpolice_is_verdict(const char *word);
+/* 1: an option parsed, 0: not ours, -1: an error already reported. */
 int vmpolice_parse_opt(struct vmpolice_opt *o, int *argc_p, char ***argv_p,
 		       const char *dev);
+/* The attributes of what the user gave, into @n (at most @maxlen). */
 void vmpolice_add_opt(struct nlmsghdr *n, int maxlen,
 		      const struct vmpolice_opt *o);
+/* Every parameter in @tb, text and JSON; returns the latency in ns. */
 __u64 vmpolice_print_opt(struct rtattr *tb[]);
+/* The totals (struct tc_vmpolice_stats in @attr) under @key. */
 void vmpolice_print_stats(const char *key, const char *prefix,
 			  const struct rtattr *attr, bool holding);
+/*
+ * The per-queue table; the queues the kernel left out are fetched with
+ * the generic netlink dump, for action @index or (@index 0) the qdisc
+ * whose ifindex and handle @tb has.
+ */
 void vmpolice_print_queues(const char *prefix, struct rtattr *tb[],
 			   __u32 index, bool holding, const char *where);
 

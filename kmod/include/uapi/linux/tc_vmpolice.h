@@ -107,7 +107,9 @@ enum {
 					 */
 	TCA_VMPOLICE_STATS,		/* struct tc_vmpolice_stats, dump only */
 	TCA_VMPOLICE_QUEUES,		/* nest of TCA_VMPOLICE_QUEUE, dump
-					 * only; see QUEUES_OMITTED
+					 * only: the first (at most 8)
+					 * queues that have seen traffic,
+					 * in order; see QUEUES_OMITTED
 					 */
 	TCA_VMPOLICE_PAD,
 	TCA_VMPOLICE_LATENCY64,		/* u64 ns: delay budget; 0 (default):
@@ -133,10 +135,11 @@ enum {
 	TCA_VMPOLICE_QBURST64,		/* u64 bytes */
 	/*
 	 * u32, dump only: queues that have seen traffic but are not in
-	 * TCA_VMPOLICE_QUEUES, for lack of room in this message (put only
-	 * when not 0).  The generic netlink dump VMPOLICE_CMD_QUEUE_GET
-	 * (below) lists every queue; for the multiqueue qdisc, each class
-	 * (TX queue) also has its own counters.
+	 * TCA_VMPOLICE_QUEUES (past its first 8, or for lack of room in
+	 * this message; put only when not 0).  The generic netlink dump
+	 * VMPOLICE_CMD_QUEUE_GET (below) lists every queue; for the
+	 * multiqueue qdisc, each class (TX queue) also has its own
+	 * counters.
 	 */
 	TCA_VMPOLICE_QUEUES_OMITTED,
 	/*
