@@ -21,10 +21,14 @@ if [ ! -x "$DIR/usr/bin/apt-get" ]; then
 		bookworm "$DIR" "$MIRROR"
 fi
 cp /etc/resolv.conf "$DIR/etc/resolv.conf"
+# The chroot's / a mount point of its own, as a machine's is: unshare -m
+# (the tc tests' namespace) makes / private, which fails on a directory
+# that is not a mount point.
+mountpoint -q "$DIR" || mount --bind "$DIR" "$DIR"
 for m in proc sys dev dev/pts; do
 	mountpoint -q "$DIR/$m" || mount --bind "/$m" "$DIR/$m"
 done
-trap 'for m in dev/pts dev sys proc; do umount "$DIR/$m" 2>/dev/null || true; done' EXIT
+trap 'for m in dev/pts dev sys proc ""; do umount "$DIR/$m" 2>/dev/null || true; done' EXIT
 
 rm -rf "$DIR/root/vmpolice"
 git clone -q "$TOP" "$DIR/root/vmpolice"

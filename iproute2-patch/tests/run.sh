@@ -4,7 +4,10 @@
 # network namespace (with its own sysfs) holding a veth pair vnet0/tap0.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-exec unshare -rnm sh -eu -c '
+# Root needs no user namespace, and in a chroot (scripts/
+# fresh-debian-check.sh) cannot create one: unshare(2) gives EPERM.
+if [ "$(id -u)" = 0 ]; then ns=-nm; else ns=-rnm; fi
+exec unshare "$ns" sh -eu -c '
 	ip link add vnet0 type veth peer name tap0
 	mount -t sysfs sysfs /sys
 	ip link set vnet0 up
