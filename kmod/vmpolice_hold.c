@@ -92,7 +92,7 @@ static void vmp_hold_send(struct vmp_hold *h, struct sk_buff *skb)
 
 	atomic64_sub(vmp_hold_cb(skb)->bytes, &h->pol->hold_bytes);
 	memset(vmp_hold_cb(skb), 0, sizeof(struct vmp_hold_cb));
-	if (unlikely(READ_ONCE(dev->reg_state) != NETREG_REGISTERED ||
+	if (unlikely(vmp_dev_reg_state(dev) != NETREG_REGISTERED ||
 		     !(READ_ONCE(dev->flags) & IFF_UP))) {
 		atomic64_inc(&h->q->flushed);
 		kfree_skb_reason(skb, SKB_DROP_REASON_DEV_READY);

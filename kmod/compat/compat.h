@@ -77,6 +77,17 @@ static inline void vmp_set_pkt_segs(struct sk_buff *skb, u16 segs)
 #define vmp_qdisc_sleeping(txq)	((txq)->qdisc_sleeping)
 #endif
 
+/*
+ * "net: convert dev->reg_state to u8" (6.8, in Debian's 6.1 by 6.1.192,
+ * not 6.1.176) made it a u8 that READ_ONCE() can read; before, it is an
+ * 8-bit bit-field, read plainly (a single byte load either way).
+ */
+#ifdef VMP_HAVE_REG_STATE_U8
+#define vmp_dev_reg_state(dev)	READ_ONCE((dev)->reg_state)
+#else
+#define vmp_dev_reg_state(dev)	((dev)->reg_state)
+#endif
+
 /* 6.13: hrtimer_setup() sets the callback; 6.15 removed hrtimer_init(). */
 #ifdef VMP_HAVE_HRTIMER_SETUP
 #define vmp_hrtimer_setup(timer, fn, clock, mode) \
