@@ -308,7 +308,6 @@ static int tcf_vmpolice_dump(struct sk_buff *skb, struct tc_action *a,
 	prm = rcu_dereference(v->pol->params);
 	opt.action = READ_ONCE(v->tcf_action);
 	tcf_tm_dump(&t, &v->tcf_tm);
-	/* the per-queue list last: it takes what room the message has */
 	if (nla_put(skb, TCA_VMPOLICE_PARMS, sizeof(opt), &opt) ||
 	    nla_put_u32(skb, TCA_VMPOLICE_CONFORM, prm->conform) ||
 	    vmp_params_dump(skb, prm) ||
@@ -326,22 +325,14 @@ nla_put_failure:
 }
 
 /*
- * Room for every queue the options list (the first VMP_INLINE_QUEUES
- * that have seen traffic so far), so that get and the action's own
- * notifications list them all (vmp_stats_dump() keeps VMP_DUMP_RESERVE
- * free, counted in vmp_dump_size()).  A queue that sees its first packet
- * between this and the dump may be left out, and is then counted in
- * TCA_VMPOLICE_QUEUES_OMITTED.
+ * What our dump puts, at most: the same with any traffic, as the
+ * per-queue counters are in the generic netlink dump, not here.
  */
 static size_t tcf_vmpolice_get_fill_size(const struct tc_action *a)
 {
-	const struct tcf_vmpolice *v = to_vmpolice(a);
-
 	return nla_total_size(sizeof(struct tc_vmpolice)) +
 	       nla_total_size_64bit(sizeof(struct tcf_t)) +
-	       vmp_dump_size() +
-	       min_t(u32, vmp_policer_active(v->pol), VMP_INLINE_QUEUES) *
-	       vmp_queue_entry_size();
+	       vmp_dump_size();
 }
 
 static struct tc_action_ops act_vmpolice_ops = {

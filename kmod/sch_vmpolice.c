@@ -578,8 +578,7 @@ static int vmp_sch_dump(struct Qdisc *sch, struct sk_buff *skb)
 	prm = rtnl_dereference(q->pol->params);
 	/*
 	 * Where the generic netlink dump finds this qdisc, for a printer
-	 * whose message omits queues: 16 bytes, always, ahead of the list
-	 * so that the list's room check counts them.
+	 * that lists its queues: 16 bytes, always.
 	 */
 	if (vmp_params_dump(skb, prm) ||
 	    nla_put_u32(skb, TCA_VMPOLICE_IFINDEX, qdisc_dev(sch)->ifindex) ||

@@ -1505,20 +1505,22 @@ int vmp_queue_put(struct sk_buff *skb, u32 queue,
 }
 
 /*
- * Queues from *@next on that have seen traffic, one entry each, at most
- * @max of them, while @reserve bytes stay free in @skb after an entry and
- * the message stays under 64 KiB (a nest's length is 16 bits); *@next is
- * left at the first queue not put.  Returns -EMSGSIZE when one was left
- * out, else 0.
+ * Queues from *@next on that have seen traffic, one entry each, as many
+ * as fit in @skb and keep its nest's 16-bit length (a dump message is at
+ * most 32 KiB, so the second bound is only a guard); *@next is left at
+ * the first queue not put.  Returns -EMSGSIZE when one did not fit (there
+ * are more), else 0.  The caller holds what keeps @p alive (RCU, a
+ * reference) and, for a qdisc, what @backlog needs: it fills in the
+ * backlog of queue @queue from what the qdisc holds.
  */
-static int vmp_queues_fill(struct sk_buff *skb, struct vmp_policer *p,
-			   void (*backlog)(void *ctx, int queue,
-					   struct tc_vmpolice_stats *st),
-			   void *ctx, size_t reserve, u32 max, u32 *next)
+int vmp_queues_put_from(struct sk_buff *skb, struct vmp_policer *p,
+			void (*backlog)(void *ctx, int queue,
+					struct tc_vmpolice_stats *st),
+			void *ctx, u32 *next)
 {
 	struct tc_vmpolice_stats st;
 	struct vmp_queue *q;
-	u32 i, n = 0;
+	u32 i;
 
 	vmp_for_each_queue(p, i, q) {
 		if (i < *next)
@@ -1526,8 +1528,7 @@ static int vmp_queues_fill(struct sk_buff *skb, struct vmp_policer *p,
 		vmp_queue_read(q, &st);
 		if (!st.packets)
 			continue;
-		if (n++ == max || skb_tailroom(skb) < reserve ||
-		    skb->len + reserve > U16_MAX) {
+		if (skb->len + vmp_queue_entry_size() > U16_MAX) {
 			*next = i;
 			return -EMSGSIZE;
 		}
@@ -1541,22 +1542,7 @@ static int vmp_queues_fill(struct sk_buff *skb, struct vmp_policer *p,
 	*next = VMPOLICE_MAX_QUEUES;
 	return 0;
 }
-
-/*
- * Queues from *@next on that have seen traffic, one entry each, as many
- * as fit in @skb; *@next is left at the first queue not put.  Returns
- * -EMSGSIZE when one did not fit (there are more), else 0.  The caller
- * holds what keeps @p alive (RCU, a reference) and, for a qdisc, what
- * @backlog needs.
- */
-int vmp_queues_put_from(struct sk_buff *skb, struct vmp_policer *p,
-			void (*backlog)(void *ctx, int queue,
-					struct tc_vmpolice_stats *st),
-			void *ctx, u32 *next)
-{
-	return vmp_queues_fill(skb, p, backlog, ctx, 0, VMPOLICE_MAX_QUEUES,
-			       next);
-}
+EXPORT_SYMBOL_IF_KUNIT(vmp_queues_put_from);
 
 /* Queues that have seen traffic: the ones a dump lists. */
 u32 vmp_policer_active(struct vmp_policer *p)
@@ -1572,31 +1558,25 @@ u32 vmp_policer_active(struct vmp_policer *p)
 EXPORT_SYMBOL_IF_KUNIT(vmp_policer_active);
 
 /*
- * Totals, then one entry per queue that has seen traffic, in queue order,
- * the first VMP_INLINE_QUEUES of them, for as long as an entry fits with
- * VMP_DUMP_RESERVE bytes left for what the caller puts after our options
- * (see vmpolice_core.h); the queues left out are counted in
- * TCA_VMPOLICE_QUEUES_OMITTED, whose room is kept too, and the generic
- * netlink dump lists them all.  A message sized as the action sizes its
- * get and notifications (vmp_dump_size() + vmp_queue_entry_size() for
- * each of at most VMP_INLINE_QUEUES) or a filter's of NLMSG_GOODSIZE
- * holds the whole list; one shorter says how many it left out, instead
- * of failing or going short without a word.  The totals always cover
- * every queue.  A qdisc keeps held packets in its own queues: @backlog,
- * if given, fills in the backlog of queue @queue (-1: the totals) from
- * them.  Returns 0, or -EMSGSIZE when the totals or the count do not fit.
+ * The totals (TCA_VMPOLICE_STATS), which cover every queue, and how many
+ * queues have seen traffic (TCA_VMPOLICE_QUEUES_OMITTED, when not 0):
+ * their counters are not in the options but in the generic netlink dump
+ * (vmpolice_genl.c), which pages through any number of them.  So our
+ * part of a message has one size, vmp_dump_size() at most, whatever the
+ * traffic: a message holding several policers (a filter's actions, a get
+ * or delete of up to TCA_ACT_MAX_PRIO actions, one message of an action
+ * dump) is sized as it would be for police, and never fails or goes
+ * short for a per-queue list.  A qdisc keeps held packets in its own
+ * queues: @backlog, if given, fills in the totals' backlog (queue -1)
+ * from them.  Returns 0 or -EMSGSIZE.
  */
 int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p,
 		   void (*backlog)(void *ctx, int queue,
 				   struct tc_vmpolice_stats *st),
 		   void *ctx)
 {
-	const size_t need = vmp_queue_entry_size() +
-			    nla_total_size(sizeof(u32)) + VMP_DUMP_RESERVE;
 	struct tc_vmpolice_stats st;
-	struct nlattr *queues;
-	struct vmp_queue *q;
-	u32 i, next = 0, omitted = 0;
+	u32 active;
 
 	vmp_policer_totals(p, &st);
 	if (backlog)
@@ -1604,37 +1584,17 @@ int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p,
 	if (nla_put_64bit(skb, TCA_VMPOLICE_STATS, sizeof(st), &st,
 			  TCA_VMPOLICE_PAD))
 		return -EMSGSIZE;
-
-	queues = nla_nest_start_noflag(skb, TCA_VMPOLICE_QUEUES);
-	if (!queues)
-		return -EMSGSIZE;
-	/*
-	 * Once one is left out, so are the rest: the list stays 0..k.  Nor
-	 * may the message pass 64 KiB: a message sized for several actions'
-	 * lists (a delete or get of up to TCA_ACT_MAX_PRIO actions puts them
-	 * all in one TCA_ACT_TAB nest) would wrap a nest's length silently.
-	 */
-	vmp_queues_fill(skb, p, backlog, ctx, need, VMP_INLINE_QUEUES, &next);
-	vmp_for_each_queue(p, i, q) {
-		if (i < next)
-			continue;
-		vmp_queue_read(q, &st);
-		if (st.packets)
-			omitted++;
-	}
-	nla_nest_end(skb, queues);
-	if (omitted &&
-	    nla_put_u32(skb, TCA_VMPOLICE_QUEUES_OMITTED, omitted))
+	active = vmp_policer_active(p);
+	if (active && nla_put_u32(skb, TCA_VMPOLICE_QUEUES_OMITTED, active))
 		return -EMSGSIZE;
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(vmp_stats_dump);
 
 /*
- * Room the parameters, the totals and the omitted count take in a dump,
- * the qdisc's ifindex and handle (put before the list, so that the list
- * stops short of them too; the action has none), and the reserve the
- * queue list leaves after it (queues excluded).
+ * Room the parameters, the totals and the queue count take in a dump,
+ * with the qdisc's ifindex and handle (the action has none): a bound, the
+ * same with any traffic.
  */
 size_t vmp_dump_size(void)
 {
@@ -1642,9 +1602,7 @@ size_t vmp_dump_size(void)
 	       5 * nla_total_size(sizeof(u32)) +	/* burst .. conform */
 	       2 * nla_total_size(sizeof(u8)) +		/* linklayer, ecn */
 	       nla_total_size_64bit(sizeof(struct tc_vmpolice_stats)) +
-	       nla_total_size(0) +			/* queues nest */
 	       nla_total_size(sizeof(u32)) +		/* queues omitted */
-	       2 * nla_total_size(sizeof(u32)) +	/* ifindex, handle */
-	       VMP_DUMP_RESERVE;
+	       2 * nla_total_size(sizeof(u32));		/* ifindex, handle */
 }
 EXPORT_SYMBOL_IF_KUNIT(vmp_dump_size);

@@ -263,29 +263,4 @@ int vmp_queues_put_from(struct sk_buff *skb, struct vmp_policer *p,
 			void *ctx, u32 *next);
 u32 vmp_policer_active(struct vmp_policer *p);
 
-/*
- * What a per-queue list leaves free in its message for what follows our
- * options, so that the message always fits (vmp_stats_dump()).  After
- * the action's options come its stats (TCA_ACT_STATS: basic, basic_hw,
- * rate estimator and queue stats, about 110 bytes), flags, hw_stats and
- * in_hw_count (about 40), in a filter the classifier's own attributes and
- * its copy of the first action's stats (matchall, flower: about 150),
- * and maybe a small further action.  After the qdisc's come TCA_STATS2
- * with our totals as app stats, and their compat copies TCA_STATS and
- * TCA_XSTATS: about 430 bytes.  1 KiB covers each with room to spare.
- */
-#define VMP_DUMP_RESERVE	1024
-
-/*
- * Queues the options list at most; the rest are counted in
- * TCA_VMPOLICE_QUEUES_OMITTED and come from the generic netlink dump.
- * 8 entries (1.5 KiB) keep one action's notification near 2 KiB, under
- * the 16 KiB a listener such as iproute2's rtnl_listen() (6.1 to 7.1.0)
- * receives into, and fit the smallest message our options go in (a
- * filter's, NLMSG_GOODSIZE, holds 13 after VMP_DUMP_RESERVE), so that
- * every path lists the same queues.  A guest with up to 8 queues has
- * every one in each message, a deletion's notification included.
- */
-#define VMP_INLINE_QUEUES	8
-
 #endif /* _VMPOLICE_CORE_H */

@@ -15,7 +15,6 @@
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/sctp.h>
-#include <linux/sizes.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
 #include <net/dsfield.h>
@@ -1360,87 +1359,53 @@ static void vmp_test_queue_pinned(struct kunit *test)
 	vmp_policer_put(pol);
 }
 
-/*
- * Queues listed in a vmp_stats_dump() into a message with exactly @room
- * bytes of room left, or, with @room 0, after @pre bytes already put in
- * a message with 64 KiB more; and queues omitted.
- */
-static void vmp_test_list(struct kunit *test, struct vmp_policer *p,
-			  unsigned int pre, unsigned int room,
-			  u32 *listed, u32 *omitted)
+/* Our options in a filter-sized message: their length, the queue count. */
+static unsigned int vmp_test_options(struct kunit *test, struct vmp_policer *p,
+				     u32 *count)
 {
 	struct nlattr *out[TCA_VMPOLICE_MAX + 1];
-	struct nlattr *q;
 	struct sk_buff *skb;
-	int rem;
+	unsigned int len;
 
-	skb = alloc_skb(pre + (room ?: SZ_64K), GFP_KERNEL);
+	skb = alloc_skb(NLMSG_GOODSIZE, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, skb);
-	if (room)
-		pre = skb_tailroom(skb) - room;
-	skb_put_zero(skb, pre);
 	KUNIT_EXPECT_EQ(test, vmp_stats_dump(skb, p, NULL, NULL), 0);
-	/* what follows our options always has its room, under 64 KiB */
-	KUNIT_EXPECT_GE(test, skb_tailroom(skb), VMP_DUMP_RESERVE);
-	KUNIT_EXPECT_LE(test, skb->len + VMP_DUMP_RESERVE, U16_MAX);
 	KUNIT_EXPECT_EQ(test, nla_parse(out, TCA_VMPOLICE_MAX,
-					(struct nlattr *)(skb->data + pre),
-					skb->len - pre, NULL, NULL), 0);
-	*listed = 0;
-	*omitted = 0;
-	if (out[TCA_VMPOLICE_QUEUES])
-		nla_for_each_nested(q, out[TCA_VMPOLICE_QUEUES], rem)
-			(*listed)++;
-	if (out[TCA_VMPOLICE_QUEUES_OMITTED])
-		*omitted = nla_get_u32(out[TCA_VMPOLICE_QUEUES_OMITTED]);
+					(struct nlattr *)skb->data, skb->len,
+					NULL, NULL), 0);
+	KUNIT_EXPECT_NOT_NULL(test, out[TCA_VMPOLICE_STATS]);
+	/* the per-queue counters are in the genl dump, never here */
+	KUNIT_EXPECT_NULL(test, out[TCA_VMPOLICE_QUEUES]);
+	*count = out[TCA_VMPOLICE_QUEUES_OMITTED] ?
+		 nla_get_u32(out[TCA_VMPOLICE_QUEUES_OMITTED]) : 0;
+	len = skb->len;
 	kfree_skb(skb);
+	return len;
 }
 
 /*
- * Per-queue counters at scale: the options list the first
- * VMP_INLINE_QUEUES queues that have seen traffic and count the rest,
- * alike in a filter's notification (NLMSG_GOODSIZE) and in a message
- * sized as the action sizes its get; a shorter message lists fewer and
- * counts the rest; up to VMP_INLINE_QUEUES active queues are all listed;
- * QUEUES_OMITTED is refused on input.
+ * Per-queue counters at scale, the options' part: the totals and the
+ * count of queues that have seen traffic, one size whatever the traffic
+ * (so several policers in one message fit as they do idle), within
+ * vmp_dump_size(); QUEUES_OMITTED is refused on input.
  */
 static void vmp_test_queue_list(struct kunit *test)
 {
-	const u32 active = VMPOLICE_MAX_QUEUES / 2;
-	const size_t entry = vmp_queue_entry_size();
 	struct vmp_policer *p = vmp_policer_alloc();
 	struct nlattr *tb[TCA_VMPOLICE_MAX + 1];
+	unsigned int idle, busy;
 	struct nlattr *in;
-	u32 i, listed, omitted;
+	u32 i, count;
 
 	KUNIT_ASSERT_NOT_NULL(test, p);
+	idle = vmp_test_options(test, p, &count);
+	KUNIT_EXPECT_EQ(test, count, 0);
 	for (i = 0; i < VMPOLICE_MAX_QUEUES; i += 2)
 		atomic64_set(&vmp_policer_queue_get(p, i, 0, 0)->packets, i + 1);
-	KUNIT_EXPECT_EQ(test, vmp_policer_active(p), active);
-
-	vmp_test_list(test, p, 0, NLMSG_GOODSIZE, &listed, &omitted);
-	KUNIT_EXPECT_EQ(test, listed, VMP_INLINE_QUEUES);
-	KUNIT_EXPECT_EQ(test, omitted, active - VMP_INLINE_QUEUES);
-
-	vmp_test_list(test, p, 0, vmp_dump_size() + VMP_INLINE_QUEUES * entry,
-		      &listed, &omitted);
-	KUNIT_EXPECT_EQ(test, listed, VMP_INLINE_QUEUES);
-	KUNIT_EXPECT_EQ(test, omitted, active - VMP_INLINE_QUEUES);
-
-	vmp_test_list(test, p, 0, vmp_dump_size() + 2 * entry,
-		      &listed, &omitted);
-	KUNIT_EXPECT_GE(test, listed, 2);
-	KUNIT_EXPECT_LT(test, listed, VMP_INLINE_QUEUES);
-	KUNIT_EXPECT_EQ(test, listed + omitted, active);
-	vmp_policer_put(p);
-
-	p = vmp_policer_alloc();
-	KUNIT_ASSERT_NOT_NULL(test, p);
-	for (i = 0; i < VMP_INLINE_QUEUES; i++)
-		atomic64_set(&vmp_policer_queue_get(p, 3 * i, 0, 0)->packets, 1);
-	vmp_test_list(test, p, 0, NLMSG_GOODSIZE, &listed, &omitted);
-	KUNIT_EXPECT_EQ(test, listed, VMP_INLINE_QUEUES);
-	KUNIT_EXPECT_EQ(test, omitted, 0);
+	busy = vmp_test_options(test, p, &count);
+	KUNIT_EXPECT_EQ(test, count, VMPOLICE_MAX_QUEUES / 2);
+	KUNIT_EXPECT_EQ(test, busy, idle + nla_total_size(sizeof(u32)));
+	KUNIT_EXPECT_LE(test, busy, vmp_dump_size());
 	vmp_policer_put(p);
 
 	in = vmp_test_u32(test, TCA_VMPOLICE_QUEUES_OMITTED, 1);
@@ -1450,25 +1415,53 @@ static void vmp_test_queue_list(struct kunit *test)
 }
 
 /*
- * Several actions' options in one message (a get or delete of up to
- * TCA_ACT_MAX_PRIO actions puts them all in one TCA_ACT_TAB nest, whose
- * length is 16 bits): the list stops before the message would pass
- * 64 KiB, however much room the skb has, and counts the rest.
+ * The generic netlink dump's pages (vmp_queues_put_from() into messages
+ * with room for a few entries each): every queue that has seen traffic,
+ * in order, once, with its own counters, over several pages; none idle.
  */
-static void vmp_test_queue_list_64k(struct kunit *test)
+static void vmp_test_queue_pages(struct kunit *test)
 {
-	const size_t entry = vmp_queue_entry_size();
-	const unsigned int pre = U16_MAX - VMP_DUMP_RESERVE - 512 - 4 * entry;
+	struct nlattr *tb[TCA_VMPOLICE_QUEUE_MAX + 1];
+	const struct tc_vmpolice_stats *st;
 	struct vmp_policer *p = vmp_policer_alloc();
-	u32 i, listed, omitted;
+	u32 i, next = 0, want = 1, pages = 0;
+	struct sk_buff *skb;
+	struct nlattr *a;
+	int err, rem;
 
 	KUNIT_ASSERT_NOT_NULL(test, p);
-	for (i = 0; i < VMPOLICE_MAX_QUEUES; i++)
-		atomic64_set(&vmp_policer_queue_get(p, i, 0, 0)->packets, 1);
-	vmp_test_list(test, p, pre, 0, &listed, &omitted);
-	KUNIT_EXPECT_GE(test, listed, 1);
-	KUNIT_EXPECT_LT(test, listed, VMP_INLINE_QUEUES);
-	KUNIT_EXPECT_EQ(test, listed + omitted, VMPOLICE_MAX_QUEUES);
+	for (i = 1; i < VMPOLICE_MAX_QUEUES; i += 3)
+		atomic64_set(&vmp_policer_queue_get(p, i, 0, 0)->packets, i + 1);
+	do {
+		skb = alloc_skb(4 * vmp_queue_entry_size(), GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, skb);
+		err = vmp_queues_put_from(skb, p, NULL, NULL, &next);
+		KUNIT_EXPECT_GT(test, skb->len, 0);
+		nla_for_each_attr(a, (struct nlattr *)skb->data, skb->len,
+				  rem) {
+			/* entries are nests without NLA_F_NESTED, as tc's */
+			if (nla_parse_nested_deprecated(tb,
+							TCA_VMPOLICE_QUEUE_MAX,
+							a, NULL, NULL) ||
+			    !tb[TCA_VMPOLICE_QUEUE_ID] ||
+			    !tb[TCA_VMPOLICE_QUEUE_STATS]) {
+				KUNIT_FAIL(test, "entry after queue %u malformed",
+					   want - 3);
+				break;
+			}
+			KUNIT_EXPECT_EQ(test,
+					nla_get_u32(tb[TCA_VMPOLICE_QUEUE_ID]),
+					want);
+			st = nla_data(tb[TCA_VMPOLICE_QUEUE_STATS]);
+			KUNIT_EXPECT_EQ(test, st->packets, want + 1);
+			want += 3;
+		}
+		kfree_skb(skb);
+		pages++;
+	} while (err == -EMSGSIZE && pages < VMPOLICE_MAX_QUEUES);
+	KUNIT_EXPECT_EQ(test, err, 0);
+	KUNIT_EXPECT_EQ(test, want, VMPOLICE_MAX_QUEUES);
+	KUNIT_EXPECT_GT(test, pages, 1);
 	vmp_policer_put(p);
 }
 
@@ -1500,7 +1493,7 @@ static struct kunit_case vmpolice_test_cases[] = {
 	KUNIT_CASE(vmp_test_queue_fallback),
 	KUNIT_CASE(vmp_test_queue_pinned),
 	KUNIT_CASE(vmp_test_queue_list),
-	KUNIT_CASE(vmp_test_queue_list_64k),
+	KUNIT_CASE(vmp_test_queue_pages),
 	KUNIT_CASE(vmp_test_change_stale),
 	{}
 };

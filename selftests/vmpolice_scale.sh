@@ -6,9 +6,10 @@
 # multiqueue vmpolice qdisc, listed by every path a user or a tool takes
 # (actions get/ls, filter show/get/change/replace/del, actions change
 # and flush, qdisc and class show, qdisc change and delete), in text and
-# JSON, while "tc monitor" listens.  The kernel's options list what fits
-# in a message and count the rest (QUEUES_OMITTED); tc then fetches every
-# queue through the module's generic netlink dump, so every listing of
+# JSON, while "tc monitor" listens, and several policers in one message.
+# The kernel's options carry the totals and the count of active queues
+# (QUEUES_OMITTED), not the queues; tc fetches every queue through the
+# module's generic netlink dump, so every listing of
 # the action, "tc -s monitor" while traffic runs included, lists all 256
 # queues, none omitted, adding up to its totals; the totals match what
 # the far side received.  The dump itself (vmpolice-queues) gives all
@@ -28,7 +29,7 @@ PER_Q=3		# packets written on each queue
 variants=$(tc_variants)
 nvariants=$(wc -l <<< "$variants")
 ktap_header
-ktap_plan $((nvariants * (24 + 13 + 7 + 5 + 2) + 1 + 7))
+ktap_plan $((nvariants * (24 + 13 + 7 + 5 + 2) + 7 + 7))
 
 modprobe tun 2>/dev/null
 [ -c /dev/net/tun ] || { ktap_print "no /dev/net/tun: the kernel needs CONFIG_TUN"; exit 1; }
@@ -278,8 +279,8 @@ for TC in $variants; do
 		"$(grep -ciE 'truncated' <<< "$log") $MON_RC"
 
 	# A standalone change of the action: its notification carries the
-	# first 8 queues (about 2 KiB; every queue, 47 KiB, before the
-	# options' list was capped), and tc fetches the rest.  Every tc's
+	# totals and the queue count (under 1 KiB; every queue, 43 KiB,
+	# when the options listed them), and tc fetches the queues.  Every tc's
 	# monitor must print it whole (with -s, its queue rows and "queues
 	# omitted" add up to every queue: the flush after it may delete the
 	# action before tc's fetch) and go on to print the clsact qdisc's
@@ -315,39 +316,70 @@ for TC in $variants; do
 		"0 1 0" "$(grep -ciE 'truncated' <<< "$log") $nd $MON_RC"
 done
 
-# --- three actions in one reply -----------------------------------------
-# "tc actions get" of three actions with every queue active: the kernel
-# puts all three in one TCA_ACT_TAB nest, each with its first 8 queues
-# and the count of the rest, and tc fetches each one's rest.  (That such
-# a nest stops before 64 KiB, which 32 actions' lists can pass, is the
-# KUnit case vmp_test_queue_list_64k.)  With one tc: the kernel's message
-# is the same for every tc.
+# --- several policers in one message ------------------------------------
+# A filter with K vmpolice actions puts them all in one message (filter
+# get, show, notifications), and so does "tc actions get" of K actions
+# (one TCA_ACT_TAB nest).  The options carry no per-queue list, so our
+# part of each is the same with every queue active as idle: what fits
+# idle fits under traffic (with per-queue lists, 5 actions' get failed
+# on 6.12 and a 24-action filter could no longer be listed).  K = 8, the
+# most "tc actions get" holds idle on 6.12 (NLMSG_GOODSIZE); 24 in a
+# filter dump.  Each action's JSON still lists every queue (tc fetches
+# them).  With one tc: the kernel's messages are the same for every tc.
 TC=$TC_PATCHED
 [ -x "$TC" ] || TC=$(tc_variants | head -n 1)
+K=8
 $TC -n "$NSH" qdisc add dev vnet0 clsact
-for i in 1 2 3; do
+acts=""
+for ((i = 1; i <= 24; i++)); do
 	$TC -n "$NSH" actions add action vmpolice rate 10gbit burst 10m \
 		conform-exceed drop/pipe index $i
+	[ "$i" -le $K ] && acts="$acts action vmpolice index $i"
 done
-$TC -n "$NSH" filter add $FL action vmpolice index 1 \
-	action vmpolice index 2 action vmpolice index 3
+$TC -n "$NSH" filter add $FL $acts
+$TC -n "$NSH" filter add dev vnet0 ingress pref 2 handle 2 protocol ip \
+	flower $(for ((i = 9; i <= 24; i++)); do
+		echo "action vmpolice index $i"; done)
 out=$("$VMTAP_INJECT" --dev vnet0 --netns "$NSH" --queues $NQ \
 	--queues-used 0-$((NQ - 1)) --count $NQ --proto udp --payload 200 2>&1)
 sent=$(vmtap_total sent "$out")
-if out=$($TC -n "$NSH" -s -j actions get action vmpolice index 1 \
-	 action vmpolice index 2 action vmpolice index 3 2>&1); then
-	got=$(jq -c '[.. | objects | select(.kind? == "vmpolice") |
-		[(.queues | length) + (.queues_omitted // 0), .totals.packets]]' \
-		<<< "$out")
-	ktap_print "three actions in one get: listed" \
-		"$(jq -c '[.. | objects | select(.kind? == "vmpolice") |
-			(.queues | length)]' <<< "$out")"
-else
+# each_queue JSON: per vmpolice action, [queues listed, totals.packets]
+each_queue()
+{
+	jq -c '[.. | objects | select(.kind? == "vmpolice") |
+		[(.queues // [] | length), .totals.packets]]' <<< "$1"
+}
+all=$(printf '[%d,%d],' $(for ((i = 1; i <= K; i++)); do echo "$NQ $sent"; done))
+all="[${all%,}]"
+out=$($TC -n "$NSH" -s -j actions get $acts 2>&1) || ktap_print "$out"
+check_eq "$K actions in one get: each lists all $NQ queues, totals $sent" \
+	"$all" "$(each_queue "$out" 2>&1)"
+out=$($TC -n "$NSH" -s -j filter get $FL 2>&1) || ktap_print "$out"
+check_eq "a filter of $K actions: filter get lists each with all $NQ queues" \
+	"$all" "$(each_queue "$out" 2>&1)"
+out=$($TC -n "$NSH" -s -j filter show dev vnet0 ingress 2>&1) ||
 	ktap_print "$out"
-	got="tc failed"
-fi
-check_eq "three actions in one get: each lists or counts all $NQ queues, totals $sent" \
-	"[[$NQ,$sent],[$NQ,$sent],[$NQ,$sent]]" "$got"
+# (the packets stop at the first filter: its last verdict is pipe)
+check_eq "filters of $K and 16 actions: filter show lists all 24, the first $K with all $NQ queues" \
+	"[24,$NQ,$NQ]" "$(jq -c --argjson k $K '[.. | objects |
+		select(.kind? == "vmpolice")] | [length,
+		([.[] | select(.index <= $k) | .queues | length] | min, max)]' \
+		<<< "$out" 2>&1)"
+mon=$VMP_TMP/monitor-many
+monitor_start "$NSH" "$mon"
+check "a filter of $K actions, monitor listening: filter change" \
+	$TC -n "$NSH" filter change $FL $acts
+check "a filter of $K actions, monitor listening: filter del" \
+	$TC -n "$NSH" filter del $FL
+$TC -n "$NSH" filter del dev vnet0 ingress pref 2 handle 2 protocol ip flower
+check "an action with every queue active, monitor listening: actions delete" \
+	$TC -n "$NSH" actions delete action vmpolice index 2
+# its print flushes 6.1's monitor output (see above)
+$TC -n "$NSH" qdisc del dev vnet0 clsact
+monitor_stop
+log=$(cat "$mon")
+check_eq "$K actions' filter and action 2: tc monitor saw the change, the deletions, nothing truncated" \
+	"1 1 1 0 0" "$(grep -cE '^(added |replaced )?filter .*handle 0x1 ' <<< "$log") $(grep -c '^deleted filter .*handle 0x1 ' <<< "$log") $(grep -c '^Deleted action ' <<< "$log") $(grep -ci truncat <<< "$log") $MON_RC"
 
 # The module's generic netlink dump, without tc: every queue of action 1,
 # in order, over more than one message (how many fit in one depends on
@@ -379,7 +411,6 @@ refused "give an action index, or a device and qdisc handle"
 refused "no device with this ifindex" dev 99999 handle 1
 refused "no vmpolice qdisc with this handle on the device" \
 	dev vnet0 handle ffff
-$TC -n "$NSH" qdisc del dev vnet0 clsact
 actions_flush "$NSH" vmpolice
 
 # --- the multiqueue qdisc on a 64-queue veth ----------------------------

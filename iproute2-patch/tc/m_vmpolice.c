@@ -172,7 +172,6 @@ static int print_vmpolice_action(const struct action_util *a, FILE *f,
 {
 	struct rtattr *tb[TCA_VMPOLICE_MAX + 1];
 	struct tc_vmpolice *p;
-	char get[64];
 	bool holding;
 
 	print_string(PRINT_ANY, "kind", "%s ", "vmpolice");
@@ -215,10 +214,12 @@ static int print_vmpolice_action(const struct action_util *a, FILE *f,
 			vmpolice_print_stats("totals", "\t ",
 					     tb[TCA_VMPOLICE_STATS], holding);
 		}
-		snprintf(get, sizeof(get),
-			 "tc -s actions get action vmpolice index %u",
-			 p->index);
-		vmpolice_print_queues("\t ", tb, p->index, holding, get);
+		/*
+		 * What tc cannot fetch, nothing else lists: the action is
+		 * gone (a deletion's notification) or the module has no
+		 * generic netlink family.
+		 */
+		vmpolice_print_queues("\t ", tb, p->index, holding, NULL);
 	}
 	print_nl();
 	return 0;

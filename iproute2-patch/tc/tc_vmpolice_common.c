@@ -661,9 +661,10 @@ static bool vmpolice_get_queue(const struct rtattr *q, __u32 *id,
 }
 
 /*
- * Active queues the kernel left out of the table above for lack of room
- * in its message (TCA_VMPOLICE_QUEUES_OMITTED): their count, in JSON as
- * "queues_omitted", and in text with the command that shows them.
+ * Active queues the kernel left out of the table above (past the first 8,
+ * or for lack of room in its message: TCA_VMPOLICE_QUEUES_OMITTED) and
+ * tc could not fetch: their count, in JSON as "queues_omitted", and in
+ * text with @where, if given, the command that shows them.
  */
 static void vmpolice_print_omitted(const char *prefix,
 				   const struct rtattr *attr, const char *where)
@@ -678,7 +679,8 @@ static void vmpolice_print_omitted(const char *prefix,
 	print_nl();
 	print_string(PRINT_FP, NULL, "%s", prefix);
 	print_uint(PRINT_ANY, "queues_omitted", "queues omitted %u", n);
-	print_string(PRINT_FP, NULL, ": %s lists every queue", where);
+	if (where)
+		print_string(PRINT_FP, NULL, ": %s lists every queue", where);
 }
 
 /* Every queue's counters, from the options or from the dump below. */
@@ -831,7 +833,8 @@ static bool vmpolice_fetch_queues(struct vmpolice_queues *qs,
  * kernel left queues out of tb[TCA_VMPOLICE_QUEUES] (QUEUES_OMITTED) and
  * @index names the action, or (a qdisc's, @index 0) tb has its ifindex
  * and handle, every queue is asked for and listed; without that, the
- * count of those left out follows, with @where.
+ * count of those left out follows, with @where (NULL: nothing else can
+ * list them).
  */
 void vmpolice_print_queues(const char *prefix, struct rtattr *tb[],
 			   __u32 index, bool holding, const char *where)

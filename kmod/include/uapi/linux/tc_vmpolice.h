@@ -106,10 +106,9 @@ enum {
 					 * QBURST64
 					 */
 	TCA_VMPOLICE_STATS,		/* struct tc_vmpolice_stats, dump only */
-	TCA_VMPOLICE_QUEUES,		/* nest of TCA_VMPOLICE_QUEUE, dump
-					 * only: the first (at most 8)
-					 * queues that have seen traffic,
-					 * in order; see QUEUES_OMITTED
+	TCA_VMPOLICE_QUEUES,		/* not put: the per-queue counters
+					 * are in VMPOLICE_CMD_QUEUE_GET's
+					 * dump (see QUEUES_OMITTED)
 					 */
 	TCA_VMPOLICE_PAD,
 	TCA_VMPOLICE_LATENCY64,		/* u64 ns: delay budget; 0 (default):
@@ -134,12 +133,12 @@ enum {
 	TCA_VMPOLICE_BURST64,		/* u64 bytes */
 	TCA_VMPOLICE_QBURST64,		/* u64 bytes */
 	/*
-	 * u32, dump only: queues that have seen traffic but are not in
-	 * TCA_VMPOLICE_QUEUES (past its first 8, or for lack of room in
-	 * this message; put only when not 0).  The generic netlink dump
-	 * VMPOLICE_CMD_QUEUE_GET (below) lists every queue; for the
-	 * multiqueue qdisc, each class (TX queue) also has its own
-	 * counters.
+	 * u32, dump only: how many queues have seen traffic, whose
+	 * counters this message omits (put only when not 0): the generic
+	 * netlink dump VMPOLICE_CMD_QUEUE_GET (below) lists them, so that
+	 * an action's or qdisc's options have one size whatever the
+	 * traffic.  For the multiqueue qdisc, each class (TX queue) also
+	 * has its own counters.
 	 */
 	TCA_VMPOLICE_QUEUES_OMITTED,
 	/*
