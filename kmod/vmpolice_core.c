@@ -1483,10 +1483,7 @@ size_t vmp_queue_entry_size(void)
 }
 EXPORT_SYMBOL_IF_KUNIT(vmp_queue_entry_size);
 
-/*
- * One TCA_VMPOLICE_QUEUE entry: the only encoder of a queue's counters,
- * for the options' list and for the generic netlink dump alike.
- */
+/* One TCA_VMPOLICE_QUEUE entry: the only encoder of a queue's counters. */
 int vmp_queue_put(struct sk_buff *skb, u32 queue,
 		  const struct tc_vmpolice_stats *st)
 {
@@ -1592,14 +1589,20 @@ int vmp_stats_dump(struct sk_buff *skb, struct vmp_policer *p,
 EXPORT_SYMBOL_IF_KUNIT(vmp_stats_dump);
 
 /*
- * Room the parameters, the totals and the queue count take in a dump,
- * with the qdisc's ifindex and handle (the action has none): a bound, the
- * same with any traffic.
+ * Room the parameters, the totals and the queue count take in a dump at
+ * most, with every option given and 64-bit bursts (vmp_params_dump()),
+ * the action's conform verdict and the qdisc's ifindex and handle: a
+ * bound, the same with any traffic (KUnit vmp_test_dump_size).
  */
 size_t vmp_dump_size(void)
 {
-	return 10 * nla_total_size_64bit(sizeof(u64)) +	/* rates, bursts */
-	       5 * nla_total_size(sizeof(u32)) +	/* burst .. conform */
+	return 9 * nla_total_size_64bit(sizeof(u64)) +	/* rates, bursts64,
+							 * latency, ecn-thr
+							 */
+	       6 * nla_total_size(sizeof(u32)) +	/* bursts, mtu,
+							 * overhead, mpu,
+							 * conform
+							 */
 	       2 * nla_total_size(sizeof(u8)) +		/* linklayer, ecn */
 	       nla_total_size_64bit(sizeof(struct tc_vmpolice_stats)) +
 	       nla_total_size(sizeof(u32)) +		/* queues omitted */

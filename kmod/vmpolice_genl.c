@@ -4,11 +4,11 @@
  *
  * An action or a qdisc travels in one message of about a page on several
  * kernel paths (filter and action dumps and notifications, qdisc
- * notifications): 256 queues of counters do not fit there, and the
- * options list the first queues and count the rest in
- * TCA_VMPOLICE_QUEUES_OMITTED.  This family's dump pages through them
- * all, several per message, with the same TCA_VMPOLICE_QUEUE entries
- * (vmp_queue_put()).  See the UAPI header for the request.
+ * notifications), often with others: 256 queues of counters do not fit
+ * there, and the options carry the totals and the number of queues that
+ * have seen traffic (TCA_VMPOLICE_QUEUES_OMITTED).  This family's dump
+ * pages through the queues, several per message, one TCA_VMPOLICE_QUEUE
+ * entry each (vmp_queue_put()).  See the UAPI header for the request.
  */
 
 #include <linux/rtnetlink.h>

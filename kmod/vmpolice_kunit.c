@@ -1405,13 +1405,61 @@ static void vmp_test_queue_list(struct kunit *test)
 	busy = vmp_test_options(test, p, &count);
 	KUNIT_EXPECT_EQ(test, count, VMPOLICE_MAX_QUEUES / 2);
 	KUNIT_EXPECT_EQ(test, busy, idle + nla_total_size(sizeof(u32)));
-	KUNIT_EXPECT_LE(test, busy, vmp_dump_size());
 	vmp_policer_put(p);
 
 	in = vmp_test_u32(test, TCA_VMPOLICE_QUEUES_OMITTED, 1);
 	KUNIT_EXPECT_EQ(test, nla_parse(tb, TCA_VMPOLICE_MAX, in,
 					nla_total_size(sizeof(u32)),
 					vmp_policy, NULL), -EINVAL);
+}
+
+/*
+ * vmp_dump_size() bounds our whole dump: every option given, bursts past
+ * 32 bits, the action's conform verdict, the qdisc's ifindex and handle,
+ * and the totals with a queue count.
+ */
+static void vmp_test_dump_size(struct kunit *test)
+{
+	struct vmp_policer *p = vmp_policer_alloc();
+	struct vmp_params *prm = vmp_params_alloc();
+	struct sk_buff *skb;
+
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_ASSERT_NOT_NULL(test, prm);
+	vmp_rate_init(&prm->rate, 1000000);
+	prm->burst = 5ULL << 30;
+	vmp_rate_init(&prm->peak, 2000000);
+	vmp_rate_init(&prm->pkt_rate, 1000);
+	prm->pkt_burst = 100;
+	vmp_rate_init(&prm->queue_rate, 500000);
+	prm->queue_burst = 6ULL << 30;
+	prm->mtu = 9000;
+	prm->framing.overhead = -4;
+	prm->framing.mpu = 64;
+	prm->framing.linklayer = VMP_LINKLAYER_ATM;
+	prm->latency_ns = 5000000;
+	prm->ecn = 1;
+	prm->ecn_thresh_ns = 1000000;
+	atomic64_set(&vmp_policer_queue_get(p, 3, 0, 0)->packets, 1);
+
+	skb = alloc_skb(NLMSG_GOODSIZE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, skb);
+	KUNIT_EXPECT_EQ(test, vmp_params_dump(skb, prm), 0);
+	KUNIT_EXPECT_EQ(test, nla_put_u32(skb, TCA_VMPOLICE_CONFORM, TC_ACT_OK),
+			0);
+	KUNIT_EXPECT_EQ(test, nla_put_u32(skb, TCA_VMPOLICE_IFINDEX, 1), 0);
+	KUNIT_EXPECT_EQ(test, nla_put_u32(skb, TCA_VMPOLICE_HANDLE, 1 << 16),
+			0);
+	KUNIT_EXPECT_EQ(test, vmp_stats_dump(skb, p, NULL, NULL), 0);
+	kunit_info(test, "full dump %u bytes, vmp_dump_size() %zu\n",
+		   skb->len, vmp_dump_size());
+	KUNIT_EXPECT_LE(test, skb->len, vmp_dump_size());
+	/* and not a loose bound: at most one attribute's worth over */
+	KUNIT_EXPECT_GE(test, skb->len + nla_total_size_64bit(sizeof(u64)),
+			vmp_dump_size());
+	kfree_skb(skb);
+	vmp_params_free(prm);
+	vmp_policer_put(p);
 }
 
 /*
@@ -1494,6 +1542,7 @@ static struct kunit_case vmpolice_test_cases[] = {
 	KUNIT_CASE(vmp_test_queue_pinned),
 	KUNIT_CASE(vmp_test_queue_list),
 	KUNIT_CASE(vmp_test_queue_pages),
+	KUNIT_CASE(vmp_test_dump_size),
 	KUNIT_CASE(vmp_test_change_stale),
 	{}
 };

@@ -21,6 +21,14 @@ if [ ! -x "$DIR/usr/bin/apt-get" ]; then
 		bookworm "$DIR" "$MIRROR"
 fi
 cp /etc/resolv.conf "$DIR/etc/resolv.conf"
+# What Debian's installer leaves in sources.list (debootstrap writes the
+# main suite only, whose kernel lags: bookworm's 6.1.176 against the
+# security suite's 6.1.192 on 2026-12-01).
+cat > "$DIR/etc/apt/sources.list" <<EOS
+deb $MIRROR bookworm main
+deb $MIRROR bookworm-updates main
+deb http://security.debian.org/debian-security bookworm-security main
+EOS
 # The chroot's / a mount point of its own, as a machine's is: unshare -m
 # (the tc tests' namespace) makes / private, which fails on a directory
 # that is not a mount point.

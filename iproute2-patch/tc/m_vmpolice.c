@@ -214,12 +214,7 @@ static int print_vmpolice_action(const struct action_util *a, FILE *f,
 			vmpolice_print_stats("totals", "\t ",
 					     tb[TCA_VMPOLICE_STATS], holding);
 		}
-		/*
-		 * What tc cannot fetch, nothing else lists: the action is
-		 * gone (a deletion's notification) or the module has no
-		 * generic netlink family.
-		 */
-		vmpolice_print_queues("\t ", tb, p->index, holding, NULL);
+		vmpolice_print_queues("\t ", tb, p->index, holding);
 	}
 	print_nl();
 	return 0;

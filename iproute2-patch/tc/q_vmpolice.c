@@ -90,14 +90,12 @@ static int vmpolice_print_qopt(const struct qdisc_util *qu, FILE *f,
 	parse_rtattr_nested(tb, TCA_VMPOLICE_MAX, opt);
 	vmpolice_holding = vmpolice_print_opt(tb) != 0;
 	/*
-	 * The totals are the xstats; the queues are only here.  Each class
-	 * is one TX queue, with its own counters.  Queues this message
-	 * omits are fetched through the ifindex and handle the root puts
-	 * in its options.
+	 * The totals are the xstats; the queues are fetched through the
+	 * ifindex and handle the root puts in its options.  Each class of
+	 * the multiqueue form is one TX queue, with its own counters.
 	 */
 	if (show_stats)
-		vmpolice_print_queues(" ", tb, 0, vmpolice_holding,
-				      "tc -s class show");
+		vmpolice_print_queues(" ", tb, 0, vmpolice_holding);
 	return 0;
 }
 

@@ -661,13 +661,13 @@ static bool vmpolice_get_queue(const struct rtattr *q, __u32 *id,
 }
 
 /*
- * Active queues the kernel left out of the table above (past the first 8,
- * or for lack of room in its message: TCA_VMPOLICE_QUEUES_OMITTED) and
- * tc could not fetch: their count, in JSON as "queues_omitted", and in
- * text with @where, if given, the command that shows them.
+ * Active queues whose counters the kernel's message does not carry
+ * (TCA_VMPOLICE_QUEUES_OMITTED) and tc could not fetch (the policer is
+ * gone, or the module has no generic netlink family): their count, in
+ * JSON as "queues_omitted".
  */
 static void vmpolice_print_omitted(const char *prefix,
-				   const struct rtattr *attr, const char *where)
+				   const struct rtattr *attr)
 {
 	__u32 n;
 
@@ -679,8 +679,6 @@ static void vmpolice_print_omitted(const char *prefix,
 	print_nl();
 	print_string(PRINT_FP, NULL, "%s", prefix);
 	print_uint(PRINT_ANY, "queues_omitted", "queues omitted %u", n);
-	if (where)
-		print_string(PRINT_FP, NULL, ": %s lists every queue", where);
 }
 
 /* Every queue's counters, from the options or from the dump below. */
@@ -803,8 +801,9 @@ static bool vmpolice_genl_queues(struct vmpolice_queues *qs, __u32 index,
 }
 
 /*
- * Where the kernel's dump finds the queues a message omitted: the action
- * @index, else the qdisc whose options name its device and handle.
+ * Where the kernel's dump finds the queues whose counters a message
+ * omits: the action @index, else the qdisc whose options name its device
+ * and handle.
  */
 static bool vmpolice_fetch_queues(struct vmpolice_queues *qs,
 				  struct rtattr *tb[], __u32 index)
@@ -826,18 +825,19 @@ static bool vmpolice_fetch_queues(struct vmpolice_queues *qs,
 }
 
 /*
- * Per-queue counters: a JSON array "queues" of objects, and in text a
- * table, one row per queue, each line started (not ended) with a newline.
- * The columns of holding are in the text when holding or when a queue
- * has one of them not zero; JSON always has every counter.  When the
- * kernel left queues out of tb[TCA_VMPOLICE_QUEUES] (QUEUES_OMITTED) and
- * @index names the action, or (a qdisc's, @index 0) tb has its ifindex
- * and handle, every queue is asked for and listed; without that, the
- * count of those left out follows, with @where (NULL: nothing else can
- * list them).
+ * Per-queue counters: a JSON array "queues" of objects (empty when no
+ * queue has seen traffic), and in text a table, one row per queue, each
+ * line started (not ended) with a newline.  The columns of holding are in
+ * the text when holding or when a queue has one of them not zero; JSON
+ * always has every counter.  When the kernel's message says queues have
+ * seen traffic (QUEUES_OMITTED) and @index names the action, or (a
+ * qdisc's, @index 0) tb has its ifindex and handle, every queue is asked
+ * for through the generic netlink dump and listed; without that, what
+ * the message itself lists (an older module's), and the count of the
+ * rest.
  */
 void vmpolice_print_queues(const char *prefix, struct rtattr *tb[],
-			   __u32 index, bool holding, const char *where)
+			   __u32 index, bool holding)
 {
 	static struct vmpolice_queues qs;
 	const struct rtattr *omitted = tb[TCA_VMPOLICE_QUEUES_OMITTED];
@@ -849,10 +849,9 @@ void vmpolice_print_queues(const char *prefix, struct rtattr *tb[],
 	if (vmpolice_fetch_queues(&qs, tb, index)) {
 		omitted = NULL;
 	} else {
-		if (!tb[TCA_VMPOLICE_QUEUES])
-			goto out;
 		qs.n = 0;
-		vmpolice_queues_add(&qs, tb[TCA_VMPOLICE_QUEUES]);
+		if (tb[TCA_VMPOLICE_QUEUES])
+			vmpolice_queues_add(&qs, tb[TCA_VMPOLICE_QUEUES]);
 	}
 
 	for (k = 0; k < qs.n && !holding; k++)
@@ -899,6 +898,5 @@ void vmpolice_print_queues(const char *prefix, struct rtattr *tb[],
 		close_json_object();
 	}
 	close_json_array(PRINT_JSON, NULL);
-out:
-	vmpolice_print_omitted(prefix, omitted, where);
+	vmpolice_print_omitted(prefix, omitted);
 }

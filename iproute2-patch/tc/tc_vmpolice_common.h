@@ -65,11 +65,10 @@ __u64 vmpolice_print_opt(struct rtattr *tb[]);
 void vmpolice_print_stats(const char *key, const char *prefix,
 			  const struct rtattr *attr, bool holding);
 /*
- * The per-queue table; the queues the kernel left out are fetched with
- * the generic netlink dump, for action @index or (@index 0) the qdisc
- * whose ifindex and handle @tb has.
+ * The per-queue table, fetched with the generic netlink dump for action
+ * @index or (@index 0) the qdisc whose ifindex and handle @tb has.
  */
 void vmpolice_print_queues(const char *prefix, struct rtattr *tb[],
-			   __u32 index, bool holding, const char *where);
+			   __u32 index, bool holding);
 
 #endif

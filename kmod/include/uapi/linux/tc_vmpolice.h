@@ -169,11 +169,11 @@ enum {
 /*
  * Generic netlink family VMPOLICE_GENL_NAME: every per-queue entry of one
  * policer, in a dump that pages through them.  The paths that send an
- * action or qdisc in one message of about a page (filter and action
- * dumps and notifications, qdisc notifications) have no room for 256
- * queues: there, TCA_VMPOLICE_QUEUES lists the first ones and
- * TCA_VMPOLICE_QUEUES_OMITTED counts the rest, and this dump gives them
- * all.
+ * action or qdisc in one message of about a page, several of them at
+ * once (filter and action dumps and notifications, qdisc notifications),
+ * have no room for 256 queues: the options carry the totals and, in
+ * TCA_VMPOLICE_QUEUES_OMITTED, how many queues have seen traffic, and
+ * this dump gives their counters.
  *
  * VMPOLICE_CMD_QUEUE_GET, with NLM_F_DUMP only.  The request names one
  * policer in the requesting socket's network namespace, either
@@ -181,8 +181,8 @@ enum {
  *   VMPOLICE_A_IFINDEX and VMPOLICE_A_HANDLE: the vmpolice qdisc (root of
  *   the single or the multiqueue form) with that handle on that device.
  * Each reply message carries the selector back and VMPOLICE_A_QUEUES, a
- * nest of TCA_VMPOLICE_QUEUE entries exactly as in TCA_VMPOLICE_QUEUES
- * (queues that have seen traffic, in queue order, several per message).
+ * nest of TCA_VMPOLICE_QUEUE entries (queues that have seen traffic, in
+ * queue order, several per message).
  * Refusals carry an extended ack message.
  */
 #define VMPOLICE_GENL_NAME	"vmpolice"
