@@ -215,10 +215,14 @@ def guest_reason(kname, out):
             return m.group(1).strip()
     # no failed case: a splat, a timeout or a dead guest (check-log.sh)
     lines = [l for l in out.splitlines() if l.strip()]
-    off = [l for l in lines if re.search(
-        r"WARNING:|BUG|KASAN|UBSAN|lockdep|kmemleak|not ok|timed? ?out|"
-        r"end marker|panic|Oops", l)]
-    return (off[0] if off else (lines[-1] if lines else "guest run failed"))[:160]
+    # a splat first: it is the reason the run failed, and the guest's
+    # own lines ("timeout 750s" in its banner) would match the rest
+    for pat in (r"WARNING:|BUG|KASAN|UBSAN|lockdep|kmemleak|Oops|panic",
+                r"not ok|timed out|end marker"):
+        off = [l for l in lines if re.search(pat, l)]
+        if off:
+            return off[0][:160]
+    return (lines[-1] if lines else "guest run failed")[:160]
 
 
 # A check: (caught, broken, what).  broken: the mutant did not build or
